@@ -1,0 +1,1 @@
+# heapview: the viewer.  (filled in by the heapview engine work)

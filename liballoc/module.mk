@@ -1,0 +1,38 @@
+# liballoc: the allocator.
+#   $(B)/liballoc/liballoc.so      drop-in (LD_PRELOAD): malloc, free, ... + liballoc_* + liballoc_debug
+#   $(B)/liballoc/liballoc.a       the same, to link statically
+#   $(B)/liballoc/liballoc_core.a  only the liballoc_* entry points (no malloc/free names):
+#                                  what the unit tests link, so Check keeps the system malloc
+MOD_CFLAGS_liballoc = -fPIC -fvisibility=hidden -ftls-model=initial-exec -fno-plt -D_GNU_SOURCE
+
+LIBALLOC_SRCS := $(filter-out liballoc/override.c,$(wildcard liballoc/*.c))
+LIBALLOC_OBJS := $(LIBALLOC_SRCS:%.c=$(B)/%.o)
+LIBALLOC_OVERRIDE_OBJ := $(B)/liballoc/override.o
+
+LIBALLOC_SO   := $(B)/liballoc/liballoc.so
+LIBALLOC_A    := $(B)/liballoc/liballoc.a
+LIBALLOC_CORE := $(B)/liballoc/liballoc_core.a
+
+ALL_TARGETS += $(LIBALLOC_SO) $(LIBALLOC_A) $(LIBALLOC_CORE) $(B)/liballoc/liballoc.pc
+CLEAN_FILES += $(LIBALLOC_SO) $(LIBALLOC_A) $(LIBALLOC_CORE) $(B)/liballoc/liballoc.pc
+
+$(LIBALLOC_SO): $(LIBALLOC_OBJS) $(LIBALLOC_OVERRIDE_OBJ)
+	$(CC) -shared -Wl,-soname,liballoc.so -Wl,-z,nodelete $(LDFLAGS) -o $@ $^ -lpthread
+
+$(LIBALLOC_A): $(LIBALLOC_OBJS) $(LIBALLOC_OVERRIDE_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+$(LIBALLOC_CORE): $(LIBALLOC_OBJS)
+	rm -f $@ && ar rcs $@ $^
+
+$(B)/liballoc/liballoc.pc: liballoc/liballoc.pc.in
+	@mkdir -p $(dir $@)
+	sed -e 's|@PREFIX@|$(PREFIX)|' $< > $@
+
+install: $(LIBALLOC_SO) $(LIBALLOC_A) $(B)/liballoc/liballoc.pc
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCDIR) $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(MANDIR)/man3
+	install -m 755 $(LIBALLOC_SO) $(DESTDIR)$(LIBDIR)/liballoc.so
+	install -m 644 $(LIBALLOC_A) $(DESTDIR)$(LIBDIR)/liballoc.a
+	install -m 644 liballoc/liballoc.h $(DESTDIR)$(INCDIR)/liballoc.h
+	install -m 644 $(B)/liballoc/liballoc.pc $(DESTDIR)$(PKGCONFIGDIR)/liballoc.pc
+	install -m 644 man/liballoc.3 $(DESTDIR)$(MANDIR)/man3/liballoc.3

@@ -1,0 +1,242 @@
+/*
+ * shared/debug_abi.h - the metadata liballoc publishes for heapview.
+ *
+ * liballoc defines one exported data symbol, `liballoc_debug` (struct la_debug).
+ * heapview finds it by symbol lookup (live process: the ELF symbol of the loaded
+ * liballoc.so or of a static executable plus its load bias; core file: the same
+ * through the NT_FILE note) or, failing that, by scanning writable memory for
+ * LA_DEBUG_MAGIC.  From there every structure of the heap is reachable:
+ *
+ *   liballoc_debug
+ *     .main_arena ---> struct la_arena  --next--> la_arena --next--> ... (NULL-terminated)
+ *                        .segments ---> struct la_segment --prev--> older segments
+ *                                         chunks from .chunks to seg + .size
+ *                        .fastbins[], .bins[], .top, .last_remainder
+ *     .tcaches -------> struct la_tcache --next--> ... one per thread (tid)
+ *     .mmaps ---------> open-addressed table of mmapped chunk addresses
+ *     .tunables, .mstats, .generation, .text_start/.text_end
+ *
+ * The structures below ARE liballoc's own structures (liballoc includes this
+ * header and uses them directly), so nothing is copied or translated at run time.
+ * Pointer members are target addresses: heapview reads them as numbers and never
+ * dereferences them in its own address space.
+ *
+ * Compatibility.  The first members of struct la_debug (up to and including
+ * compat_version) are FROZEN: they never move or change meaning.  abi_version
+ * grows whenever anything after the prefix changes; compat_version is the oldest
+ * ABI version whose readers can still read this layout (appending members keeps
+ * compat_version; moving or changing one raises it).  A reader that knows
+ * versions up to R accepts a target when compat_version <= R, and otherwise
+ * reports "ABI version V is newer than this heapview reads (up to R)".
+ * The layout descriptors (sizes and offsets) let a reader verify, rather than
+ * assume, that its compiled-in layout matches the target.
+ *
+ * Consistency.  A reader stops the process, then considers a snapshot taken
+ * mid-operation if any arena's lock word is non-zero, if `generation` is odd
+ * (a registry is being changed), or if a thread's instruction pointer lies in
+ * [text_start, text_end) (a lock-free tcache operation in progress).
+ */
+#ifndef LA_SHARED_DEBUG_ABI_H
+#define LA_SHARED_DEBUG_ABI_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "layout.h"
+
+#define LA_DEBUG_MAGIC        0x3156504145484c41ull   /* "ALHEAPV1" in memory order */
+#define LA_DEBUG_ABI_VERSION  1u
+#define LA_DEBUG_COMPAT       1u
+#define LA_DEBUG_SYMBOL       "liballoc_debug"
+
+/* la_arena.flags */
+#define LA_ARENA_NONCONTIG    0x2u    /* main arena fell back to mmap: segments are not contiguous */
+#define LA_ARENA_CORRUPT      0x4u    /* an integrity check failed in this arena */
+
+/* la_segment.kind */
+#define LA_SEG_SBRK           1u      /* main arena, memory from brk */
+#define LA_SEG_MMAP           2u      /* main arena, memory from mmap when brk failed */
+#define LA_SEG_HEAP           3u      /* non-main arena heap, 64 MiB aligned */
+
+struct la_chunk {
+    size_t prev_size;
+    size_t size;
+    struct la_chunk *fd, *bk;                   /* doubly linked bins */
+    struct la_chunk *fd_nextsize, *bk_nextsize; /* large bins: list of distinct sizes */
+};
+
+/* A contiguous region of chunks owned by one arena.  The descriptor sits at the
+ * start of its region; chunks begin at `chunks` (16-byte aligned chunk address)
+ * and run up to seg + size.  In the arena's newest segment the last chunk is the
+ * top chunk.  An older segment of the main arena (abandoned because brk moved
+ * under us) ends with two fencepost headers of size LA_CHUNK_HDR, in use.
+ * For a non-main heap the descriptor is at la_heap_of(any chunk in it), and the
+ * first heap of an arena holds the struct la_arena right after the descriptor. */
+struct la_segment {
+    struct la_arena *arena;
+    struct la_segment *prev;    /* older segment of the same arena, or NULL */
+    uint64_t size;              /* bytes from the segment start that hold chunks (inclusive of top) */
+    uint64_t mprotect_size;     /* non-main heaps: bytes that are read/write */
+    uint64_t reserved;          /* bytes of address space reserved for this segment */
+    uint64_t chunks;            /* address of the first chunk */
+    uint32_t kind;              /* LA_SEG_* */
+    uint32_t pad;
+    uint64_t spare;
+};
+
+/* An arena: lock, fastbins, top, the regular bins and their binmap.
+ * bins[] holds fd/bk pairs for bins 1..127: bin i's fd is bins[2*(i-1)], its bk
+ * bins[2*(i-1)+1].  Like ptmalloc2, a bin's header is addressed as a fake chunk
+ * whose fd field overlaps bins[2*(i-1)]: la_bin_at(arena_addr, i). */
+struct la_arena {
+    int32_t lock;               /* 0 unlocked; non-zero while an operation runs */
+    uint32_t flags;             /* LA_ARENA_* */
+    uint32_t index;             /* 0 = main arena */
+    uint32_t nthreads;          /* threads attached to this arena */
+    uint64_t ops;               /* count of locked operations (a generation counter) */
+    int32_t have_fastchunks;
+    int32_t pad0;
+    struct la_chunk *fastbins[LA_NFASTBINS];   /* heads, plain; chunk fd fields are safe-linked */
+    struct la_chunk *top;
+    struct la_chunk *last_remainder;
+    struct la_chunk *bins[2 * LA_NBINS - 2];
+    uint32_t binmap[LA_BINMAP_WORDS];
+    struct la_arena *next;      /* all arenas, NULL-terminated, starting at the main arena */
+    struct la_arena *next_free; /* arenas with no threads attached */
+    struct la_segment *segments;/* newest segment */
+    uint64_t system_mem;
+    uint64_t max_system_mem;
+    uint64_t spare[4];
+};
+
+static inline uintptr_t la_bin_at(uintptr_t arena_addr, unsigned i)
+{
+    return arena_addr + offsetof(struct la_arena, bins) + (uintptr_t)(i - 1) * 2 * sizeof(void *)
+           - offsetof(struct la_chunk, fd);
+}
+
+/* A freed chunk in a tcache bin: next is safe-linked with its own address, key
+ * marks the chunk as being in a tcache (checked on free to catch double frees). */
+struct la_tcache_entry {
+    uint64_t next;
+    uint64_t key;
+};
+
+/* One per thread that has allocated.  Kept outside the heap (liballoc's own
+ * metadata pages), so heap overflows cannot reach it.  entries[i] is the plain
+ * user pointer of the first chunk of bin i (its next field is safe-linked). */
+struct la_tcache {
+    uint16_t counts[LA_TCACHE_BINS];
+    struct la_tcache_entry *entries[LA_TCACHE_BINS];
+    struct la_tcache *next, *prev;  /* registry of live tcaches */
+    uint64_t tid;                   /* kernel thread id */
+    struct la_arena *arena;         /* arena the thread is attached to */
+    uint64_t spare[2];
+};
+
+/* Registry of mmapped chunks: an open-addressed table of chunk addresses.
+ * slot value 0 = empty, 1 = deleted, otherwise the chunk address. */
+struct la_mmap_registry {
+    uint64_t *slots;
+    uint64_t capacity;          /* power of two, 0 before the first mmapped chunk */
+    uint64_t count;
+    uint64_t tombstones;
+};
+
+/* Tunables in force (LIBALLOC_OPTIONS and mallopt). */
+struct la_tunables {
+    uint64_t tcache_count;
+    uint64_t tcache_max;        /* bytes (largest request served by tcache) */
+    uint64_t mxfast;            /* request bytes */
+    uint64_t mmap_threshold;
+    uint64_t trim_threshold;
+    uint64_t top_pad;
+    uint64_t mmap_max;
+    uint64_t arena_max;         /* 0 = 8 x cores */
+    uint64_t arena_test;
+    uint64_t perturb;
+    uint64_t check;             /* run the heap checker every N calls (0 = never) */
+    uint32_t no_dyn_threshold;  /* dynamic mmap threshold disabled */
+    uint32_t pad;
+    uint64_t spare[4];
+};
+
+/* Global statistics. */
+struct la_mstats {
+    uint64_t n_mmaps;
+    uint64_t max_n_mmaps;
+    uint64_t mmapped_mem;
+    uint64_t max_mmapped_mem;
+    uint64_t spare[4];
+};
+
+/* Sizes and offsets of the structures a reader walks, as liballoc was built. */
+struct la_layout_desc {
+    uint32_t sizeof_chunk_hdr;      /* LA_CHUNK_HDR */
+    uint32_t alignment;             /* LA_ALIGNMENT */
+    uint32_t nbins, nfastbins, tcache_bins, binmap_words;
+    uint32_t sizeof_arena, sizeof_segment, sizeof_tcache, sizeof_tcache_entry;
+    uint32_t off_arena_lock, off_arena_fastbins, off_arena_top, off_arena_last_remainder;
+    uint32_t off_arena_bins, off_arena_binmap, off_arena_next, off_arena_segments;
+    uint32_t off_arena_system_mem;
+    uint32_t off_segment_prev, off_segment_size, off_segment_chunks;
+    uint32_t off_tcache_counts, off_tcache_entries, off_tcache_next, off_tcache_tid;
+    uint32_t spare[8];
+};
+
+struct la_debug {
+    /* ---- frozen prefix: identical in every ABI version ---- */
+    uint64_t magic;                 /* LA_DEBUG_MAGIC */
+    uint32_t abi_version;           /* LA_DEBUG_ABI_VERSION of the liballoc that wrote it */
+    uint32_t size;                  /* sizeof(struct la_debug) in that liballoc */
+    uint32_t ptr_size;              /* 8 */
+    uint32_t compat_version;        /* oldest reader ABI that can read this layout */
+    /* ---- ABI version 1 ---- */
+    struct la_layout_desc layout;
+    struct la_arena *main_arena;
+    uint32_t narenas;
+    int32_t registry_lock;          /* protects tcaches, mmaps and the arena list */
+    struct la_tcache *tcaches;      /* registry head */
+    uint64_t ntcaches;
+    struct la_mmap_registry mmaps;
+    struct la_tunables tunables;
+    struct la_mstats mstats;
+    uint64_t generation;            /* odd while a registry or the arena list changes */
+    uint64_t text_start, text_end;  /* liballoc's code */
+    uint64_t initialized;           /* non-zero once liballoc has initialised */
+    uint64_t spare[8];
+};
+
+/* Fill in the layout descriptor as this compiler lays the structures out
+ * (liballoc publishes it; heapview compares it with its own). */
+static inline void la_layout_fill(struct la_layout_desc *d)
+{
+    d->sizeof_chunk_hdr = LA_CHUNK_HDR;
+    d->alignment = LA_ALIGNMENT;
+    d->nbins = LA_NBINS;
+    d->nfastbins = LA_NFASTBINS;
+    d->tcache_bins = LA_TCACHE_BINS;
+    d->binmap_words = LA_BINMAP_WORDS;
+    d->sizeof_arena = sizeof(struct la_arena);
+    d->sizeof_segment = sizeof(struct la_segment);
+    d->sizeof_tcache = sizeof(struct la_tcache);
+    d->sizeof_tcache_entry = sizeof(struct la_tcache_entry);
+    d->off_arena_lock = offsetof(struct la_arena, lock);
+    d->off_arena_fastbins = offsetof(struct la_arena, fastbins);
+    d->off_arena_top = offsetof(struct la_arena, top);
+    d->off_arena_last_remainder = offsetof(struct la_arena, last_remainder);
+    d->off_arena_bins = offsetof(struct la_arena, bins);
+    d->off_arena_binmap = offsetof(struct la_arena, binmap);
+    d->off_arena_next = offsetof(struct la_arena, next);
+    d->off_arena_segments = offsetof(struct la_arena, segments);
+    d->off_arena_system_mem = offsetof(struct la_arena, system_mem);
+    d->off_segment_prev = offsetof(struct la_segment, prev);
+    d->off_segment_size = offsetof(struct la_segment, size);
+    d->off_segment_chunks = offsetof(struct la_segment, chunks);
+    d->off_tcache_counts = offsetof(struct la_tcache, counts);
+    d->off_tcache_entries = offsetof(struct la_tcache, entries);
+    d->off_tcache_next = offsetof(struct la_tcache, next);
+    d->off_tcache_tid = offsetof(struct la_tcache, tid);
+    for (unsigned i = 0; i < sizeof d->spare / sizeof d->spare[0]; i++) d->spare[i] = 0;
+}
+
+#endif /* LA_SHARED_DEBUG_ABI_H */

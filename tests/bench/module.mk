@@ -1,0 +1,3 @@
+# benchmarks (filled in by the benchmark work)
+bench:
+	@echo "no benchmarks yet"

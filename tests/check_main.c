@@ -1,0 +1,46 @@
+/*
+ * tests/check_main.c - the single Check runner for the whole project.
+ * Suites register themselves (see check_suites.h); they run in registration order.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "check_suites.h"
+
+#define MAX_SUITES 64
+static Suite *(*makers[MAX_SUITES])(void);
+static int nmakers;
+
+void check_register_suite(Suite *(*make)(void))
+{
+    if (nmakers == MAX_SUITES) {
+        fprintf(stderr, "check_main: too many suites (max %d)\n", MAX_SUITES);
+        exit(2);
+    }
+    makers[nmakers++] = make;
+}
+
+const char *check_build_path(const char *rel)
+{
+    static char buf[8][4096];
+    static int next;
+    const char *b = getenv("LA_BUILD");
+    char *out = buf[next++ % 8];
+    snprintf(out, sizeof buf[0], "%s/%s", b && *b ? b : ".", rel);
+    return out;
+}
+
+int main(void)
+{
+    if (nmakers == 0) {
+        fprintf(stderr, "check_main: no suites linked\n");
+        return 2;
+    }
+    SRunner *sr = srunner_create(makers[0]());
+    for (int i = 1; i < nmakers; i++)
+        srunner_add_suite(sr, makers[i]());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

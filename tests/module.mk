@@ -1,0 +1,34 @@
+# tests: one Check runner (tests/check_main) built from every tests/check_*.c,
+# linked against liballoc_core.a (liballoc's own entry points, not the override).
+# Helper programs that tests run live in tests/progs/*.c, each built to
+# $(B)/tests/progs/NAME (plain system malloc unless the test preloads liballoc).
+MOD_CFLAGS_tests = -D_GNU_SOURCE -pthread $(shell pkg-config --cflags check 2>/dev/null)
+CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lm -lrt -lpthread)
+
+CHECK_SRCS := $(wildcard tests/check_*.c)
+CHECK_OBJS := $(CHECK_SRCS:%.c=$(B)/%.o)
+CHECK_BIN  := $(B)/tests/check_main
+
+TEST_PROG_SRCS := $(wildcard tests/progs/*.c)
+TEST_PROGS := $(TEST_PROG_SRCS:%.c=$(B)/%)
+
+ALL_TARGETS += $(CHECK_BIN) $(TEST_PROGS)
+CLEAN_FILES += $(CHECK_BIN) $(TEST_PROGS)
+
+$(CHECK_BIN): $(CHECK_OBJS) $(LIBALLOC_CORE)
+	$(CC) $(LDFLAGS) -pthread -o $@ $(CHECK_OBJS) $(LIBALLOC_CORE) $(CHECK_LIBS) -lpthread
+
+$(B)/tests/progs/%: tests/progs/%.c $(LIBALLOC_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) -D_GNU_SOURCE -pthread $(LDFLAGS) -o $@ $< $(TEST_PROG_LDLIBS_$*)
+
+# The Check runner runs last so that its summary closes the output.
+check: deps-quiet real-all $(CHECK_PREREQS)
+	@set -e; for s in $(CHECK_SCRIPTS); do echo "== $$s"; LA_BUILD=$(B) bash $$s; done
+	LA_BUILD=$(B) $(CHECK_BIN)
+
+sanitize-run: $(CHECK_BIN) $(HEAPVIEW_BIN)
+	LA_BUILD=$(B) $(CHECK_BIN)
+
+deps-quiet:
+	@bash tools/deps.sh
