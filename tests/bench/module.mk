@@ -1,3 +1,32 @@
-# benchmarks (filled in by the benchmark work)
-bench:
-	@echo "no benchmarks yet"
+# tests/bench: the benchmark suite (prints tables, asserts nothing; not part of
+# `make check`).  Every tests/bench/*.c is one program, built against the
+# system malloc into $(B)/tests/bench/bin/; run.sh runs them under each
+# allocator with LD_PRELOAD.  The programs are part of `make` (all) so that they
+# keep compiling with -Werror.
+#   make bench          full suite: 3 interleaved runs, all allocators found
+#   make bench-quick    1 run at reduced size, for development
+#   make bench BENCH_ARGS="--runs 5 --only larson,churn-1t"   (see run.sh -h)
+BENCH_SRCS := $(wildcard tests/bench/*.c)
+BENCH_BINS := $(BENCH_SRCS:tests/bench/%.c=$(B)/tests/bench/bin/%)
+BENCH_RESULTS := $(B)/tests/bench/results.txt
+
+ALL_TARGETS += $(BENCH_BINS)
+CLEAN_FILES += $(B)/tests/bench/bin $(BENCH_RESULTS) $(B)/tests/bench/results-quick.txt
+
+$(B)/tests/bench/bin/%: tests/bench/%.c tests/bench/bench.h tests/bench/falseshare.h
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) -D_GNU_SOURCE -pthread $(LDFLAGS) -o $@ $< -ldl
+
+.PHONY: bench-quick bench-liballoc
+
+# liballoc is measured when it builds; the suite still runs (and says so) when
+# it does not.
+bench-liballoc:
+	@$(MAKE) --no-print-directory $(LIBALLOC_SO) >/dev/null 2>&1 || \
+	    echo "bench: $(LIBALLOC_SO) does not build; liballoc is left out of this run" >&2
+
+bench: $(BENCH_BINS) bench-liballoc
+	bash tests/bench/run.sh --bin $(B)/tests/bench/bin --liballoc $(LIBALLOC_SO) -o $(BENCH_RESULTS) $(BENCH_ARGS)
+
+bench-quick: $(BENCH_BINS) bench-liballoc
+	bash tests/bench/run.sh --quick --bin $(B)/tests/bench/bin --liballoc $(LIBALLOC_SO) -o $(B)/tests/bench/results-quick.txt $(BENCH_ARGS)
