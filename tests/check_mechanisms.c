@@ -1,0 +1,768 @@
+/*
+ * tests/check_mechanisms.c - one unit test per allocator mechanism.
+ *
+ * How the tests work: each test runs in its own Check child (fork mode), so it
+ * starts with an untouched liballoc (the runner itself only ever uses the
+ * system malloc).  A test drives liballoc through its own entry points
+ * (liballoc_malloc, liballoc_free, ...) into a known shape - tcache full, a
+ * fastbin holding three chunks, two free neighbours, ... - and then reads the
+ * resulting state back through the published metadata `liballoc_debug`: the
+ * thread's tcache (found by tid), the main arena's fastbins, regular bins,
+ * binmap, top and system_mem, the mmap registry and the tunables.  Safe-linked
+ * pointers are decoded with la_reveal_ptr from shared/layout.h.  Chunk sizes are
+ * derived with la_request2size, so the expectations follow the published layout
+ * rather than numbers typed by hand.  Every test ends with liballoc_check_heap().
+ *
+ * The expected behaviour is glibc 2.36's (ptmalloc2) unless a comment says so.
+ * Small frees are intercepted by the tcache (7 per size, up to 1032-byte
+ * requests) and then by fastbins (up to 128-byte requests); tests that need the
+ * unsorted, small or large bins use requests above 1032 bytes or fill the
+ * tcache first.  "guard" allocations keep a freed chunk from merging with its
+ * neighbour or with top.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <malloc.h>
+#include "check_suites.h"
+#include "check_la.h"
+
+#define KiB (1024ul)
+#define MiB (1024ul * 1024ul)
+
+static void fill_tcache(size_t req, void *out[LA_TCACHE_FILL])
+{
+    for (unsigned i = 0; i < LA_TCACHE_FILL; i++)
+        out[i] = liballoc_malloc(req);
+}
+
+static void free_all(void **v, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++)
+        liballoc_free(v[i]);
+}
+
+/* ---- tcache ------------------------------------------------------------------- */
+
+/* glibc: the first 7 frees of a size go to the thread's tcache (LIFO), the 8th and
+ * 9th of a fast size go to the fastbin; a malloc takes the tcache head back. */
+START_TEST(tcache_fill_and_overflow)
+{
+    enum { N = 9 };
+    const size_t req = 100, cs = la_request2size(req);
+    void *p[N];
+    for (int i = 0; i < N; i++)
+        ck_assert_ptr_nonnull(p[i] = liballoc_malloc(req));
+    void *guard = liballoc_malloc(16);
+    ck_assert_ptr_nonnull(guard);
+    ck_assert(liballoc_debug.initialized != 0);
+    ck_assert_uint_eq(liballoc_debug.magic, LA_DEBUG_MAGIC);
+    ck_assert_uint_eq(liballoc_debug.tunables.tcache_count, LA_TCACHE_FILL);
+
+    struct la_tcache *tc = t_my_tcache();
+    ck_assert_msg(tc != NULL, "no tcache registered for tid %d", (int)gettid());
+    struct la_arena *a = t_main_arena();
+    ck_assert_ptr_nonnull(a);
+    ck_assert_ptr_eq(tc->arena, a);
+    const unsigned ti = la_tcache_index(cs), fi = la_fastbin_index(cs);
+    ck_assert_uint_eq(tc->counts[ti], 0);
+
+    for (unsigned i = 0; i < LA_TCACHE_FILL; i++) {
+        liballoc_free(p[i]);
+        ck_assert_uint_eq(tc->counts[ti], i + 1);
+        ck_assert_ptr_eq(tc->entries[ti], p[i]);
+        /* A chunk in the tcache still looks in use to the arena. */
+        ck_assert(la_prev_inuse(t_chunk(p[i + 1])->size));
+    }
+    ck_assert_ptr_null(a->fastbins[fi]);
+
+    /* Overflow: the tcache bin is full, the next two go to the fastbin. */
+    liballoc_free(p[7]);
+    ck_assert_uint_eq(tc->counts[ti], LA_TCACHE_FILL);
+    ck_assert_ptr_eq(a->fastbins[fi], t_chunk(p[7]));
+    liballoc_free(p[8]);
+    ck_assert_uint_eq(tc->counts[ti], LA_TCACHE_FILL);
+    ck_assert_ptr_eq(a->fastbins[fi], t_chunk(p[8]));
+    ck_assert_int_eq(t_fastbin_count(a, fi), 2);
+
+    /* The tcache list, decoded through safe-linking: p6 -> p5 -> ... -> p0 -> NULL. */
+    struct la_tcache_entry *e = tc->entries[ti];
+    for (int k = LA_TCACHE_FILL - 1; k >= 0; k--) {
+        ck_assert_ptr_eq(e, p[k]);
+        e = t_tc_next(e);
+    }
+    ck_assert_ptr_null(e);
+
+    /* LIFO: the next malloc of that size is the last chunk put in the tcache. */
+    void *q = liballoc_malloc(req);
+    ck_assert_ptr_eq(q, p[6]);
+    ck_assert_uint_eq(tc->counts[ti], LA_TCACHE_FILL - 1);
+    ck_assert_int_eq(liballoc_check_heap(), 0);
+}
+END_TEST
+
+/* ---- fastbins ------------------------------------------------------------------ */
+
+/* glibc: fastbins are LIFO singly linked lists; fd is stored safe-linked
+ * ((&fd >> 12) ^ next).  Fast chunks stay marked in use (no coalescing). */
+START_TEST(fastbin_lifo_safe_linked)
+{
+    const size_t req = 40, cs = la_request2size(req);
+    void *fill[LA_TCACHE_FILL];
+    fill_tcache(req, fill);
+    void *x = liballoc_malloc(req), *y = liballoc_malloc(req), *z = liballoc_malloc(req);
+    void *guard = liballoc_malloc(req);
+    ck_assert_ptr_nonnull(guard);
+    free_all(fill, LA_TCACHE_FILL);
+
+    struct la_arena *a = t_main_arena();
+    const unsigned fi = la_fastbin_index(cs);
+    liballoc_free(x);
+    liballoc_free(y);
+    liballoc_free(z);
+    ck_assert(a->have_fastchunks != 0);
+    ck_assert_ptr_eq(a->fastbins[fi], t_chunk(z));
+    struct la_chunk *zc = t_chunk(z), *yc = t_chunk(y), *xc = t_chunk(x);
+    /* Stored value is not the plain pointer (unless the mask happens to be zero). */
+    if (((uintptr_t)&zc->fd >> 12) != 0)
+        ck_assert_ptr_ne(zc->fd, yc);
+    ck_assert_ptr_eq(t_fast_next(zc), yc);
+    ck_assert_ptr_eq(t_fast_next(yc), xc);
+    ck_assert_ptr_null(t_fast_next(xc));
+    /* No coalescing: the chunks after x and y still have PREV_INUSE. */
+    ck_assert(la_prev_inuse(yc->size));
+    ck_assert(la_prev_inuse(zc->size));
+    ck_assert(la_prev_inuse(t_chunk(guard)->size));
+    ck_assert_int_eq(t_bin_find(a, xc), -1);
+
+    /* Drain the tcache, then the fastbin answers with its head: z. */
+    struct la_tcache *tc = t_my_tcache();
+    ck_assert_ptr_nonnull(tc);
+    const unsigned ti = la_tcache_index(cs);
+    for (int k = LA_TCACHE_FILL - 1; k >= 0; k--)
+        ck_assert_ptr_eq(liballoc_malloc(req), fill[k]);
+    ck_assert_uint_eq(tc->counts[ti], 0);
+    ck_assert_ptr_eq(liballoc_malloc(req), z);
+    ck_assert_int_eq(liballoc_check_heap(), 0);
+}
+END_TEST
+
+/* glibc: a large-bin request (>= 1024-byte chunk) while fastbins hold chunks runs
+ * malloc_consolidate: adjacent fast chunks merge, and the merged chunk is sorted
+ * into its small bin by the same malloc's unsorted pass. */
+START_TEST(malloc_consolidate_merges_fastbins)
+{
+    enum { N = 5 };
+    const size_t req = 40, cs = la_request2size(req);
+    void *fill[LA_TCACHE_FILL], *p[N];
+    fill_tcache(req, fill);
+    for (int i = 0; i < N; i++)
+        p[i] = liballoc_malloc(req);
+    void *guard = liballoc_malloc(req);
+    free_all(fill, LA_TCACHE_FILL);
+    free_all(p, N);
+
+    struct la_arena *a = t_main_arena();
+    const unsigned fi = la_fastbin_index(cs);
+    ck_assert_int_eq(t_fastbin_count(a, fi), N);
+    ck_assert(la_prev_inuse(t_chunk(guard)->size));
+
+    void *big = liballoc_malloc(2000);
+    ck_assert_ptr_nonnull(big);
+
+    ck_assert_ptr_null(a->fastbins[fi]);
+    ck_assert_int_eq(a->have_fastchunks, 0);
+    struct la_chunk *m = t_chunk(p[0]);
+    ck_assert_uint_eq(la_chunksize(m->size), N * cs);
+    ck_assert(la_prev_inuse(m->size));                 /* fill[6] is in use (tcache) */
+    ck_assert(!la_prev_inuse(t_chunk(guard)->size));
+    ck_assert_uint_eq(t_chunk(guard)->prev_size, N * cs);
+    ck_assert_int_eq(t_bin_find(a, m), (int)la_bin_index(N * cs));
+    ck_assert_int_eq(liballoc_check_heap(), 0);
+}
+END_TEST
+
+/* ---- coalescing --------------------------------------------------------------------- */
+
+/* Sizes above the tcache range and above the fast range: frees coalesce at once and
+ * the result goes to the unsorted bin (glibc _int_free). */
+#define COAL_REQ 1100
+
+static void coal_setup(void *v[4])
+{
+    for (int i = 0; i < 4; i++)      /* a, b, c, guard */
+        v[i] = liballoc_malloc(COAL_REQ);
+}
+
+START_TEST(coalesce_with_previous)
+{
+    void *v[4];
+    coal_setup(v);
+    const size_t cs = la_request2size(COAL_REQ);
+    struct la_arena *a = t_main_arena();
+    liballoc_free(v[0]);
+    ck_assert_int_eq(t_bin_find(a, t_chunk(v[0])), LA_BIN_UNSORTED);
+    ck_assert(!la_prev_inuse(t_chunk(v[1])->size));
+    ck_assert_uint_eq(t_chunk(v[1])->prev_size, cs);
+    liballoc_free(v[1]);                           /* merges backwards into a */
+    ck_assert_uint_eq(t_csize(v[0]), 2 * cs);
+    ck_assert_int_eq(t_bin_find(a, t_chunk(v[0])), LA_BIN_UNSORTED);
+    ck_assert_int_eq(t_bin_find(a, t_chunk(v[1])), -1);
+    ck_assert_int_eq(t_bin_count(a, LA_BIN_UNSORTED), 1);
+    ck_assert(!la_prev_inuse(t_chunk(v[2])->size));
+    ck_assert_uint_eq(t_chunk(v[2])->prev_size, 2 * cs);
+    ck_assert_int_eq(liballoc_check_heap(), 0);
+}
+END_TEST
+
+START_TEST(coalesce_with_next)
+{
+    void *v[4];
+    coal_setup(v);
+    const size_t cs = la_request2size(COAL_REQ);
+    struct la_arena *a = t_main_arena();
+    liballoc_free(v[1]);
+    liballoc_free(v[0]);                           /* absorbs the free b after it */
+    ck_assert_uint_eq(t_csize(v[0]), 2 * cs);
+    ck_assert_int_eq(t_bin_find(a, t_chunk(v[0])), LA_BIN_UNSORTED);
+    ck_assert_int_eq(t_bin_find(a, t_chunk(v[1])), -1);
+    ck_assert_int_eq(t_bin_count(a, LA_BIN_UNSORTED), 1);
+    ck_assert_uint_eq(t_chunk(v[2])->prev_size, 2 * cs);
+    ck_assert(!la_prev_inuse(t_chunk(v[2])->size));
+    ck_assert_int_eq(liballoc_check_heap(), 0);
+}
+END_TEST
+
+START_TEST(coalesce_with_both)
+{
+    void *v[4];
+    coal_setup(v);
+    const size_t cs = la_request2size(COAL_REQ);
+    struct la_arena *a = t_main_arena();
+    liballoc_free(v[0]);
+    liballoc_free(v[2]);
+    ck_assert_int_eq(t_bin_count(a, LA_BIN_UNSORTED), 2);
+    liballoc_free(v[1]);                           /* a + b + c */
+    ck_assert_uint_eq(t_csize(v[0]), 3 * cs);
+    ck_assert_int_eq(t_bin_find(a, t_chunk(v[0])), LA_BIN_UNSORTED);
+    ck_assert_int_eq(t_bin_find(a, t_chunk(v[2])), -1);
+    ck_assert_int_eq(t_bin_count(a, LA_BIN_UNSORTED), 1);
+    ck_assert_uint_eq(t_chunk(v[3])->prev_size, 3 * cs);
+    ck_assert(!la_prev_inuse(t_chunk(v[3])->size));
+    ck_assert_int_eq(liballoc_check_heap(), 0);
+}
+END_TEST
+
+/* A free next to top merges into top (glibc): top starts at the freed chunk. */
+START_TEST(coalesce_into_top)
+{
+    void *g = liballoc_malloc(COAL_REQ);
+    void *p = liballoc_malloc(COAL_REQ);
+    struct la_arena *a = t_main_arena();
+    ck_assert_ptr_eq(t_next_chunk(t_chunk(p)), a->top);
+    size_t top_before = la_chunksize(a->top->size);
+    liballoc_free(p);
+    ck_assert_ptr_eq(a->top, t_chunk(p));
+    ck_assert_uint_eq(la_chunksize(a->top->size), top_before + la_request2size(COAL_REQ));
+    ck_assert(la_prev_inuse(a->top->size));
+    ck_assert_int_eq(t_bin_find(a, t_chunk(p)), -1);
+    liballoc_free(g);
+    ck_assert_int_eq(liballoc_check_heap(), 0);
+}
+END_TEST
+
+/* ---- unsorted -> small / large bins, binmap --------------------------------------- */
+
+/* glibc: a freed non-fast chunk goes to the unsorted bin; the next malloc that does
+ * not take it sorts it into its small or large bin and sets the binmap bit. */
+START_TEST(unsorted_then_sorted)
+{
+    const size_t sreq = 500, scs = la_request2size(sreq);     /* small bin */
+    const size_t lreq = 1100, lcs = la_request2size(lreq);    /* large bin */
+    void *fill[LA_TCACHE_FILL];
+    fill_tcache(sreq, fill);
+    void *s = liballoc_malloc(sreq);
+    void *g1 = liballoc_malloc(16);
+    void *l = liballoc_malloc(lreq);
+    void *g2 = liballoc_malloc(16);
+    ck_assert_ptr_nonnull(g1);
+    ck_assert_ptr_nonnull(g2);
+    free_all(fill, LA_TCACHE_FILL);
+    struct la_arena *a = t_main_arena();
+    liballoc_free(s);
+    liballoc_free(l);
+    ck_assert_int_eq(t_bin_find(a, t_chunk(s)), LA_BIN_UNSORTED);
+    ck_assert_int_eq(t_bin_find(a, t_chunk(l)), LA_BIN_UNSORTED);
+    ck_assert_int_eq(t_bin_count(a, LA_BIN_UNSORTED), 2);
+
+    void *big = liballoc_malloc(3000);                       /* fits neither: from top */
+    ck_assert_ptr_nonnull(big);
+    ck_assert_ptr_ne(big, s);
+    ck_assert_ptr_ne(big, l);
+    ck_assert_int_eq(t_bin_count(a, LA_BIN_UNSORTED), 0);
+    const unsigned sbin = la_bin_index(scs), lbin = la_bin_index(lcs);
+    ck_assert_uint_lt(sbin, LA_NSMALLBINS);
+    ck_assert_uint_ge(lbin, LA_NSMALLBINS);
+    ck_assert_int_eq(t_bin_find(a, t_chunk(s)), (int)sbin);
+    ck_assert_int_eq(t_bin_find(a, t_chunk(l)), (int)lbin);
+    ck_assert(t_binmap_bit(a, sbin));
+    ck_assert(t_binmap_bit(a, lbin));
+
+    /* An exact small request is now served from the small bin. */
+    struct la_tcache *tc = t_my_tcache();
+    ck_assert_ptr_nonnull(tc);
+    for (unsigned i = 0; i < LA_TCACHE_FILL; i++)            /* empty the tcache bin */
+        liballoc_malloc(sreq);
+    ck_assert_uint_eq(tc->counts[la_tcache_index(scs)], 0);
+    ck_assert_ptr_eq(liballoc_malloc(sreq), s);
+    ck_assert_int_eq(liballoc_check_heap(), 0);
+}
+END_TEST
+
+/* glibc: large bins are sorted by decreasing size with a nextsize skip list over the
+ * distinct sizes; a large request takes the smallest chunk that fits (best fit). */
+START_TEST(largebin_best_fit)
+{
+    /* Four chunks of one 512-byte-spaced large bin, sizes given as chunk sizes. */
+    const size_t sizes[4] = { 3136, 3520, 3328, 3328 };
+    const unsigned bin = la_bin_index(3136);
+    void *p[4], *g[4];
+    for (int i = 0; i < 4; i++) {
+        ck_assert_uint_eq(la_bin_index(sizes[i]), bin);
+        p[i] = liballoc_malloc(sizes[i] - LA_SIZE_SZ);
+        g[i] = liballoc_malloc(16);
+        ck_assert_ptr_nonnull(g[i]);
+        ck_assert_uint_eq(t_csize(p[i]), sizes[i]);
+    }
+    for (int i = 0; i < 4; i++)
+        liballoc_free(p[i]);
+    struct la_arena *a = t_main_arena();
+    void *sorter = liballoc_malloc(8000);       /* sorts the unsorted chunks into bin */
+    ck_assert_ptr_nonnull(sorter);
+    ck_assert_int_eq(t_bin_count(a, bin), 4);
+    ck_assert(t_binmap_bit(a, bin));
+
+    /* fd order: non-increasing sizes. */
+    struct la_chunk *b = t_bin(a, bin);
+    size_t prev = SIZE_MAX;
+    size_t expect_order[4] = { 3520, 3328, 3328, 3136 };
+    int k = 0;
+    for (struct la_chunk *c = b->fd; c != b; c = c->fd, k++) {
+        ck_assert_uint_le(la_chunksize(c->size), prev);
+        ck_assert_uint_eq(la_chunksize(c->size), expect_order[k]);
+        prev = la_chunksize(c->size);
+        ck_assert_ptr_eq(c->fd->bk, c);
+    }
+    /* nextsize ring: the first chunk of each distinct size, strictly decreasing,
+     * closing back on the largest; bk_nextsize mirrors it. */
+    struct la_chunk *first = b->fd, *n = first;
+    size_t ring[8];
+    int distinct = 0;
+    do {
+        ck_assert_int_lt(distinct, 8);
+        ring[distinct++] = la_chunksize(n->size);
+        ck_assert_ptr_nonnull(n->fd_nextsize);
+        ck_assert_ptr_eq(n->fd_nextsize->bk_nextsize, n);
+        n = n->fd_nextsize;
+    } while (n != first);
+    ck_assert_int_eq(distinct, 3);
+    ck_assert_uint_eq(ring[0], 3520);
+    ck_assert_uint_eq(ring[1], 3328);
+    ck_assert_uint_eq(ring[2], 3136);
+
+    /* Best fit: 3312 -> one of the 3328s (remainder 16 < MINSIZE: not split). */
+    void *q1 = liballoc_malloc(3300);
+    ck_assert_msg(q1 == p[2] || q1 == p[3], "3300 took %p, not a 3328 chunk", q1);
+    ck_assert_uint_eq(t_csize(q1), 3328);
+    /* 3216 -> the other 3328 (3136 is too small, 3520 is not the best), split. */
+    void *q2 = liballoc_malloc(3200);
+    ck_assert_ptr_eq(q2, q1 == p[2] ? p[3] : p[2]);
+    ck_assert_uint_eq(t_csize(q2), la_request2size(3200));
+    /* 3120 -> the 3136 chunk, although the 3520 one comes first in the bin. */
+    void *q3 = liballoc_malloc(3100);
+    ck_assert_ptr_eq(q3, p[0]);
+    void *q4 = liballoc_malloc(3500);
+    ck_assert_ptr_eq(q4, p[1]);
+    ck_assert_int_eq(t_bin_count(a, bin), 0);
+    ck_assert_int_eq(liballoc_check_heap(), 0);
+}
+END_TEST
+
+/* glibc: a request whose own bin is empty finds the next non-empty larger bin through
+ * the binmap and splits its chunk (before touching top); the remainder goes to the
+ * unsorted bin.  Invariant: every non-empty bin has its binmap bit set. */
+START_TEST(binmap_search)
+{
+    const size_t big = 5000, bcs = la_request2size(big);
+    void *p = liballoc_malloc(big);
+    void *g = liballoc_malloc(16);
+    ck_assert_ptr_nonnull(g);
+    liballoc_free(p);
+    struct la_arena *a = t_main_arena();
+    void *sorter = liballoc_malloc(9000);
+    ck_assert_ptr_nonnull(sorter);
+    const unsigned bbin = la_bin_index(bcs);
+    ck_assert_int_eq(t_bin_find(a, t_chunk(p)), (int)bbin);
+    ck_assert(t_binmap_bit(a, bbin));
+    for (unsigned i = 2; i < LA_NBINS - 1; i++) {
+        int n = t_bin_count(a, i);
+        ck_assert_int_ge(n, 0);
+        if (n > 0)
+            ck_assert_msg(t_binmap_bit(a, i), "bin %u holds %d chunks but its binmap bit is clear", i, n);
+    }
+
+    const size_t req = 1100, rcs = la_request2size(req);
+    ck_assert_uint_lt(la_bin_index(rcs), bbin);
+    ck_assert_int_eq(t_bin_count(a, la_bin_index(rcs)), 0);
+    void *q = liballoc_malloc(req);
+    ck_assert_ptr_eq(q, p);
+    ck_assert_uint_eq(t_csize(q), rcs);
+    struct la_chunk *rem = t_next_chunk(t_chunk(q));
+    ck_assert_uint_eq(la_chunksize(rem->size), bcs - rcs);
+    int rb = t_bin_find(a, rem);
+    ck_assert_msg(rb == LA_BIN_UNSORTED || rb == (int)la_bin_index(bcs - rcs),
+                  "remainder in bin %d", rb);
+    ck_assert_int_eq(t_bin_count(a, bbin), 0);
+    ck_assert_int_eq(liballoc_check_heap(), 0);
+}
+END_TEST
+
+/* ---- top: growth and trimming ------------------------------------------------------ */
+
+/* glibc: top grows (system_mem grows) to serve requests below the mmap threshold;
+ * freeing the chunks next to top merges them into it and, once top exceeds the trim
+ * threshold, shrinks the heap.  With the trim threshold raised, malloc_trim(0)
+ * releases the memory and returns 1. */
+START_TEST(top_grow_and_trim)
+{
+    enum { N = 64 };
+    const size_t req = 64 * KiB;
+    void *p[N];
+    void *first = liballoc_malloc(16);
+    ck_assert_ptr_nonnull(first);
+    struct la_arena *a = t_main_arena();
+    uint64_t s0 = a->system_mem;
+    ck_assert_uint_gt(s0, 0);
+    for (int i = 0; i < N; i++) {
+        p[i] = liballoc_malloc(req);
+        ck_assert_ptr_nonnull(p[i]);
+    }
+    for (int i = 0; i < N; i++)
+        ck_assert(!la_is_mmapped(t_chunk(p[i])->size));
+    uint64_t s1 = a->system_mem;
+    ck_assert_uint_ge(s1, s0 + N * req);
+    ck_assert_uint_ge(a->max_system_mem, s1);
+    for (int i = N - 1; i >= 0; i--)
+        liballoc_free(p[i]);
+    uint64_t s2 = a->system_mem;
+    ck_assert_msg(s2 + N * req / 2 < s1, "system_mem %llu -> %llu after freeing %d KiB next to top",
+                  (unsigned long long)s1, (unsigned long long)s2, (int)(N * req / KiB));
+    ck_assert_uint_le(la_chunksize(a->top->size), 2 * LA_TRIM_THRESHOLD_DEFAULT + 64 * KiB);
+
+    /* No automatic trim with a huge threshold; malloc_trim does it. */
+    ck_assert_int_eq(liballoc_mallopt(M_TRIM_THRESHOLD, 256 << 20), 1);
+    for (int i = 0; i < N; i++)
+        p[i] = liballoc_malloc(req);
+    uint64_t s3 = a->system_mem;
+    ck_assert_uint_ge(s3, s2 + N * req / 2);
+    for (int i = N - 1; i >= 0; i--)
+        liballoc_free(p[i]);
+    ck_assert_uint_eq(a->system_mem, s3);
+    ck_assert_int_eq(liballoc_malloc_trim(0), 1);
+    uint64_t s4 = a->system_mem;
+    ck_assert_msg(s4 + N * req / 2 < s3, "malloc_trim: system_mem %llu -> %llu",
+                  (unsigned long long)s3, (unsigned long long)s4);
+    ck_assert_int_eq(liballoc_check_heap(), 0);
+}
+END_TEST
+
+/* ---- mmap ------------------------------------------------------------------------ */
+
+/* glibc: a request of at least the mmap threshold (128 KiB) that top cannot serve is
+ * mmapped: IS_MMAPPED set, chunk size page-rounded, usable size chunk - 16; liballoc
+ * also registers it in liballoc_debug.mmaps.  A smaller request grows top instead. */
+START_TEST(mmap_threshold)
+{
+    void *first = liballoc_malloc(16);
+    ck_assert_ptr_nonnull(first);
+    struct la_arena *a = t_main_arena();
+    ck_assert_uint_eq(liballoc_debug.tunables.mmap_threshold, LA_MMAP_THRESHOLD_DEFAULT);
+    size_t top = la_chunksize(a->top->size);
+    size_t n = (top > LA_MMAP_THRESHOLD_DEFAULT ? top : LA_MMAP_THRESHOLD_DEFAULT) + 16 * KiB;
+    uint64_t sys0 = a->system_mem;
+    void *p = liballoc_malloc(n);
+    ck_assert_ptr_nonnull(p);
+    struct la_chunk *c = t_chunk(p);
+    ck_assert(la_is_mmapped(c->size));
+    ck_assert_uint_eq(la_chunksize(c->size) % (size_t)sysconf(_SC_PAGESIZE), 0);
+    ck_assert_uint_ge(la_chunksize(c->size), n + LA_SIZE_SZ);
+    ck_assert_uint_eq(liballoc_malloc_usable_size(p), la_chunksize(c->size) - 2 * LA_SIZE_SZ);
+    ck_assert(t_mmap_registered(c));
+    ck_assert_uint_ge(liballoc_debug.mmaps.count, 1);
+    ck_assert_uint_ge(liballoc_debug.mstats.n_mmaps, 1);
+    ck_assert_uint_ge(liballoc_debug.mstats.mmapped_mem, la_chunksize(c->size));
+    ck_assert_uint_eq(a->system_mem, sys0);            /* not from the heap */
+    memset(p, 0x5a, n);
+
+    /* Below the threshold: never mmapped. */
+    void *q = liballoc_malloc(LA_MMAP_THRESHOLD_DEFAULT - 8 * KiB);
+    ck_assert_ptr_nonnull(q);
+    ck_assert(!la_is_mmapped(t_chunk(q)->size));
+
+    uint64_t nm = liballoc_debug.mstats.n_mmaps;
+    liballoc_free(p);
+    ck_assert(!t_mmap_registered(c));
+    ck_assert_uint_eq(liballoc_debug.mstats.n_mmaps, nm - 1);
+    ck_assert_int_eq(liballoc_check_heap(), 0);
+}
+END_TEST
+
+/* glibc: freeing an mmapped chunk larger than the threshold (and <= 32 MiB) raises the
+ * threshold to its size and the trim threshold to twice that; mallopt(M_MMAP_THRESHOLD)
+ * sets it and turns the dynamic update off. */
+START_TEST(mmap_dynamic_threshold)
+{
+    void *p = liballoc_malloc(1 * MiB);
+    ck_assert_ptr_nonnull(p);
+    ck_assert(la_is_mmapped(t_chunk(p)->size));
+    size_t cs = t_csize(p);
+    ck_assert_uint_eq(liballoc_debug.tunables.no_dyn_threshold, 0);
+    liballoc_free(p);
+    ck_assert_uint_eq(liballoc_debug.tunables.mmap_threshold, cs);
+    ck_assert_uint_eq(liballoc_debug.tunables.trim_threshold, 2 * cs);
+    void *q = liballoc_malloc(512 * KiB);               /* now below the threshold */
+    ck_assert_ptr_nonnull(q);
+    ck_assert(!la_is_mmapped(t_chunk(q)->size));
+
+    ck_assert_int_eq(liballoc_mallopt(M_MMAP_THRESHOLD, 128 * KiB), 1);
+    ck_assert_uint_eq(liballoc_debug.tunables.mmap_threshold, 128 * KiB);
+    ck_assert(liballoc_debug.tunables.no_dyn_threshold != 0);
+    void *r = liballoc_malloc(1 * MiB);
+    ck_assert(la_is_mmapped(t_chunk(r)->size));
+    liballoc_free(r);
+    ck_assert_uint_eq(liballoc_debug.tunables.mmap_threshold, 128 * KiB);
+    void *s = liballoc_malloc(2 * MiB);
+    ck_assert(la_is_mmapped(t_chunk(s)->size));
+    liballoc_free(s);
+    liballoc_free(q);
+    ck_assert_int_eq(liballoc_check_heap(), 0);
+}
+END_TEST
+
+/* glibc: M_MMAP_MAX 0 disables mmap for chunks; big requests then grow the heap. */
+START_TEST(mmap_max_zero)
+{
+    ck_assert_int_eq(liballoc_mallopt(M_MMAP_MAX, 0), 1);
+    void *p = liballoc_malloc(2 * MiB);
+    ck_assert_ptr_nonnull(p);
+    ck_assert(!la_is_mmapped(t_chunk(p)->size));
+    ck_assert_uint_ge(t_main_arena()->system_mem, 2 * MiB);
+    memset(p, 1, 2 * MiB);
+    liballoc_free(p);
+    ck_assert_int_eq(liballoc_check_heap(), 0);
+}
+END_TEST
+
+/* ---- M_MXFAST ------------------------------------------------------------------- */
+
+/* glibc: mallopt(M_MXFAST, 0) disables fastbins: with the tcache full, a small free
+ * goes to the unsorted bin instead. */
+START_TEST(mxfast_zero_disables_fastbins)
+{
+    ck_assert_int_eq(liballoc_mallopt(M_MXFAST, 0), 1);
+    ck_assert_uint_eq(liballoc_debug.tunables.mxfast, 0);
+    const size_t req = 24;
+    void *fill[LA_TCACHE_FILL];
+    fill_tcache(req, fill);
+    void *x = liballoc_malloc(req);
+    void *g = liballoc_malloc(req);
+    ck_assert_ptr_nonnull(g);
+    free_all(fill, LA_TCACHE_FILL);
+    liballoc_free(x);
+    struct la_arena *a = t_main_arena();
+    for (unsigned i = 0; i < LA_NFASTBINS; i++)
+        ck_assert_ptr_null(a->fastbins[i]);
+    ck_assert_int_eq(t_bin_find(a, t_chunk(x)), LA_BIN_UNSORTED);
+    ck_assert(!la_prev_inuse(t_chunk(g)->size));
+    ck_assert_int_eq(liballoc_check_heap(), 0);
+}
+END_TEST
+
+/* ---- realloc ---------------------------------------------------------------------- */
+
+/* glibc: shrinking in place keeps the pointer and splits off the tail when it is at
+ * least MINSIZE. */
+START_TEST(realloc_shrink_in_place)
+{
+    void *p = liballoc_malloc(2000);
+    void *g = liballoc_malloc(16);
+    ck_assert_ptr_nonnull(g);
+    t_fill(p, 2000, 3);
+    void *q = liballoc_realloc(p, 1000);
+    ck_assert_ptr_eq(q, p);
+    ck_assert_uint_eq(t_csize(q), la_request2size(1000));
+    ck_assert(t_check(q, 1000, 3));
+    ck_assert_int_eq(liballoc_check_heap(), 0);
+}
+END_TEST
+
+/* glibc: growing into a free next chunk keeps the pointer. */
+START_TEST(realloc_grow_into_free_next)
+{
+    void *p = liballoc_malloc(1100), *n = liballoc_malloc(1100), *g = liballoc_malloc(16);
+    ck_assert_ptr_nonnull(g);
+    t_fill(p, 1100, 9);
+    liballoc_free(n);
+    void *q = liballoc_realloc(p, 2000);
+    ck_assert_ptr_eq(q, p);
+    ck_assert_uint_ge(liballoc_malloc_usable_size(q), 2000);
+    ck_assert(t_check(q, 1100, 9));
+    ck_assert_int_eq(t_bin_find(t_main_arena(), t_chunk(n)), -1);
+    ck_assert_int_eq(liballoc_check_heap(), 0);
+}
+END_TEST
+
+/* glibc: a chunk just below top grows into top in place. */
+START_TEST(realloc_grow_into_top)
+{
+    void *p = liballoc_malloc(1100);
+    struct la_arena *a = t_main_arena();
+    ck_assert_ptr_eq(t_next_chunk(t_chunk(p)), a->top);
+    t_fill(p, 1100, 11);
+    void *q = liballoc_realloc(p, 60000);
+    ck_assert_ptr_eq(q, p);
+    ck_assert_uint_ge(liballoc_malloc_usable_size(q), 60000);
+    ck_assert_ptr_eq(t_next_chunk(t_chunk(q)), a->top);
+    ck_assert(t_check(q, 1100, 11));
+    ck_assert_int_eq(liballoc_check_heap(), 0);
+}
+END_TEST
+
+/* glibc: when the neighbour is in use the block moves; the content is copied and the
+ * old chunk freed. Mmapped blocks keep their content when they grow (mremap). */
+START_TEST(realloc_by_copy)
+{
+    void *p = liballoc_malloc(1100), *n = liballoc_malloc(1100), *g = liballoc_malloc(16);
+    ck_assert_ptr_nonnull(g);
+    t_fill(p, 1100, 13);
+    t_fill(n, 1100, 14);
+    void *q = liballoc_realloc(p, 5000);
+    ck_assert_ptr_nonnull(q);
+    ck_assert_ptr_ne(q, p);
+    ck_assert(t_check(q, 1100, 13));
+    ck_assert(t_check(n, 1100, 14));
+    ck_assert_int_eq(t_bin_find(t_main_arena(), t_chunk(p)), LA_BIN_UNSORTED);
+
+    void *m = liballoc_malloc(1 * MiB);
+    ck_assert(la_is_mmapped(t_chunk(m)->size));
+    t_fill(m, 1 * MiB, 15);
+    void *m2 = liballoc_realloc(m, 3 * MiB);
+    ck_assert_ptr_nonnull(m2);
+    ck_assert(t_check(m2, 1 * MiB, 15));
+    ck_assert(la_is_mmapped(t_chunk(m2)->size));
+    ck_assert(t_mmap_registered(t_chunk(m2)));
+    void *m3 = liballoc_realloc(m2, 200 * KiB);
+    ck_assert_ptr_nonnull(m3);
+    ck_assert(t_check(m3, 200 * KiB, 15));
+    /* From the heap to an mmapped chunk and back. */
+    void *h = liballoc_realloc(q, 2 * MiB);
+    ck_assert(t_check(h, 1100, 13));
+    void *h2 = liballoc_realloc(h, 100);
+    ck_assert(t_check(h2, 100, 13));
+    liballoc_free(m3);
+    liballoc_free(h2);
+    ck_assert_int_eq(liballoc_check_heap(), 0);
+}
+END_TEST
+
+/* ---- aligned allocation ----------------------------------------------------------- */
+
+START_TEST(aligned_family)
+{
+    const size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    for (size_t al = 16; al <= 64 * KiB; al <<= 1) {
+        const size_t sizes[3] = { 1, 100, 5000 };
+        for (int k = 0; k < 3; k++) {
+            size_t n = sizes[k];
+            void *p = liballoc_memalign(al, n);
+            ck_assert_msg(p && (uintptr_t)p % al == 0, "memalign(%zu, %zu) = %p", al, n, p);
+            ck_assert_uint_ge(liballoc_malloc_usable_size(p), n);
+            memset(p, 0xa5, n);
+            void *q = NULL;
+            ck_assert_int_eq(liballoc_posix_memalign(&q, al, n), 0);
+            ck_assert_msg(q && (uintptr_t)q % al == 0, "posix_memalign(%zu, %zu) = %p", al, n, q);
+            memset(q, 0x5a, n);
+            void *r = liballoc_aligned_alloc(al, n);
+            ck_assert_msg(r && (uintptr_t)r % al == 0, "aligned_alloc(%zu, %zu) = %p", al, n, r);
+            memset(r, 0x3c, n);
+            ck_assert_uint_ge(liballoc_malloc_usable_size(r), n);
+            liballoc_free(q);
+            liballoc_free(p);
+            liballoc_free(r);
+        }
+    }
+    /* A big aligned block (mmapped). */
+    void *big = liballoc_memalign(64 * KiB, 1 * MiB);
+    ck_assert_ptr_nonnull(big);
+    ck_assert_uint_eq((uintptr_t)big % (64 * KiB), 0);
+    memset(big, 1, 1 * MiB);
+    ck_assert_uint_ge(liballoc_malloc_usable_size(big), 1 * MiB);
+
+    void *v = liballoc_valloc(100);
+    ck_assert_ptr_nonnull(v);
+    ck_assert_uint_eq((uintptr_t)v % page, 0);
+    void *pv = liballoc_pvalloc(100);
+    ck_assert_ptr_nonnull(pv);
+    ck_assert_uint_eq((uintptr_t)pv % page, 0);
+    ck_assert_uint_ge(liballoc_malloc_usable_size(pv), page);
+    memset(pv, 2, page);
+    liballoc_free(v);
+    liballoc_free(pv);
+    liballoc_free(big);
+    ck_assert_int_eq(liballoc_check_heap(), 0);
+}
+END_TEST
+
+static Suite *suite_mechanisms(void)
+{
+    Suite *s = suite_create("mechanisms");
+    TCase *tc = tcase_create("tcache_fastbins");
+    tcase_set_timeout(tc, 20);
+    tcase_add_test(tc, tcache_fill_and_overflow);
+    tcase_add_test(tc, fastbin_lifo_safe_linked);
+    tcase_add_test(tc, malloc_consolidate_merges_fastbins);
+    tcase_add_test(tc, mxfast_zero_disables_fastbins);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("bins");
+    tcase_set_timeout(tc, 20);
+    tcase_add_test(tc, coalesce_with_previous);
+    tcase_add_test(tc, coalesce_with_next);
+    tcase_add_test(tc, coalesce_with_both);
+    tcase_add_test(tc, coalesce_into_top);
+    tcase_add_test(tc, unsorted_then_sorted);
+    tcase_add_test(tc, largebin_best_fit);
+    tcase_add_test(tc, binmap_search);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("system");
+    tcase_set_timeout(tc, 20);
+    tcase_add_test(tc, top_grow_and_trim);
+    tcase_add_test(tc, mmap_threshold);
+    tcase_add_test(tc, mmap_dynamic_threshold);
+    tcase_add_test(tc, mmap_max_zero);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("realloc_align");
+    tcase_set_timeout(tc, 20);
+    tcase_add_test(tc, realloc_shrink_in_place);
+    tcase_add_test(tc, realloc_grow_into_free_next);
+    tcase_add_test(tc, realloc_grow_into_top);
+    tcase_add_test(tc, realloc_by_copy);
+    tcase_add_test(tc, aligned_family);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+CHECK_SUITE(suite_mechanisms)
