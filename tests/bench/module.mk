@@ -3,9 +3,11 @@
 # system malloc into $(B)/tests/bench/bin/; run.sh runs them under each
 # allocator with LD_PRELOAD.  The programs are part of `make` (all) so that they
 # keep compiling with -Werror.
-#   make bench          full suite: 3 interleaved runs, all allocators found
+#   make bench          full suite: 5 interleaved runs, all allocators found,
+#                       table also in $(B)/tests/bench/results.txt
 #   make bench-quick    1 run at reduced size, for development
-#   make bench BENCH_ARGS="--runs 5 --only larson,churn-1t"   (see run.sh -h)
+#   make bench BENCH_ARGS="--runs 3 --only larson,churn-1t"   (see run.sh -h)
+#   bash tests/bench/profile.sh BENCH ALLOCATOR   top functions of one benchmark
 BENCH_SRCS := $(wildcard tests/bench/*.c)
 BENCH_BINS := $(BENCH_SRCS:tests/bench/%.c=$(B)/tests/bench/bin/%)
 BENCH_RESULTS := $(B)/tests/bench/results.txt
@@ -22,8 +24,9 @@ $(B)/tests/bench/bin/%: tests/bench/%.c tests/bench/bench.h tests/bench/falsesha
 # liballoc is measured when it builds; the suite still runs (and says so) when
 # it does not.
 bench-liballoc:
-	@$(MAKE) --no-print-directory $(LIBALLOC_SO) >/dev/null 2>&1 || \
-	    echo "bench: $(LIBALLOC_SO) does not build; liballoc is left out of this run" >&2
+	@out=$$($(MAKE) --no-print-directory $(LIBALLOC_SO) 2>&1) || { \
+	    echo "bench: $(LIBALLOC_SO) does not build, liballoc is left out of this run:" >&2; \
+	    echo "$$out" | tail -n 3 | sed 's/^/    /' >&2; }
 
 bench: $(BENCH_BINS) bench-liballoc
 	bash tests/bench/run.sh --bin $(B)/tests/bench/bin --liballoc $(LIBALLOC_SO) -o $(BENCH_RESULTS) $(BENCH_ARGS)

@@ -27,7 +27,7 @@
 #   page cache) then hits every allocator alike instead of whichever allocator
 #   happened to run during the disturbance; this matters on a shared 2-core box.
 #
-#   Figures.  For each (benchmark, allocator) the cell is the MEDIAN of the runs
+#   Figures.  (5 runs by default; --runs N.)  For each (benchmark, allocator) the cell is the MEDIAN of the runs
 #   (robust to one disturbed run).  A "~" after a time marks cells whose runs
 #   spread by more than 10 % of the median ((max - min) / median).  The ratio is
 #   median(allocator) / median(glibc): below 1.00 is faster (or smaller) than
@@ -55,7 +55,7 @@ ROOT=$(cd "$HERE/../.." && pwd)
 BIN="$ROOT/tests/bench/bin"
 LIBALLOC="$ROOT/liballoc/liballoc.so"
 OUT=""
-RUNS=3
+RUNS=5
 SCALE=1
 QUICK=0
 ONLY=""
