@@ -19,7 +19,7 @@ $(B)/tests/bench/bin/%: tests/bench/%.c tests/bench/bench.h tests/bench/falsesha
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) -D_GNU_SOURCE -pthread $(LDFLAGS) -o $@ $< -ldl
 
-.PHONY: bench-quick bench-liballoc
+.PHONY: bench-quick bench-liballoc bench-peers
 
 # liballoc is measured when it builds; the suite still runs (and says so) when
 # it does not.
@@ -28,8 +28,13 @@ bench-liballoc:
 	    echo "bench: $(LIBALLOC_SO) does not build, liballoc is left out of this run:" >&2; \
 	    echo "$$out" | tail -n 3 | sed 's/^/    /' >&2; }
 
-bench: $(BENCH_BINS) bench-liballoc
+# The peers (jemalloc, tcmalloc, mimalloc) and valgrind are installed when
+# missing and we are root (tools/deps.sh); otherwise the runner skips them.
+bench-peers:
+	@WITH_BENCH_PEERS=1 bash tools/deps.sh || echo "bench: peers not installed; the runner skips what is missing" >&2
+
+bench: $(BENCH_BINS) bench-liballoc bench-peers
 	bash tests/bench/run.sh --bin $(B)/tests/bench/bin --liballoc $(LIBALLOC_SO) -o $(BENCH_RESULTS) $(BENCH_ARGS)
 
-bench-quick: $(BENCH_BINS) bench-liballoc
+bench-quick: $(BENCH_BINS) bench-liballoc bench-peers
 	bash tests/bench/run.sh --quick --bin $(B)/tests/bench/bin --liballoc $(LIBALLOC_SO) -o $(B)/tests/bench/results-quick.txt $(BENCH_ARGS)
