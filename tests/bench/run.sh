@@ -106,6 +106,16 @@ in_list() { # in_list ITEM COMMA_LIST (empty list = everything)
     return 1
 }
 
+suite_names=$(echo "$SUITE" | awk -F'|' 'NF == 2 { print $1 }')
+for x in ${ONLY//,/ }; do
+    echo "$suite_names" | grep -qx -- "$x" || die "unknown benchmark '$x' in --only (known: $(echo $suite_names))"
+done
+for x in ${ALLOCS//,/ }; do
+    case "$x" in glibc|liballoc|jemalloc|tcmalloc|mimalloc) ;;
+    *) die "unknown allocator '$x' in --allocs (known: glibc liballoc jemalloc tcmalloc mimalloc)" ;;
+    esac
+done
+
 TMP=$(mktemp -d /tmp/la-bench.XXXXXX) || die "mktemp failed"
 trap 'rm -rf "$TMP"' EXIT
 RAW="$TMP/raw"
