@@ -3,7 +3,7 @@
 # print one table.
 #
 # usage: run.sh [--quick] [--runs N] [--only B1,B2] [--allocs A1,A2]
-#               [--bin DIR] [--liballoc SO] [-o FILE] [--no-fastpath] [-h]
+#               [--bin DIR] [--liballoc SO] [-o FILE] [--timeout S] [--no-fastpath] [-h]
 #
 # METHOD
 #   Allocators.  Each benchmark program is linked against the system malloc;
@@ -20,7 +20,9 @@
 #   exit are outside); it prints "time SECONDS".  Peak RSS is the child's
 #   ru_maxrss from wait4() in tests/bench/benchexec.c.  A run that crashes,
 #   fails its own integrity checks (blocks are tagged and checked before free)
-#   or exceeds the timeout is shown as FAIL/TIMEOUT and left out of the means.
+#   or exceeds the timeout (--timeout, default 120 s per run) is shown as
+#   FAIL/TIMEOUT and left out of the means; a cell where only some runs failed
+#   shows the median of the others, marked "!", and the notes list each failure.
 #
 #   Order.  Runs are interleaved: for each repetition, for each benchmark, for
 #   each allocator.  A slow drift of the machine (another job, thermal state,
@@ -74,6 +76,7 @@ while [ $# -gt 0 ]; do
     --bin) [ $# -ge 2 ] || die "--bin needs a directory"; BIN=$2; shift ;;
     --liballoc) [ $# -ge 2 ] || die "--liballoc needs a path"; LIBALLOC=$2; shift ;;
     -o) [ $# -ge 2 ] || die "-o needs a file"; OUT=$2; shift ;;
+    --timeout) [ $# -ge 2 ] || die "--timeout needs seconds"; TIMEOUT=$2; shift ;;
     --no-fastpath) FASTPATH=0 ;;
     -h|--help) usage; exit 0 ;;
     *) die "unknown option '$1' (try -h)" ;;
@@ -81,6 +84,7 @@ while [ $# -gt 0 ]; do
     shift
 done
 case "$RUNS" in ''|*[!0-9]*|0) die "--runs wants a positive integer, got '$RUNS'" ;; esac
+case "$TIMEOUT" in ''|*[!0-9]*|0) die "--timeout wants a positive number of seconds, got '$TIMEOUT'" ;; esac
 [ -x "$BIN/benchexec" ] || die "no $BIN/benchexec: build with 'make bench' (or make tests/bench/bin/...)"
 
 # The suite: name | program and arguments (-s SCALE is appended).
@@ -285,12 +289,14 @@ fi
                 T[k] = T[k] " " t; M[k] = M[k] " " val[rk, "maxrss_kb"]
             }
             if (T[k] == "") STATE[k] = (bad == "") ? "-" : bad
+            else if (bad != "") PART[k] = 1
         }
         # fragmentation keys
         nf = split("rss_base_kb rss_full_kb rss_holes_kb rss_refill_kb rss_release_kb rss_thread_full_kb rss_thread_release_kb", FK, " ")
         split("before|after alloc|after freeing 3/4|after refill|after releasing all|thread: after alloc|thread: after release", FL, "|")
         W = 16
         printf "\nTime: seconds of the timed section, median [ratio to glibc]\n"
+        printf "(~ = runs spread more than 10%% of the median; ! = some runs failed, see notes)\n"
         printf "%-16s", "benchmark"; for (ai = 1; ai <= na; ai++) printf "%" W "s", A[ai]; printf "\n"
         for (bi = 1; bi <= nb; bi++) {
             b = B[bi]; printf "%-16s", b
@@ -298,7 +304,7 @@ fi
             for (ai = 1; ai <= na; ai++) {
                 a = A[ai]; k = b SUBSEP a
                 if (T[k] == "") { printf "%" W "s", STATE[k]; continue }
-                m = median(T[k]); mark = (spread(T[k]) > 0.10) ? "~" : " "
+                m = median(T[k]); mark = (k in PART) ? "!" : (spread(T[k]) > 0.10) ? "~" : " "
                 if (g != "" && g > 0 && a != "glibc") {
                     r = m / g; cell = sprintf("%.3f%s[%.2f]", m, mark, r)
                     LT[a] += log(r); NT[a]++
