@@ -141,6 +141,9 @@ int hv_source_alive(struct hv_source *src);
 
 /* ---- shared helpers (source_common.c) ----------------------------------------- */
 
+/* Monotonic clock in nanoseconds (for refresh timing). */
+uint64_t hv_now_ns(void);
+
 /* Find a region containing [addr, addr+len) in a sorted array, or NULL. */
 const struct hv_region *hv_region_find(const struct hv_region *r, size_t n,
                                        uint64_t addr, uint64_t len);

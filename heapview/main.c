@@ -1,0 +1,164 @@
+/*
+ * heapview/main.c - command line, choosing a source, batch dump or interactive view.
+ *
+ * How data flows through heapview:
+ *
+ *   source (source.h)             snapshot (snapshot.h)               renderers
+ *   ---------------------         ----------------------------        -------------------
+ *   source_ptrace.c  live  \      snapshot.c: stop, bulk-copy the      dump.c  --dump=text|json
+ *                           >---> metadata and segments, resume;  ---> ui*.c   interactive view
+ *   source_core.c    core  /      walk.c: validating walk of the       (main.c: --check)
+ *                                 copy -> arenas, chunks, bins,
+ *                                 tcaches, mmapped, totals, problems
+ *
+ * main() parses the options, opens ONE source (hv_source_open_pid for -p PID,
+ * hv_source_open_core for CORE [EXECUTABLE]), and then either takes one snapshot
+ * and renders it (--dump / --check), or hands the open source to hv_ui_run(),
+ * which takes snapshots repeatedly from it.  Only the sources touch ptrace and
+ * libelf; the renderers only read the snapshot.  Errors are one line on stderr
+ * ("heapview: ...") and an HV_EXIT_* status; a corrupted heap is not an error but
+ * a list of problems (with --check: exit status 1).  The target of -p is never
+ * left stopped: snapshots stop it only while copying, and signal handlers
+ * detach it if heapview is interrupted.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "dump.h"
+#include "snapshot.h"
+#include "source.h"
+#include "ui.h"
+
+#define HV_VERSION "0.1"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: heapview [-p PID | CORE [EXECUTABLE]] [--dump=text|json] [--check] [-d SECONDS]\n"
+            "                [--no-color] [--help] [--version]\n"
+            "Show the heap of a process that uses liballoc (live, by ptrace) or of its core file.\n"
+            "  -p, --pid PID      attach to a running process (stopped only while copying its heap)\n"
+            "  CORE [EXECUTABLE]  read a core file; EXECUTABLE (or liballoc.so) gives the symbols when\n"
+            "                     the path recorded in the core is missing or differs\n"
+            "  --dump=text|json   print one snapshot and exit (no screen)\n"
+            "  --check            exit 1 if the heap has problems (with --dump, after printing;\n"
+            "                     alone, print only the problems)\n"
+            "  -d, --delay SECS   refresh period of the interactive view (default 1)\n"
+            "  --no-color         monochrome interactive view (also: NO_COLOR set)\n"
+            "  -h, --help         this text\n"
+            "  -V, --version      version and the liballoc_debug ABI versions read\n"
+            "Exit status: 0 ok, 1 problems found (--check), 2 usage, 3 no such process or file,\n"
+            "4 permission denied, 5 not using liballoc, 6 bad core file, 7 ABI not readable, 8 internal.\n");
+}
+
+static int die(int status, const char *msg)
+{
+    fprintf(stderr, "heapview: %s\n", msg);
+    return status;
+}
+
+int main(int argc, char **argv)
+{
+    enum { OPT_DUMP = 256, OPT_CHECK, OPT_NOCOLOR };
+    static const struct option longopts[] = {
+        { "pid", required_argument, NULL, 'p' },      { "dump", optional_argument, NULL, OPT_DUMP },
+        { "check", no_argument, NULL, OPT_CHECK },    { "delay", required_argument, NULL, 'd' },
+        { "no-color", no_argument, NULL, OPT_NOCOLOR }, { "no-colour", no_argument, NULL, OPT_NOCOLOR },
+        { "help", no_argument, NULL, 'h' },           { "version", no_argument, NULL, 'V' },
+        { NULL, 0, NULL, 0 },
+    };
+    long pid = -1;
+    const char *dump = NULL;
+    int check = 0;
+    struct hv_ui_options uio = { 1.0, 1, 0, 0 };
+    if (getenv("NO_COLOR") && *getenv("NO_COLOR"))
+        uio.colour = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, "p:d:hV", longopts, NULL)) != -1) {
+        char *end;
+        switch (c) {
+        case 'p':
+            errno = 0;
+            pid = strtol(optarg, &end, 10);
+            if (errno || *end || end == optarg || pid <= 0 || pid > 0x7fffffff) {
+                fprintf(stderr, "heapview: invalid process id: %s\n", optarg);
+                return HV_EXIT_USAGE;
+            }
+            break;
+        case 'd':
+            errno = 0;
+            uio.delay_s = strtod(optarg, &end);
+            if (errno || *end || end == optarg || !(uio.delay_s >= 0.05 && uio.delay_s <= 3600)) {
+                fprintf(stderr, "heapview: invalid delay (seconds, 0.05..3600): %s\n", optarg);
+                return HV_EXIT_USAGE;
+            }
+            break;
+        case OPT_DUMP:
+            dump = optarg ? optarg : "text";
+            if (strcmp(dump, "text") != 0 && strcmp(dump, "json") != 0) {
+                fprintf(stderr, "heapview: --dump takes text or json, not '%s'\n", dump);
+                return HV_EXIT_USAGE;
+            }
+            break;
+        case OPT_CHECK:
+            check = 1;
+            break;
+        case OPT_NOCOLOR:
+            uio.colour = 0;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        case 'V':
+            printf("heapview %s (reads liballoc_debug ABI versions up to %u)\n", HV_VERSION, HV_ABI_READ);
+            return 0;
+        default:
+            usage(stderr);
+            return HV_EXIT_USAGE;
+        }
+    }
+    int nargs = argc - optind;
+    if ((pid > 0 && nargs > 0) || (pid <= 0 && (nargs < 1 || nargs > 2))) {
+        fprintf(stderr, "heapview: give either -p PID or CORE [EXECUTABLE] (see --help)\n");
+        return HV_EXIT_USAGE;
+    }
+    uio.check = check;
+
+    struct hv_error err = { 0, "" };
+    struct hv_source *src = pid > 0 ? hv_source_open_pid((pid_t)pid, &err)
+                                    : hv_source_open_core(argv[optind], nargs == 2 ? argv[optind + 1] : NULL, &err);
+    if (!src)
+        return die(err.status, err.msg);
+
+    int status = 0;
+    if (dump || check) {
+        struct hv_snapshot *s = hv_snapshot_take(src, NULL, &err);
+        hv_source_close(src);
+        if (!s)
+            return die(err.status, err.msg);
+        static char obuf[1 << 16];
+        setvbuf(stdout, obuf, _IOFBF, sizeof obuf);
+        if (dump && strcmp(dump, "json") == 0)
+            hv_dump_json(stdout, s);
+        else if (dump)
+            hv_dump_text(stdout, s);
+        else {
+            for (size_t i = 0; i < s->nproblems; i++)
+                printf("0x%llx: %s\n", (unsigned long long)s->problems[i].addr, s->problems[i].msg);
+            printf("%zu problem%s\n", s->nproblems, s->nproblems == 1 ? "" : "s");
+        }
+        if (fflush(stdout) != 0 || ferror(stdout))
+            status = die(HV_EXIT_INTERNAL, "error writing the dump");
+        else if (check && s->nproblems > 0)
+            status = HV_EXIT_PROBLEMS;
+        hv_snapshot_free(s);
+        return status;
+    }
+    status = hv_ui_run(src, &uio);
+    hv_source_close(src);
+    return status;
+}
