@@ -13,6 +13,11 @@ TEST_PROG_SRCS := $(wildcard tests/progs/*.c)
 TEST_PROGS := $(TEST_PROG_SRCS:%.c=$(B)/%)
 
 ALL_TARGETS += $(CHECK_BIN) $(TEST_PROGS)
+
+# liballoc integration programs: static_liballoc links liballoc.a statically;
+# workload.h is shared by it and tests/progs/workload.
+TEST_PROG_LDLIBS_static_liballoc = -static $(LIBALLOC_A) -lpthread
+$(B)/tests/progs/workload $(B)/tests/progs/static_liballoc: tests/progs/workload.h
 CLEAN_FILES += $(CHECK_BIN) $(TEST_PROGS)
 
 $(CHECK_BIN): $(CHECK_OBJS) $(LIBALLOC_CORE)

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# python3 running workload.py (dicts, lists, strings, json, threads, big buffers)
+# on the system allocator and under liballoc: same stdout.  Under liballoc the
+# script also calls liballoc_check_heap through ctypes at the end.
+. "$(dirname "$0")/common.sh"
+command -v python3 >/dev/null || fail "python3 is not installed"
+python3 "$HERE/workload.py" >"$TMP/sys.out" || fail "workload.py failed on the system allocator"
+LD_PRELOAD=$SO LA_PY_CHECK=1 python3 "$HERE/workload.py" >"$TMP/la.out" 2>"$TMP/la.err" \
+    || fail "workload.py failed under liballoc: $(tail -5 "$TMP/la.err")"
+same_output "python3 workload.py output" "$TMP/sys.out" "$TMP/la.out"
+grep -q "heap consistent" "$TMP/la.err" || fail "liballoc_check_heap was not run: $(cat "$TMP/la.err")"
+bound_to_liballoc python3 -c 'print(len({i: str(i) for i in range(1000)}))'
+echo "$NAME: ok ($(wc -l <"$TMP/la.out") identical lines; $(cat "$TMP/la.err"))"

@@ -1,0 +1,499 @@
+/*
+ * tests/progs/stress.c - multi-threaded allocator stress, built against the system
+ * malloc and run with LD_PRELOAD=liballoc.so by tests/check_integration.c.
+ *
+ *   stress [PHASE...]      PHASE: random churn fork (default: all three)
+ *   environment: STRESS_SECONDS  length of the random phase (default 5)
+ *                STRESS_THREADS  worker threads (default 4)
+ *                STRESS_CHURN    short-lived threads in the churn phase (default 3000)
+ *                STRESS_FORKS    forks in the fork phase (default 40)
+ *                STRESS_REQUIRE_LIBALLOC=1  fail unless liballoc is the malloc in use
+ *
+ * Data flow.  Every block carries a pattern derived from a per-block seed and the
+ * byte offset; a block is described by {pointer, size, seed}.  Workers keep their
+ * blocks in private slot tables and hand some over to other threads through one
+ * mutex-protected ring (cross-thread frees).  A block's pattern is verified before
+ * every free and realloc (and its prefix after realloc), calloc memory is checked
+ * to be zero, posix_memalign results to be aligned.  The churn phase starts
+ * thousands of short-lived threads (each allocating, freeing, and leaving one
+ * block for the main thread to free after it exited) and checks that the
+ * resident set stays bounded.  The fork phase forks while workers allocate; each
+ * child must allocate and free at once and exit 0, within a timeout (a deadlock
+ * on an arena lock inherited from the parent shows up as a hang).  When liballoc
+ * is preloaded its heap checker (liballoc_check_heap, found with dlsym) runs
+ * after each phase.  Any fault prints one line and exits 1.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SLOTS 256
+#define QUEUE 1024
+
+struct blk {
+    unsigned char *p;
+    size_t n;
+    uint64_t seed;
+};
+
+static int (*check_heap)(void);
+static atomic_int stop_flag;
+
+static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void die(const char *fmt, ...)
+{
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, sizeof buf - 1, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        n = 0;
+    if (n > (int)sizeof buf - 2)
+        n = (int)sizeof buf - 2;
+    buf[n++] = '\n';
+    ssize_t w = write(2, buf, (size_t)n);
+    (void)w;
+    _exit(1);
+}
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static uint64_t rng_next(uint64_t *s)
+{
+    uint64_t x = *s;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return *s = x;
+}
+
+/* ---- patterns ------------------------------------------------------------------ */
+
+static inline uint64_t pat_word(uint64_t seed, size_t i) { return (seed ^ (i * 0x9E3779B97F4A7C15ull)) + i; }
+
+static void pat_fill(unsigned char *p, size_t n, uint64_t seed)
+{
+    size_t words = n / 8;
+    for (size_t i = 0; i < words; i++) {
+        uint64_t w = pat_word(seed, i);
+        memcpy(p + 8 * i, &w, 8);
+    }
+    uint64_t w = pat_word(seed, words);
+    memcpy(p + 8 * words, &w, n % 8);
+}
+
+/* Returns the first bad offset, or (size_t)-1. */
+static size_t pat_check(const unsigned char *p, size_t n, uint64_t seed)
+{
+    size_t words = n / 8;
+    for (size_t i = 0; i < words; i++) {
+        uint64_t w = pat_word(seed, i), v;
+        memcpy(&v, p + 8 * i, 8);
+        if (v != w)
+            return 8 * i;
+    }
+    uint64_t w = pat_word(seed, words);
+    if (memcmp(p + 8 * words, &w, n % 8) != 0)
+        return 8 * words;
+    return (size_t)-1;
+}
+
+static void blk_verify(const struct blk *b, const char *when)
+{
+    size_t off = pat_check(b->p, b->n, b->seed);
+    if (off != (size_t)-1)
+        die("stress: block %p of %zu bytes corrupted at offset %zu (%s)", (void *)b->p, b->n, off, when);
+}
+
+static size_t pick_size(uint64_t *r)
+{
+    uint64_t x = rng_next(r) % 1000;
+    if (x < 700) return 1 + rng_next(r) % 256;
+    if (x < 900) return 257 + rng_next(r) % 3840;
+    if (x < 985) return 4096 + rng_next(r) % (60 * 1024);
+    return 64 * 1024 + rng_next(r) % (960 * 1024);
+}
+
+/* ---- cross-thread queue ------------------------------------------------------------ */
+
+static pthread_mutex_t q_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct blk queue[QUEUE];
+static size_t q_head, q_len;
+
+static int q_push(struct blk b)
+{
+    int ok = 0;
+    pthread_mutex_lock(&q_lock);
+    if (q_len < QUEUE) {
+        queue[(q_head + q_len++) % QUEUE] = b;
+        ok = 1;
+    }
+    pthread_mutex_unlock(&q_lock);
+    return ok;
+}
+
+static int q_pop(struct blk *b)
+{
+    int ok = 0;
+    pthread_mutex_lock(&q_lock);
+    if (q_len > 0) {
+        *b = queue[q_head];
+        q_head = (q_head + 1) % QUEUE;
+        q_len--;
+        ok = 1;
+    }
+    pthread_mutex_unlock(&q_lock);
+    return ok;
+}
+
+/* ---- random phase ------------------------------------------------------------------- */
+
+struct worker {
+    pthread_t th;
+    uint64_t rng;
+    double deadline;        /* 0: run until stop_flag */
+    uint64_t ops, handed, taken;
+    struct blk slot[SLOTS];
+};
+
+static void slot_free(struct blk *b)
+{
+    if (!b->p)
+        return;
+    blk_verify(b, "before free");
+    free(b->p);
+    b->p = NULL;
+}
+
+static void worker_step(struct worker *w)
+{
+    uint64_t *r = &w->rng;
+    struct blk *b = &w->slot[rng_next(r) % SLOTS];
+    unsigned op = (unsigned)(rng_next(r) % 100);
+    if (op < 30) {                                         /* malloc */
+        slot_free(b);
+        b->n = pick_size(r);
+        b->p = malloc(b->n);
+        if (!b->p) die("stress: malloc(%zu) failed: %s", b->n, strerror(errno));
+        b->seed = rng_next(r);
+        pat_fill(b->p, b->n, b->seed);
+    } else if (op < 40) {                                  /* calloc */
+        slot_free(b);
+        size_t n = pick_size(r), k = 1 + rng_next(r) % 4;
+        b->n = (n + k - 1) / k * k;
+        b->p = calloc(k, b->n / k);
+        if (!b->p) die("stress: calloc(%zu, %zu) failed", k, b->n / k);
+        for (size_t i = 0; i < b->n; i++)
+            if (b->p[i]) die("stress: calloc(%zu, %zu) byte %zu is %#x, not 0", k, b->n / k, i, b->p[i]);
+        b->seed = rng_next(r);
+        pat_fill(b->p, b->n, b->seed);
+    } else if (op < 55) {                                  /* realloc */
+        size_t n = pick_size(r);
+        if (b->p)
+            blk_verify(b, "before realloc");
+        unsigned char *q = realloc(b->p, n);
+        if (!q) die("stress: realloc(%p, %zu) failed", (void *)b->p, n);
+        if (b->p) {
+            struct blk nb = { q, n < b->n ? n : b->n, b->seed };
+            blk_verify(&nb, "content after realloc");
+        }
+        b->p = q;
+        b->n = n;
+        b->seed = rng_next(r);
+        pat_fill(b->p, b->n, b->seed);
+    } else if (op < 60) {                                  /* posix_memalign */
+        slot_free(b);
+        size_t al = (size_t)16 << (rng_next(r) % 9);       /* 16 .. 4096 */
+        void *q = NULL;
+        b->n = pick_size(r);
+        int e = posix_memalign(&q, al, b->n);
+        if (e) die("stress: posix_memalign(%zu, %zu) = %d", al, b->n, e);
+        if ((uintptr_t)q % al) die("stress: posix_memalign(%zu) returned %p", al, q);
+        b->p = q;
+        b->seed = rng_next(r);
+        pat_fill(b->p, b->n, b->seed);
+    } else if (op < 75) {                                  /* hand over */
+        if (b->p && q_push(*b)) {
+            b->p = NULL;
+            w->handed++;
+        }
+    } else if (op < 88) {                                  /* take over and free */
+        struct blk t;
+        if (q_pop(&t)) {
+            slot_free(&t);
+            w->taken++;
+        }
+    } else {                                               /* free */
+        slot_free(b);
+    }
+    w->ops++;
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    while (!atomic_load_explicit(&stop_flag, memory_order_relaxed)) {
+        for (int i = 0; i < 64; i++)
+            worker_step(w);
+        if (w->deadline > 0 && now() >= w->deadline)
+            break;
+    }
+    for (int i = 0; i < SLOTS; i++)
+        slot_free(&w->slot[i]);
+    return NULL;
+}
+
+static void drain_queue(void)
+{
+    struct blk t;
+    while (q_pop(&t))
+        slot_free(&t);
+}
+
+static void run_heap_check(const char *phase)
+{
+    if (check_heap && check_heap() != 0)
+        die("stress: liballoc_check_heap failed after the %s phase", phase);
+}
+
+static int env_int(const char *name, int def)
+{
+    const char *s = getenv(name);
+    if (!s || !*s)
+        return def;
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (*end || v <= 0 || v > 1000000)
+        die("stress: bad %s=%s (want a positive integer)", name, s);
+    return (int)v;
+}
+
+static void phase_random(void)
+{
+    int nthreads = env_int("STRESS_THREADS", 4), secs = env_int("STRESS_SECONDS", 5);
+    struct worker *w = calloc((size_t)nthreads, sizeof *w);
+    if (!w) die("stress: out of memory");
+    double t0 = now();
+    for (int i = 0; i < nthreads; i++) {
+        w[i].rng = 0x1234567ull * (uint64_t)(i + 1) + 99;
+        w[i].deadline = t0 + secs;
+        if (pthread_create(&w[i].th, NULL, worker_main, &w[i]))
+            die("stress: pthread_create failed");
+    }
+    uint64_t ops = 0, handed = 0, taken = 0;
+    for (int i = 0; i < nthreads; i++) {
+        pthread_join(w[i].th, NULL);
+        ops += w[i].ops;
+        handed += w[i].handed;
+        taken += w[i].taken;
+    }
+    drain_queue();
+    free(w);
+    run_heap_check("random");
+    printf("random: %d threads, %.1f s, %llu ops, %llu blocks handed over, %llu freed by another thread\n",
+           nthreads, now() - t0, (unsigned long long)ops, (unsigned long long)handed, (unsigned long long)taken);
+    fflush(stdout);
+}
+
+/* ---- thread churn --------------------------------------------------------------------- */
+
+static long rss_kib(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f) die("stress: cannot open /proc/self/status: %s", strerror(errno));
+    char line[256];
+    long v = -1;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "VmRSS: %ld kB", &v) == 1)
+            break;
+    fclose(f);
+    if (v < 0) die("stress: no VmRSS in /proc/self/status");
+    return v;
+}
+
+struct churn_arg {
+    uint64_t seed;
+    struct blk left;         /* one block freed by the main thread after this one exits */
+};
+
+static void *churn_main(void *arg)
+{
+    struct churn_arg *a = arg;
+    uint64_t r = a->seed;
+    struct blk b[32];
+    for (int i = 0; i < 32; i++) {
+        b[i].n = (rng_next(&r) % 8 == 0) ? 2048 + rng_next(&r) % 8192 : 1 + rng_next(&r) % 512;
+        b[i].p = malloc(b[i].n);
+        if (!b[i].p) die("stress: churn malloc failed");
+        b[i].seed = rng_next(&r);
+        pat_fill(b[i].p, b[i].n, b[i].seed);
+    }
+    if (rng_next(&r) % 16 == 0) {          /* sometimes an mmapped block too */
+        void *m = malloc(300 * 1024);
+        if (!m) die("stress: churn malloc(300K) failed");
+        memset(m, 7, 300 * 1024);
+        free(m);
+    }
+    for (int i = 1; i < 32; i++)
+        slot_free(&b[i]);
+    a->left = b[0];
+    return NULL;
+}
+
+static void phase_churn(void)
+{
+    int total = env_int("STRESS_CHURN", 3000);
+    const int wave = 8;
+    int warm = total / 10 > wave ? total / 10 : wave;
+    long rss_warm = 0;
+    struct churn_arg args[8];
+    pthread_t th[8];
+    double t0 = now();
+    for (int done = 0; done < total; done += wave) {
+        for (int i = 0; i < wave; i++) {
+            args[i].seed = 0xabcdefull + (uint64_t)(done + i) * 7919;
+            if (pthread_create(&th[i], NULL, churn_main, &args[i]))
+                die("stress: pthread_create failed after %d threads", done + i);
+        }
+        for (int i = 0; i < wave; i++) {
+            pthread_join(th[i], NULL);
+            slot_free(&args[i].left);          /* its owner thread is gone */
+        }
+        if (done < warm && done + wave >= warm)
+            rss_warm = rss_kib();
+    }
+    long rss_end = rss_kib();
+    run_heap_check("churn");
+    printf("churn: %d threads in %.1f s, RSS after %d threads %ld KiB, at the end %ld KiB\n",
+           total, now() - t0, warm, rss_warm, rss_end);
+    fflush(stdout);
+    const long bound = 32 * 1024;
+    if (rss_end - rss_warm > bound)
+        die("stress: RSS grew by %ld KiB over %d short-lived threads (bound %ld KiB): per-thread memory leaks",
+            rss_end - rss_warm, total - warm, bound);
+}
+
+/* ---- fork while allocating --------------------------------------------------------------- */
+
+static int child_work(void)
+{
+    static const size_t sizes[] = { 16, 100, 1000, 1100, 5000, 70000, 300 * 1024 };
+    void *p[sizeof sizes / sizeof sizes[0]];
+    for (unsigned i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        p[i] = malloc(sizes[i]);
+        if (!p[i]) return 2;
+        memset(p[i], (int)i, sizes[i]);
+    }
+    void *c = calloc(100, 100);
+    if (!c) return 3;
+    void *q = realloc(p[2], 20000);
+    if (!q) return 4;
+    p[2] = q;
+    for (unsigned i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
+        free(p[i]);
+    free(c);
+    if (check_heap && check_heap() != 0)
+        return 5;
+    return 0;
+}
+
+static void phase_fork(void)
+{
+    int nforks = env_int("STRESS_FORKS", 40);
+    const int nthreads = 3;
+    struct worker *w = calloc(nthreads, sizeof *w);
+    if (!w) die("stress: out of memory");
+    atomic_store(&stop_flag, 0);
+    for (int i = 0; i < nthreads; i++) {
+        w[i].rng = 0x777ull * (uint64_t)(i + 3);
+        if (pthread_create(&w[i].th, NULL, worker_main, &w[i]))
+            die("stress: pthread_create failed");
+    }
+    double t0 = now();
+    for (int k = 0; k < nforks; k++) {
+        usleep(5000);
+        fflush(stdout);
+        pid_t pid = fork();
+        if (pid < 0)
+            die("stress: fork failed: %s", strerror(errno));
+        if (pid == 0)
+            _exit(child_work());
+        int st = 0;
+        double limit = now() + 10.0;
+        for (;;) {
+            pid_t r = waitpid(pid, &st, WNOHANG);
+            if (r == pid)
+                break;
+            if (r < 0)
+                die("stress: waitpid: %s", strerror(errno));
+            if (now() > limit) {
+                kill(pid, SIGKILL);
+                waitpid(pid, &st, 0);
+                die("stress: fork child %d hung for 10 s (fork #%d): deadlock in the child's allocator", (int)pid, k);
+            }
+            usleep(1000);
+        }
+        if (WIFSIGNALED(st))
+            die("stress: fork child #%d died of signal %d", k, WTERMSIG(st));
+        if (WEXITSTATUS(st) != 0)
+            die("stress: fork child #%d exited %d", k, WEXITSTATUS(st));
+    }
+    atomic_store(&stop_flag, 1);
+    uint64_t ops = 0;
+    for (int i = 0; i < nthreads; i++) {
+        pthread_join(w[i].th, NULL);
+        ops += w[i].ops;
+    }
+    drain_queue();
+    free(w);
+    run_heap_check("fork");
+    printf("fork: %d forks while %d threads allocated (%llu ops) in %.1f s, every child exited 0\n",
+           nforks, nthreads, (unsigned long long)ops, now() - t0);
+    fflush(stdout);
+}
+
+int main(int argc, char **argv)
+{
+    check_heap = (int (*)(void))dlsym(RTLD_DEFAULT, "liballoc_check_heap");
+    void *dbg = dlsym(RTLD_DEFAULT, "liballoc_debug");
+    const char *req = getenv("STRESS_REQUIRE_LIBALLOC");
+    if (req && strcmp(req, "1") == 0 && (!dbg || !check_heap))
+        die("stress: liballoc is not loaded (no liballoc_debug / liballoc_check_heap symbol)");
+    printf("stress: allocator %s\n", dbg ? "liballoc" : "system");
+    int all = argc < 2;
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "random") && strcmp(argv[i], "churn") && strcmp(argv[i], "fork"))
+            die("stress: unknown phase '%s' (want random, churn or fork)", argv[i]);
+    for (int i = 1; i <= argc; i++) {
+        const char *ph = all ? NULL : (i < argc ? argv[i] : NULL);
+        if (all) {
+            phase_random();
+            phase_churn();
+            phase_fork();
+            break;
+        }
+        if (!ph)
+            break;
+        if (!strcmp(ph, "random")) phase_random();
+        else if (!strcmp(ph, "churn")) phase_churn();
+        else phase_fork();
+    }
+    printf("stress: ok\n");
+    return 0;
+}
