@@ -18,6 +18,7 @@ ALL_TARGETS += $(CHECK_BIN) $(TEST_PROGS)
 # workload.h is shared by it and tests/progs/workload.
 TEST_PROG_LDLIBS_static_liballoc = -static $(LIBALLOC_A) -lpthread
 $(B)/tests/progs/workload $(B)/tests/progs/static_liballoc: tests/progs/workload.h
+
 CLEAN_FILES += $(CHECK_BIN) $(TEST_PROGS)
 
 $(CHECK_BIN): $(CHECK_OBJS) $(LIBALLOC_CORE)
