@@ -3,7 +3,21 @@
 #   $(B)/liballoc/liballoc.a       the same, to link statically
 #   $(B)/liballoc/liballoc_core.a  only the liballoc_* entry points (no malloc/free names):
 #                                  what the unit tests link, so Check keeps the system malloc
-MOD_CFLAGS_liballoc = -fPIC -fvisibility=hidden -ftls-model=initial-exec -fno-plt -D_GNU_SOURCE
+MOD_CFLAGS_liballoc = -fPIC -fvisibility=hidden -ftls-model=initial-exec -fno-plt -D_GNU_SOURCE \
+	-fno-reorder-functions -fno-reorder-blocks-and-partition -fno-stack-protector
+
+# All of liballoc's code goes into one section, liballoc_text, so the linker's
+# __start_liballoc_text/__stop_liballoc_text bound it (liballoc_debug.text_start
+# and text_end: heapview treats a thread stopped in there as mid-operation).
+# -fno-reorder-functions and -fno-reorder-blocks-and-partition keep every
+# function in .text; the rule fails if anything else executable is left.
+$(B)/liballoc/%.o: liballoc/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(MOD_CFLAGS_liballoc) -MMD -MP -MF $(@:.o=.d) -MT $@ -c $< -o $@.tmp
+	objcopy --rename-section .text=liballoc_text,alloc,load,readonly,code,contents $@.tmp
+	@if readelf -SW $@.tmp | grep -E ' \.text[.a-z_]* ' | grep -q ' AX '; then \
+	    echo "$@: code outside liballoc_text" >&2; rm -f $@.tmp; exit 1; fi
+	@mv $@.tmp $@
 
 LIBALLOC_SRCS := $(filter-out liballoc/override.c,$(wildcard liballoc/*.c))
 LIBALLOC_OBJS := $(LIBALLOC_SRCS:%.c=$(B)/%.o)

@@ -1,0 +1,187 @@
+/*
+ * liballoc/arena.c - the arena list and which arena a thread uses.
+ *
+ * The first thread to call liballoc uses the main arena (in .bss, grown by
+ * sbrk).  Every other thread, on its first allocation, attaches to an arena
+ * that no thread uses (free list, arenas of exited threads first), or creates
+ * one (each non-main arena lives at the start of its first 64 MiB-aligned heap)
+ * while there are fewer than arena_max (default 8 x cores), or else shares one
+ * round-robin.  It then sticks to it (initial-exec TLS la_t_arena).  When its
+ * arena's lock is busy, a thread moves: to a new arena while the limit allows,
+ * or to another arena whose lock it can take.  Frees always go back to the
+ * chunk's own arena (la_arena_of).
+ */
+#include "internal.h"
+
+struct la_arena la_main_arena;
+LA_TLS struct la_arena *la_t_arena;
+
+void la_registry_lock(void) { la_lock(&la_dbg.registry_lock); }
+void la_registry_unlock(void) { la_unlock(&la_dbg.registry_lock); }
+
+void la_arena_init(struct la_arena *av, uint32_t index)
+{
+    av->lock = 0;
+    av->index = index;
+    av->flags = 0;
+    for (unsigned i = 1; i < LA_NBINS; i++) {
+        la_chunk *b = bin_at(av, i);
+        b->fd = b->bk = b;
+    }
+    for (unsigned i = 0; i < LA_NFASTBINS; i++) av->fastbins[i] = NULL;
+    av->top = NULL;
+    av->last_remainder = NULL;
+    av->have_fastchunks = 0;
+}
+
+static uint64_t arena_limit(void)
+{
+    struct la_tunables *t = &la_dbg.tunables;
+    if (t->arena_max) return t->arena_max;
+    uint64_t n = 8u * (uint64_t)la_g.ncores;
+    return n > t->arena_test ? n : t->arena_test;
+}
+
+/* Create a new arena (in a fresh heap); registry lock held.  NULL on failure. */
+static struct la_arena *arena_new(void)
+{
+    struct la_segment *h = la_new_heap(sizeof(struct la_arena) + 2 * LA_MINSIZE, la_dbg.tunables.top_pad);
+    if (!h) return NULL;
+    struct la_arena *av = (struct la_arena *)(h + 1);
+    la_arena_init(av, la_dbg.narenas);
+    h->arena = av;
+    uintptr_t chunks = la_align_up((uintptr_t)(av + 1), LA_ALIGNMENT);
+    h->chunks = chunks;
+    la_chunk *top = (la_chunk *)chunks;
+    top->prev_size = 0;
+    top->size = (((uintptr_t)h + h->size) - chunks) | LA_PREV_INUSE;
+    av->top = top;
+    av->segments = h;
+    av->system_mem = av->max_system_mem = h->size;
+    /* publish at the end of the list */
+    la_gen_begin();
+    struct la_arena *last = &la_main_arena;
+    while (last->next) last = last->next;
+    last->next = av;
+    la_dbg.narenas++;
+    la_gen_end();
+    return av;
+}
+
+static void free_list_remove(struct la_arena *av)
+{
+    struct la_arena **pp = &la_g.free_list;
+    while (*pp && *pp != av) pp = &(*pp)->next_free;
+    if (*pp) *pp = av->next_free;
+    av->next_free = NULL;
+}
+
+/* Attach the calling thread to `to` (and detach it from `from`); registry lock held. */
+static void attach(struct la_arena *from, struct la_arena *to)
+{
+    la_gen_begin();
+    if (from && from->nthreads > 0 && --from->nthreads == 0) {
+        from->next_free = la_g.free_list;
+        la_g.free_list = from;
+    }
+    if (to->nthreads++ == 0) free_list_remove(to);
+    la_gen_end();
+    la_t_arena = to;
+    if (la_tc) la_tc->arena = to;
+}
+
+/* Pick an arena for a thread that has none; returns it attached (not locked). */
+static struct la_arena *arena_choose(void)
+{
+    /* Only threads other than the first reach this; say so before taking any
+     * lock, so a concurrent fork's prepare handler takes the locks. */
+    if (la_t_state != LA_T_DEAD) __atomic_store_n(&la_g.multi_threaded, 1, __ATOMIC_SEQ_CST);
+    la_registry_lock();
+    struct la_arena *av = la_g.free_list;
+    if (!av && la_dbg.narenas < arena_limit()) av = arena_new();
+    if (!av) {
+        /* share: round-robin, preferring an unlocked arena */
+        struct la_arena *start = la_g.next_reuse ? la_g.next_reuse : &la_main_arena;
+        struct la_arena *a = start;
+        do {
+            if (__atomic_load_n(&a->lock, __ATOMIC_RELAXED) == 0) { av = a; break; }
+            a = a->next ? a->next : &la_main_arena;
+        } while (a != start);
+        if (!av) av = start;
+        la_g.next_reuse = av->next ? av->next : &la_main_arena;
+    }
+    attach(NULL, av);
+    la_registry_unlock();
+    return av;
+}
+
+/* The lock of this thread's arena is busy: find another arena we can lock now,
+ * creating one if the limit allows.  NULL if none. */
+static struct la_arena *arena_move(struct la_arena *cur)
+{
+    struct la_arena *got = NULL;
+    la_registry_lock();
+    if (la_g.free_list) {
+        struct la_arena *a = la_g.free_list;
+        if (la_trylock(&a->lock)) got = a;
+    }
+    if (!got && la_dbg.narenas < arena_limit()) {
+        got = arena_new();
+        if (got) la_lock(&got->lock);
+    }
+    if (!got) {
+        for (struct la_arena *a = cur->next ? cur->next : &la_main_arena; a != cur;
+             a = a->next ? a->next : &la_main_arena) {
+            if (la_trylock(&a->lock)) { got = a; break; }
+        }
+    }
+    if (got && la_t_state != LA_T_DEAD) attach(cur, got);
+    la_registry_unlock();
+    return got;
+}
+
+struct la_arena *la_arena_lock_mine(void)
+{
+    struct la_arena *av = la_t_arena;
+    if (la_unlikely(!av)) av = arena_choose();
+    if (la_likely(la_trylock(&av->lock))) return av;
+    if (la_g.multi_threaded) {
+        struct la_arena *other = arena_move(av);
+        if (other) return other;
+    }
+    la_lock(&av->lock);
+    return av;
+}
+
+/* Allocation in `failed` (locked by the caller, which unlocks it) ran out of
+ * memory: try another arena.  Returns it locked, or NULL. */
+struct la_arena *la_arena_retry(struct la_arena *failed)
+{
+    if (failed != &la_main_arena) {
+        la_lock(&la_main_arena.lock);
+        return &la_main_arena;
+    }
+    struct la_arena *a = NULL;
+    la_registry_lock();
+    a = la_main_arena.next;
+    if (!a && la_dbg.narenas < arena_limit()) a = arena_new();
+    la_registry_unlock();
+    if (a) la_lock(&a->lock);
+    return a;
+}
+
+void la_arena_detach_thread(void)
+{
+    struct la_arena *av = la_t_arena;
+    if (!av) return;
+    la_registry_lock();
+    la_gen_begin();
+    if (av->nthreads > 0 && --av->nthreads == 0) {
+        av->next_free = la_g.free_list;
+        la_g.free_list = av;
+    }
+    la_gen_end();
+    la_registry_unlock();
+    /* la_t_arena stays set: a destructor that runs later on this thread may
+     * still allocate from it (under its lock, without a tcache). */
+}

@@ -1,0 +1,585 @@
+/*
+ * liballoc/bins.c - the arena algorithms: allocation from fastbins, small bins,
+ * the unsorted bin, large bins (binmap) and top; free with coalescing;
+ * malloc_consolidate; in-place realloc; aligned allocation; trimming.
+ * Every function here runs with the arena's lock held (la_int_free takes it
+ * itself when asked to).
+ *
+ * Bin discipline (as in ptmalloc2):
+ *   fastbins   LIFO, singly linked through fd (safe-linked), chunks stay marked
+ *              in use so they never coalesce until la_consolidate.
+ *   unsorted   bin 1: every freed or split-off chunk goes to its front; malloc
+ *              takes from its back, returns an exact fit (or a split of the last
+ *              remainder for small requests) and sorts everything else into bins.
+ *   small      bins 2..63, one size each, FIFO (insert at front, take from back).
+ *   large      bins 64..126, sorted largest first; the first chunk of each size
+ *              is on the fd_nextsize/bk_nextsize list so a best fit skips runs of
+ *              equal sizes; among equal sizes the least recently freed is used.
+ *   binmap     one bit per bin, set when a chunk is binned, cleared lazily when
+ *              a search finds the bin empty.
+ *   top        the wilderness; split last; grown by la_sysmalloc.
+ */
+#include <sys/mman.h>
+
+#include "internal.h"
+
+LA_INLINE void mark_bin(struct la_arena *av, unsigned i) { av->binmap[la_binmap_word(i)] |= la_binmap_bit(i); }
+
+LA_INLINE void perturb_alloc(void *mem, size_t n)
+{
+    if (la_unlikely(la_dbg.tunables.perturb)) memset(mem, (int)(la_dbg.tunables.perturb ^ 0xff) & 0xff, n);
+}
+LA_INLINE void perturb_free(void *mem, size_t n)
+{
+    if (la_unlikely(la_dbg.tunables.perturb)) memset(mem, (int)la_dbg.tunables.perturb & 0xff, n);
+}
+
+/* Put a free chunk at the front of the unsorted bin. */
+LA_INLINE void unsorted_push(struct la_arena *av, la_chunk *p, size_t size, const char *msg)
+{
+    la_chunk *bck = bin_at(av, LA_BIN_UNSORTED), *fwd = bck->fd;
+    if (la_unlikely(fwd->bk != bck)) la_fatal_arena(av, msg, p);
+    p->fd = fwd;
+    p->bk = bck;
+    if (!la_in_smallbin_range(size)) p->fd_nextsize = p->bk_nextsize = NULL;
+    bck->fd = p;
+    fwd->bk = p;
+}
+
+void la_unlink(struct la_arena *av, la_chunk *p)
+{
+    size_t size = ck_size(p);
+    if (la_unlikely(size != ck_at(p, size)->prev_size))
+        la_fatal_arena(av, "corrupted size vs. prev_size", p);
+    la_chunk *fd = p->fd, *bk = p->bk;
+    if (la_unlikely(fd->bk != p || bk->fd != p))
+        la_fatal_arena(av, "corrupted double-linked list", p);
+    fd->bk = bk;
+    bk->fd = fd;
+    if (!la_in_smallbin_range(size) && p->fd_nextsize != NULL) {
+        if (la_unlikely(p->fd_nextsize->bk_nextsize != p || p->bk_nextsize->fd_nextsize != p))
+            la_fatal_arena(av, "corrupted double-linked list (not small)", p);
+        if (fd->fd_nextsize == NULL) {
+            /* fd has the same size: it takes p's place in the size list */
+            if (p->fd_nextsize == p) {
+                fd->fd_nextsize = fd->bk_nextsize = fd;
+            } else {
+                fd->fd_nextsize = p->fd_nextsize;
+                fd->bk_nextsize = p->bk_nextsize;
+                p->fd_nextsize->bk_nextsize = fd;
+                p->bk_nextsize->fd_nextsize = fd;
+            }
+        } else {
+            p->fd_nextsize->bk_nextsize = p->bk_nextsize;
+            p->bk_nextsize->fd_nextsize = p->fd_nextsize;
+        }
+    }
+}
+
+/* Split nb bytes off the front of free chunk `victim` (already unlinked) of
+ * `size`; the remainder goes to the unsorted bin. */
+LA_INLINE void *split_victim(struct la_arena *av, la_chunk *victim, size_t size, size_t nb, int small_req)
+{
+    size_t rsize = size - nb;
+    size_t abit = la_arena_bit(av);
+    if (rsize < LA_MINSIZE) {
+        ck_set_inuse_at(victim, size);
+        victim->size |= abit;
+    } else {
+        la_chunk *rem = ck_at(victim, nb);
+        unsorted_push(av, rem, rsize, "malloc(): corrupted unsorted chunks");
+        if (small_req) av->last_remainder = rem;
+        victim->size = nb | LA_PREV_INUSE | abit;
+        rem->size = rsize | LA_PREV_INUSE;
+        ck_set_foot(rem, rsize);
+    }
+    return ck2mem(victim);
+}
+
+void *la_int_malloc(struct la_arena *av, size_t nb)
+{
+    struct la_tcache *tc = la_tc;
+    size_t tidx = la_tcache_index(nb);
+    int can_cache = tc != NULL && tidx < la_g.tc_bins;
+    size_t abit = la_arena_bit(av);
+    unsigned idx;
+    la_chunk *victim, *bin;
+
+    av->ops++;
+
+    /* 1. fastbins */
+    if (nb <= la_g.max_fast) {
+        idx = la_fastbin_index(nb);
+        victim = av->fastbins[idx];
+        if (victim) {
+            if (la_unlikely(!la_aligned((uintptr_t)victim)))
+                la_fatal_arena(av, "malloc(): unaligned fastbin chunk detected 2", victim);
+            av->fastbins[idx] = (la_chunk *)la_reveal_ptr((uintptr_t)&victim->fd, (uintptr_t)victim->fd);
+            if (la_unlikely(la_fastbin_index(ck_size(victim)) != idx))
+                la_fatal_arena(av, "malloc(): memory corruption (fast)", victim);
+            if (can_cache) {
+                la_chunk *t;
+                while (tc->counts[tidx] < la_g.tc_count && (t = av->fastbins[idx]) != NULL) {
+                    if (la_unlikely(!la_aligned((uintptr_t)t)))
+                        la_fatal_arena(av, "malloc(): unaligned fastbin chunk detected 3", t);
+                    av->fastbins[idx] = (la_chunk *)la_reveal_ptr((uintptr_t)&t->fd, (uintptr_t)t->fd);
+                    if (la_unlikely(la_fastbin_index(ck_size(t)) != idx))
+                        la_fatal_arena(av, "malloc(): memory corruption (fast)", t);
+                    tc_put(tc, t, tidx);
+                }
+            }
+            return ck2mem(victim);
+        }
+    }
+
+    /* 2. small bin of exactly this size */
+    if (la_in_smallbin_range(nb)) {
+        idx = la_smallbin_index(nb);
+        bin = bin_at(av, idx);
+        if ((victim = bin->bk) != bin) {
+            la_chunk *bck = victim->bk;
+            if (la_unlikely(bck->fd != victim))
+                la_fatal_arena(av, "malloc(): smallbin double linked list corrupted", victim);
+            ck_set_inuse_at(victim, nb);
+            bin->bk = bck;
+            bck->fd = bin;
+            victim->size |= abit;
+            if (can_cache) {
+                la_chunk *t;
+                while (tc->counts[tidx] < la_g.tc_count && (t = bin->bk) != bin) {
+                    bck = t->bk;
+                    if (la_unlikely(bck->fd != t))
+                        la_fatal_arena(av, "malloc(): smallbin double linked list corrupted", t);
+                    ck_set_inuse_at(t, nb);
+                    t->size |= abit;
+                    bin->bk = bck;
+                    bck->fd = bin;
+                    tc_put(tc, t, tidx);
+                }
+            }
+            return ck2mem(victim);
+        }
+    } else {
+        idx = la_largebin_index(nb);
+        if (av->have_fastchunks) la_consolidate(av);
+    }
+
+    int return_cached = 0;
+    la_chunk *unsorted = bin_at(av, LA_BIN_UNSORTED);
+    for (;;) {
+        /* 3. sort the unsorted bin, returning an exact fit */
+        int iters = 0;
+        while ((victim = unsorted->bk) != unsorted) {
+            la_chunk *bck = victim->bk;
+            size_t size = ck_size(victim);
+            la_chunk *next = ck_at(victim, size);
+            if (la_unlikely(victim->size <= LA_CHUNK_HDR || size > av->system_mem))
+                la_fatal_arena(av, "malloc(): invalid size (unsorted)", victim);
+            if (la_unlikely(next->size < LA_CHUNK_HDR || ck_size(next) > av->system_mem))
+                la_fatal_arena(av, "malloc(): invalid next size (unsorted)", victim);
+            if (la_unlikely(next->prev_size != size))
+                la_fatal_arena(av, "malloc(): mismatching next->prev_size (unsorted)", victim);
+            if (la_unlikely(bck->fd != victim || victim->fd != unsorted))
+                la_fatal_arena(av, "malloc(): unsorted double linked list corrupted", victim);
+            if (la_unlikely(next->size & LA_PREV_INUSE))
+                la_fatal_arena(av, "malloc(): invalid next->prev_inuse (unsorted)", victim);
+
+            /* a small request takes a piece of the last remainder when it is
+             * the only unsorted chunk: consecutive small requests stay together */
+            if (la_in_smallbin_range(nb) && bck == unsorted && victim == av->last_remainder &&
+                size > nb + LA_MINSIZE) {
+                size_t rsize = size - nb;
+                la_chunk *rem = ck_at(victim, nb);
+                unsorted->bk = unsorted->fd = rem;
+                rem->bk = rem->fd = unsorted;
+                if (!la_in_smallbin_range(rsize)) rem->fd_nextsize = rem->bk_nextsize = NULL;
+                av->last_remainder = rem;
+                victim->size = nb | LA_PREV_INUSE | abit;
+                rem->size = rsize | LA_PREV_INUSE;
+                ck_set_foot(rem, rsize);
+                return ck2mem(victim);
+            }
+
+            unsorted->bk = bck;
+            bck->fd = unsorted;
+
+            if (size == nb) {
+                ck_set_inuse_at(victim, size);
+                victim->size |= abit;
+                if (can_cache && tc->counts[tidx] < la_g.tc_count) {
+                    tc_put(tc, victim, tidx);
+                    return_cached = 1;
+                    continue;
+                }
+                return ck2mem(victim);
+            }
+
+            unsigned vi;
+            la_chunk *fwd;
+            if (la_in_smallbin_range(size)) {
+                vi = la_smallbin_index(size);
+                bck = bin_at(av, vi);
+                fwd = bck->fd;
+            } else {
+                vi = la_largebin_index(size);
+                bck = bin_at(av, vi);
+                fwd = bck->fd;
+                if (fwd != bck) {
+                    if (size < ck_size(bck->bk)) {
+                        /* smaller than everything: goes last, new size-list entry */
+                        fwd = bck;
+                        bck = bck->bk;
+                        victim->fd_nextsize = fwd->fd;
+                        victim->bk_nextsize = fwd->fd->bk_nextsize;
+                        fwd->fd->bk_nextsize = victim;
+                        victim->bk_nextsize->fd_nextsize = victim;
+                    } else {
+                        while (size < ck_size(fwd)) fwd = fwd->fd_nextsize;
+                        if (size == ck_size(fwd)) {
+                            /* second position of its size run: the size list is untouched */
+                            victim->fd_nextsize = victim->bk_nextsize = NULL;
+                            fwd = fwd->fd;
+                        } else {
+                            victim->fd_nextsize = fwd;
+                            victim->bk_nextsize = fwd->bk_nextsize;
+                            if (la_unlikely(fwd->bk_nextsize->fd_nextsize != fwd))
+                                la_fatal_arena(av, "malloc(): largebin double linked list corrupted (nextsize)", fwd);
+                            fwd->bk_nextsize = victim;
+                            victim->bk_nextsize->fd_nextsize = victim;
+                        }
+                        bck = fwd->bk;
+                        if (la_unlikely(bck->fd != fwd))
+                            la_fatal_arena(av, "malloc(): largebin double linked list corrupted (bk)", fwd);
+                    }
+                } else {
+                    victim->fd_nextsize = victim->bk_nextsize = victim;
+                }
+            }
+            mark_bin(av, vi);
+            victim->bk = bck;
+            victim->fd = fwd;
+            fwd->bk = victim;
+            bck->fd = victim;
+
+            if (++iters >= LA_UNSORTED_MAX_ITERS) break;
+        }
+
+        if (return_cached) return la_tcache_get_slow(tc, tidx);
+
+        /* 4. large request: best fit in its own bin */
+        if (!la_in_smallbin_range(nb)) {
+            bin = bin_at(av, idx);
+            if ((victim = bin->fd) != bin && ck_size(victim) >= nb) {
+                victim = victim->bk_nextsize;           /* smallest size */
+                size_t size;
+                while ((size = ck_size(victim)) < nb) victim = victim->bk_nextsize;
+                /* among equal sizes take the oldest (the end of the run), which
+                 * also spares relinking the size list */
+                la_chunk *nx = victim->fd_nextsize;
+                la_chunk *end = ck_size(nx) < size ? nx->bk : bin->bk;
+                if (end != victim) victim = end;
+                la_unlink(av, victim);
+                return split_victim(av, victim, size, nb, 0);
+            }
+        }
+
+        /* 5. the next non-empty larger bin, found with the binmap */
+        ++idx;
+        bin = bin_at(av, idx);
+        unsigned block = la_binmap_word(idx);
+        uint32_t map = av->binmap[block];
+        uint32_t bit = la_binmap_bit(idx);
+        for (;;) {
+            if (bit > map || bit == 0) {
+                do {
+                    if (++block >= LA_BINMAP_WORDS) goto use_top;
+                } while ((map = av->binmap[block]) == 0);
+                idx = block << 5;
+                bin = bin_at(av, idx);
+                bit = 1;
+            }
+            while ((bit & map) == 0) {
+                idx++;
+                bin = bin_at(av, idx);
+                bit <<= 1;
+            }
+            victim = bin->bk;
+            if (victim == bin) {
+                av->binmap[block] = map &= ~bit;     /* stale bit */
+                idx++;
+                bin = bin_at(av, idx);
+                bit <<= 1;
+                continue;
+            }
+            size_t size = ck_size(victim);
+            la_unlink(av, victim);
+            return split_victim(av, victim, size, nb, la_in_smallbin_range(nb));
+        }
+
+    use_top:
+        /* 6. top */
+        victim = av->top;
+        {
+            size_t size = victim ? ck_size(victim) : 0;
+            if (la_unlikely(size > av->system_mem))
+                la_fatal_arena(av, "malloc(): corrupted top size", victim);
+            if (size >= nb + LA_MINSIZE) {
+                size_t rsize = size - nb;
+                la_chunk *rem = ck_at(victim, nb);
+                av->top = rem;
+                victim->size = nb | LA_PREV_INUSE | abit;
+                rem->size = rsize | LA_PREV_INUSE;
+                return ck2mem(victim);
+            }
+        }
+        if (av->have_fastchunks) {
+            la_consolidate(av);
+            idx = la_in_smallbin_range(nb) ? la_smallbin_index(nb) : la_largebin_index(nb);
+            continue;
+        }
+        /* 7. more memory (or an mmapped chunk) */
+        return la_sysmalloc(av, nb);
+    }
+}
+
+/* Free a non-fast chunk into the unsorted bin or top, coalescing; lock held. */
+static void free_merge(struct la_arena *av, la_chunk *p, size_t size, int may_trim)
+{
+    la_chunk *next = ck_at(p, size);
+    if (la_unlikely(p == av->top)) la_fatal_arena(av, "double free or corruption (top)", ck2mem(p));
+    if (av == &la_main_arena) {
+        if (!(av->flags & LA_ARENA_NONCONTIG) && av->segments && !av->segments->prev && av->top &&
+            la_unlikely((uintptr_t)next >= (uintptr_t)av->top + ck_size(av->top)))
+            la_fatal_arena(av, "double free or corruption (out)", ck2mem(p));
+    } else {
+        struct la_segment *h = (struct la_segment *)la_heap_of((uintptr_t)p);
+        if (la_unlikely((uintptr_t)next >= (uintptr_t)h + h->size))
+            la_fatal_arena(av, "double free or corruption (out)", ck2mem(p));
+    }
+    if (la_unlikely(!(next->size & LA_PREV_INUSE)))
+        la_fatal_arena(av, "double free or corruption (!prev)", ck2mem(p));
+    size_t nextsize = ck_size(next);
+    if (la_unlikely(next->size <= LA_CHUNK_HDR || nextsize >= av->system_mem))
+        la_fatal_arena(av, "free(): invalid next size (normal)", ck2mem(p));
+
+    perturb_free(ck2mem(p), size - LA_CHUNK_HDR);
+
+    if (!(p->size & LA_PREV_INUSE)) {
+        size_t prevsize = p->prev_size;
+        size += prevsize;
+        p = ck_at(p, -prevsize);
+        if (la_unlikely(ck_size(p) != prevsize))
+            la_fatal_arena(av, "corrupted size vs. prev_size while consolidating", ck2mem(p));
+        la_unlink(av, p);
+    }
+    if (next != av->top) {
+        if (!ck_inuse_at(next, nextsize)) {
+            la_unlink(av, next);
+            size += nextsize;
+        } else {
+            ck_clear_inuse_at(next, 0);
+        }
+        unsorted_push(av, p, size, "free(): corrupted unsorted chunks");
+        p->size = size | LA_PREV_INUSE;
+        ck_set_foot(p, size);
+    } else {
+        size += nextsize;
+        p->size = size | LA_PREV_INUSE;
+        av->top = p;
+    }
+
+    if (may_trim && size >= LA_CONSOLIDATE_THRESHOLD) {
+        if (av->have_fastchunks) la_consolidate(av);
+        if (av == &la_main_arena) {
+            if (ck_size(av->top) >= la_dbg.tunables.trim_threshold)
+                la_systrim(av, la_dbg.tunables.top_pad);
+        } else {
+            la_heap_trim(av);
+        }
+    }
+}
+
+/* have_lock: 0 = take av->lock here; 1 = caller holds it; 2 = caller holds it
+ * and the arena must not be trimmed now (sysmalloc closing an old top). */
+void la_int_free(struct la_arena *av, la_chunk *p, int have_lock)
+{
+    size_t size = ck_size(p);
+    if (la_unlikely((uintptr_t)p > (uintptr_t)-size || !la_aligned((uintptr_t)p)))
+        la_fatal("free(): invalid pointer", ck2mem(p));
+    if (la_unlikely(size < LA_MINSIZE || !la_aligned(size)))
+        la_fatal("free(): invalid size", ck2mem(p));
+
+    if (!have_lock) la_lock(&av->lock);
+    av->ops++;
+    if (size <= la_g.max_fast) {
+        la_chunk *next = ck_at(p, size);
+        if (la_unlikely(next->size <= LA_CHUNK_HDR || ck_size(next) >= av->system_mem))
+            la_fatal_arena(av, "free(): invalid next size (fast)", ck2mem(p));
+        perturb_free(ck2mem(p), size - LA_CHUNK_HDR);
+        av->have_fastchunks = 1;
+        unsigned idx = la_fastbin_index(size);
+        la_chunk *old = av->fastbins[idx];
+        if (la_unlikely(old == p)) la_fatal_arena(av, "double free or corruption (fasttop)", ck2mem(p));
+        if (old && la_unlikely(la_fastbin_index(ck_size(old)) != idx))
+            la_fatal_arena(av, "invalid fastbin entry (free)", ck2mem(p));
+        p->fd = (la_chunk *)la_protect_ptr((uintptr_t)&p->fd, (uintptr_t)old);
+        av->fastbins[idx] = p;
+    } else {
+        free_merge(av, p, size, have_lock != 2);
+    }
+    if (!have_lock) la_unlock(&av->lock);
+}
+
+void la_consolidate(struct la_arena *av)
+{
+    la_chunk *unsorted = bin_at(av, LA_BIN_UNSORTED);
+    av->have_fastchunks = 0;
+    for (unsigned i = 0; i < LA_NFASTBINS; i++) {
+        la_chunk *p = av->fastbins[i];
+        av->fastbins[i] = NULL;
+        while (p) {
+            if (la_unlikely(!la_aligned((uintptr_t)p)))
+                la_fatal_arena(av, "malloc_consolidate(): unaligned fastbin chunk detected", p);
+            if (la_unlikely(la_fastbin_index(ck_size(p)) != i))
+                la_fatal_arena(av, "malloc_consolidate(): invalid chunk size", ck2mem(p));
+            la_chunk *nextp = (la_chunk *)la_reveal_ptr((uintptr_t)&p->fd, (uintptr_t)p->fd);
+            size_t size = ck_size(p);
+            la_chunk *next = ck_at(p, size);
+            size_t nextsize = ck_size(next);
+            if (!(p->size & LA_PREV_INUSE)) {
+                size_t prevsize = p->prev_size;
+                size += prevsize;
+                p = ck_at(p, -prevsize);
+                if (la_unlikely(ck_size(p) != prevsize))
+                    la_fatal_arena(av, "corrupted size vs. prev_size in fastbins", ck2mem(p));
+                la_unlink(av, p);
+            }
+            if (next != av->top) {
+                if (!ck_inuse_at(next, nextsize)) {
+                    size += nextsize;
+                    la_unlink(av, next);
+                } else {
+                    ck_clear_inuse_at(next, 0);
+                }
+                la_chunk *first = unsorted->fd;
+                unsorted->fd = p;
+                first->bk = p;
+                if (!la_in_smallbin_range(size)) p->fd_nextsize = p->bk_nextsize = NULL;
+                p->size = size | LA_PREV_INUSE;
+                p->bk = unsorted;
+                p->fd = first;
+                ck_set_foot(p, size);
+            } else {
+                size += nextsize;
+                p->size = size | LA_PREV_INUSE;
+                av->top = p;
+            }
+            p = nextp;
+        }
+    }
+}
+
+/* Resize chunk p (oldsize, not mmapped) in place to nb.  Returns the user
+ * pointer, or NULL when it cannot be done in place (the caller copies). */
+void *la_int_realloc(struct la_arena *av, la_chunk *p, size_t oldsize, size_t nb)
+{
+    size_t abit = la_arena_bit(av);
+    la_chunk *next = ck_at(p, oldsize);
+    if (la_unlikely(next->size <= LA_CHUNK_HDR || ck_size(next) >= av->system_mem))
+        la_fatal_arena(av, "realloc(): invalid next size", ck2mem(p));
+    size_t newsize = oldsize;
+    av->ops++;
+    if (oldsize < nb) {
+        size_t nextsize = ck_size(next);
+        if (next == av->top) {
+            if (oldsize + nextsize >= nb + LA_MINSIZE) {
+                p->size = nb | (p->size & LA_PREV_INUSE) | abit;
+                la_chunk *t = ck_at(p, nb);
+                t->size = (oldsize + nextsize - nb) | LA_PREV_INUSE;
+                av->top = t;
+                return ck2mem(p);
+            }
+            return NULL;
+        }
+        if (!ck_inuse_at(next, nextsize) && oldsize + nextsize >= nb) {
+            la_unlink(av, next);
+            newsize += nextsize;
+        } else {
+            return NULL;
+        }
+    }
+    size_t rsize = newsize - nb;
+    if (rsize < LA_MINSIZE) {
+        p->size = newsize | (p->size & LA_PREV_INUSE) | abit;
+        ck_set_inuse_at(p, newsize);
+    } else {
+        la_chunk *rem = ck_at(p, nb);
+        p->size = nb | (p->size & LA_PREV_INUSE) | abit;
+        rem->size = rsize | LA_PREV_INUSE | abit;
+        ck_set_inuse_at(rem, rsize);
+        la_int_free(av, rem, 1);
+    }
+    return ck2mem(p);
+}
+
+/* Caller checked: alignment is a power of two > LA_ALIGNMENT and
+ * nb + alignment + LA_MINSIZE does not overflow. */
+void *la_int_memalign(struct la_arena *av, size_t alignment, size_t nb)
+{
+    size_t abit = la_arena_bit(av);
+    char *m = la_int_malloc(av, nb + alignment + LA_MINSIZE);
+    if (!m) return NULL;
+    la_chunk *p = mem2ck(m);
+    if ((uintptr_t)m & (alignment - 1)) {
+        char *brk = (char *)mem2ck((void *)(((uintptr_t)m + alignment - 1) & -(uintptr_t)alignment));
+        if ((size_t)(brk - (char *)p) < LA_MINSIZE) brk += alignment;
+        la_chunk *newp = (la_chunk *)brk;
+        size_t lead = (size_t)(brk - (char *)p);
+        size_t newsize = ck_size(p) - lead;
+        if (p->size & LA_IS_MMAPPED) {
+            newp->prev_size = p->prev_size + lead;
+            newp->size = newsize | LA_IS_MMAPPED;
+            la_mreg_move((uintptr_t)p, (uintptr_t)newp, ck_size(p), newsize);
+            return ck2mem(newp);
+        }
+        newp->size = newsize | LA_PREV_INUSE | abit;
+        ck_set_inuse_at(newp, newsize);
+        p->size = lead | (p->size & LA_PREV_INUSE) | abit;
+        la_int_free(av, p, 1);
+        p = newp;
+    }
+    if (!(p->size & LA_IS_MMAPPED)) {
+        size_t size = ck_size(p);
+        if (size > nb + LA_MINSIZE) {
+            size_t rsize = size - nb;
+            la_chunk *rem = ck_at(p, nb);
+            rem->size = rsize | LA_PREV_INUSE | abit;
+            p->size = nb | (p->size & LA_PREV_INUSE) | abit;
+            la_int_free(av, rem, 1);
+        }
+    }
+    return ck2mem(p);
+}
+
+/* malloc_trim for one arena: give back whole free pages inside free chunks and
+ * shrink top.  Returns 1 if memory was released. */
+int la_trim_arena(struct la_arena *av, size_t pad)
+{
+    int released = 0;
+    size_t ps = la_g.pagesize;
+    la_consolidate(av);
+    for (unsigned i = 1; i < LA_NBINS; i++) {
+        la_chunk *bin = bin_at(av, i);
+        for (la_chunk *p = bin->fd; p != bin; p = p->fd) {
+            size_t size = ck_size(p);
+            if (size > ps + sizeof(la_chunk)) {
+                uintptr_t from = la_align_up((uintptr_t)p + sizeof(la_chunk), ps);
+                uintptr_t to = ((uintptr_t)p + size) & ~(uintptr_t)(ps - 1);
+                if (to > from && la_os_madvise((void *)from, to - from, MADV_DONTNEED) == 0) released = 1;
+            }
+        }
+    }
+    if (av == &la_main_arena) released |= la_systrim(av, pad);
+    else la_heap_trim(av);
+    return released;
+}

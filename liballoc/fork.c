@@ -1,0 +1,72 @@
+/*
+ * liballoc/fork.c - keeping the heap consistent across fork.
+ *
+ * prepare: when more than one thread has ever used liballoc, take the registry
+ * lock and then every arena lock, so the child's copy of the heap is not caught
+ * in the middle of an operation of another thread.  A process in which only
+ * one thread ever allocated skips the locking: no other thread can hold a lock,
+ * and this thread may be forking from a signal handler that interrupted malloc
+ * (taking its own lock again would deadlock).  parent: release them.
+ * child: re-initialise (not unlock) every lock, drop the other threads'
+ * tcaches (their chunks stay allocated, as in glibc) and keep only the forking
+ * thread attached, to its arena, with its new tid.
+ */
+#include "internal.h"
+
+static int locked_for_fork;
+
+void la_fork_prepare(void)
+{
+    if (la_g.init_state < 2 || !la_g.multi_threaded) {
+        locked_for_fork = 0;
+        return;
+    }
+    la_registry_lock();
+    for (struct la_arena *av = &la_main_arena; av; av = av->next) la_lock(&av->lock);
+    locked_for_fork = 1;
+}
+
+void la_fork_parent(void)
+{
+    if (!locked_for_fork) return;
+    locked_for_fork = 0;
+    for (struct la_arena *av = &la_main_arena; av; av = av->next) la_unlock(&av->lock);
+    la_registry_unlock();
+}
+
+void la_fork_child(void)
+{
+    if (la_g.init_state < 2) return;
+    locked_for_fork = 0;
+    la_dbg.registry_lock = 0;
+    /* generation may be odd if a registry change was interrupted (signal-handler fork) */
+    if (la_dbg.generation & 1) la_dbg.generation++;
+    la_g.free_list = NULL;
+    struct la_arena *mine = la_t_arena;
+    for (struct la_arena *av = &la_main_arena; av; av = av->next) {
+        av->lock = 0;
+        av->nthreads = 0;
+        av->next_free = NULL;
+    }
+    for (struct la_arena *av = &la_main_arena; av; av = av->next) {
+        if (av == mine) continue;
+        av->next_free = la_g.free_list;
+        la_g.free_list = av;
+    }
+    if (mine) mine->nthreads = 1;
+    struct la_tcache *keep = la_tc;
+    struct la_tcache *t = la_dbg.tcaches;
+    while (t) {
+        struct la_tcache *next = t->next;
+        if (t != keep) la_meta_free(t);
+        t = next;
+    }
+    la_dbg.tcaches = keep;
+    la_dbg.ntcaches = keep ? 1 : 0;
+    if (keep) {
+        keep->next = keep->prev = NULL;
+        keep->tid = (uint64_t)la_os_gettid();
+        keep->arena = mine;
+    }
+    la_g.multi_threaded = 0;
+}

@@ -1,0 +1,254 @@
+/*
+ * liballoc/internal.h - private types, inline chunk helpers and the prototypes
+ * of every liballoc file, grouped by the file that defines them.
+ *
+ * Glossary
+ *   chunk      a block of the heap with a boundary-tag header (struct la_chunk,
+ *              shared/layout.h).  In use: prev_size (maybe the previous chunk's
+ *              data), size|flags, user data.  Free: fd/bk (and fd_nextsize/
+ *              bk_nextsize in large bins) plus a footer = the next chunk's prev_size.
+ *   arena      struct la_arena (shared/debug_abi.h): one lock, fastbins, bins,
+ *              binmap, top.  The main arena lives in liballoc's .bss and grows
+ *              with sbrk; the others live in their first 64 MiB-aligned heap.
+ *   segment    struct la_segment: a contiguous run of chunks of one arena (a brk
+ *              region, an mmap'd fallback region or a non-main heap).  An older,
+ *              closed segment ends with fenceposts; seg->spare holds the address
+ *              of its first fencepost header (0 while it is the open segment).
+ *   top        the last chunk of the arena's newest segment; never in a bin.
+ *   tcache     struct la_tcache: per-thread, lock-free cache of recently freed
+ *              small chunks (singly linked, safe-linked next pointers).
+ *   fastbin    per-arena LIFO of small chunks that stay "in use" for coalescing.
+ *   nb         a normalised request: a chunk size (la_request2size).
+ *   registry   the tcache list, the mmapped chunk table, the arena list and
+ *              liballoc's metadata pages, protected by liballoc_debug.registry_lock.
+ */
+#ifndef LIBALLOC_INTERNAL_H
+#define LIBALLOC_INTERNAL_H
+
+#include <errno.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "debug_abi.h"
+#include "layout.h"
+#include "liballoc.h"
+
+#define LA_HIDDEN     __attribute__((visibility("hidden")))
+#define LA_EXPORT     __attribute__((visibility("default")))
+#define LA_NOINLINE   __attribute__((noinline))
+#define LA_INLINE     static inline __attribute__((always_inline))
+#define LA_NORETURN   __attribute__((noreturn))
+#define LA_TLS        __thread __attribute__((tls_model("initial-exec")))
+#define la_likely(x)   __builtin_expect(!!(x), 1)
+#define la_unlikely(x) __builtin_expect(!!(x), 0)
+
+typedef struct la_chunk la_chunk;
+
+/* ---- chunk helpers on live pointers (the value arithmetic is in layout.h) ---- */
+
+LA_INLINE la_chunk *ck_at(const void *p, size_t off) { return (la_chunk *)((char *)p + off); }
+LA_INLINE size_t ck_size(const la_chunk *p) { return la_chunksize(p->size); }
+LA_INLINE la_chunk *ck_next(const la_chunk *p) { return ck_at(p, ck_size(p)); }
+LA_INLINE la_chunk *ck_prev(const la_chunk *p) { return (la_chunk *)((char *)p - p->prev_size); }
+LA_INLINE void *ck2mem(const la_chunk *p) { return (char *)p + LA_CHUNK_HDR; }
+LA_INLINE la_chunk *mem2ck(const void *m) { return (la_chunk *)((char *)m - LA_CHUNK_HDR); }
+LA_INLINE int ck_inuse_at(const la_chunk *p, size_t off) { return (int)(ck_at(p, off)->size & LA_PREV_INUSE); }
+LA_INLINE void ck_set_inuse_at(la_chunk *p, size_t off) { ck_at(p, off)->size |= LA_PREV_INUSE; }
+LA_INLINE void ck_clear_inuse_at(la_chunk *p, size_t off) { ck_at(p, off)->size &= ~(size_t)LA_PREV_INUSE; }
+LA_INLINE void ck_set_foot(la_chunk *p, size_t s) { ck_at(p, s)->prev_size = s; }
+
+/* Bin header of bin i, addressed as a fake chunk (only fd/bk are valid). */
+LA_INLINE la_chunk *bin_at(struct la_arena *av, unsigned i)
+{
+    return (la_chunk *)la_bin_at((uintptr_t)av, i);
+}
+
+LA_INLINE uintptr_t la_align_up(uintptr_t v, uintptr_t a) { return (v + a - 1) & ~(a - 1); }
+
+/* ---- futex lock: 0 free, 1 held, 2 held with waiters ------------------------ */
+
+void la_lock_wait(int32_t *l) LA_HIDDEN;   /* os_linux.c */
+void la_lock_wake(int32_t *l) LA_HIDDEN;   /* os_linux.c */
+
+LA_INLINE void la_lock(int32_t *l)
+{
+    int32_t z = 0;
+    if (!__atomic_compare_exchange_n(l, &z, 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+        la_lock_wait(l);
+}
+LA_INLINE int la_trylock(int32_t *l)
+{
+    int32_t z = 0;
+    return __atomic_compare_exchange_n(l, &z, 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
+}
+LA_INLINE void la_unlock(int32_t *l)
+{
+    if (__atomic_exchange_n(l, 0, __ATOMIC_RELEASE) == 2)
+        la_lock_wake(l);
+}
+
+/* ---- process-wide state ----------------------------------------------------- */
+
+struct la_globals {
+    /* Fast-path limits: equal to the tcache tunables, or 0 when a debugging
+     * option (perturb, check) routes every call through the slow path. */
+    size_t fast_max_req;        /* largest request the inline malloc serves */
+    size_t fast_bins;           /* tcache bins the inline free may fill */
+    size_t tc_count;            /* entries per tcache bin */
+    uint64_t tc_key;            /* random per-process tcache key */
+    /* Slow-path values derived from the tunables. */
+    size_t tc_bins;             /* tcache bins in use (from tcache_max) */
+    size_t max_fast;            /* largest fastbin chunk size */
+    size_t pagesize;
+    volatile int init_state;    /* 0 none, 1 running, 2 core ready, 3 complete */
+    int multi_threaded;         /* a second thread has used liballoc */
+    int ncores;
+    int have_key;
+    pthread_key_t key;
+    uint64_t check_calls;       /* calls since the last periodic heap check */
+    struct la_arena *next_reuse;/* round-robin pointer for arena reuse */
+    struct la_arena *free_list; /* arenas without threads (mirrors arena->next_free) */
+    void *meta_free;            /* free list of metadata objects (tcaches) */
+    char *meta_cur, *meta_end;  /* current metadata page run */
+};
+
+extern struct la_globals la_g LA_HIDDEN;
+extern struct la_debug la_dbg LA_HIDDEN;           /* = liballoc_debug */
+extern struct la_arena la_main_arena LA_HIDDEN;
+
+extern LA_TLS struct la_tcache *la_tc LA_HIDDEN;   /* this thread's tcache or NULL */
+extern LA_TLS struct la_arena *la_t_arena LA_HIDDEN;/* arena this thread is attached to */
+extern LA_TLS int la_t_state LA_HIDDEN;            /* 0 fresh, 1 has tcache, 2 exited */
+
+#define LA_T_FRESH 0
+#define LA_T_LIVE  1
+#define LA_T_DEAD  2
+
+LA_INLINE void la_gen_begin(void) { __atomic_add_fetch(&la_dbg.generation, 1, __ATOMIC_RELEASE); }
+LA_INLINE void la_gen_end(void) { __atomic_add_fetch(&la_dbg.generation, 1, __ATOMIC_RELEASE); }
+
+LA_INLINE size_t la_arena_bit(const struct la_arena *av)
+{
+    return av == &la_main_arena ? 0 : LA_NON_MAIN_ARENA;
+}
+
+/* ---- tcache inline operations (used by malloc.c, tcache.c, bins.c) ----------- */
+
+LA_INLINE void tc_put(struct la_tcache *tc, la_chunk *p, size_t idx)
+{
+    struct la_tcache_entry *e = (struct la_tcache_entry *)ck2mem(p);
+    e->next = la_protect_ptr((uintptr_t)&e->next, (uintptr_t)tc->entries[idx]);
+    e->key = la_g.tc_key;
+    tc->entries[idx] = e;
+    tc->counts[idx]++;
+}
+
+/* ---- debug.c (initialisation, the liballoc_debug symbol) ---------------------- */
+void la_init(void) LA_HIDDEN;
+void la_update_fastpath(void) LA_HIDDEN;
+LA_INLINE void la_ensure_init(void) { if (la_unlikely(la_g.init_state < 2)) la_init(); }
+
+/* ---- os_linux.c (raw syscalls: return 0 or an errno, never touch errno) ------- */
+int la_os_mmap(size_t len, int prot, int extra_flags, void **out) LA_HIDDEN;
+int la_os_munmap(void *p, size_t len) LA_HIDDEN;
+int la_os_mprotect(void *p, size_t len, int prot) LA_HIDDEN;
+int la_os_madvise(void *p, size_t len, int advice) LA_HIDDEN;
+int la_os_mremap(void *old, size_t oldlen, size_t newlen, int flags, void **out) LA_HIDDEN;
+void la_os_write(int fd, const char *buf, size_t len) LA_HIDDEN;
+long la_os_gettid(void) LA_HIDDEN;
+uint64_t la_os_random(void) LA_HIDDEN;
+int la_os_ncores(void) LA_HIDDEN;
+LA_NORETURN void la_os_abort(void) LA_HIDDEN;
+/* sbrk that keeps errno; returns (void *)-1 on failure */
+void *la_os_sbrk(intptr_t inc) LA_HIDDEN;
+
+/* ---- malloc.c (entry points) ---------------------------------------------------- */
+void *la_malloc(size_t n) LA_HIDDEN;
+void la_free(void *p) LA_HIDDEN;
+void *la_calloc(size_t nmemb, size_t size) LA_HIDDEN;
+void *la_realloc(void *p, size_t n) LA_HIDDEN;
+void *la_reallocarray(void *p, size_t nmemb, size_t size) LA_HIDDEN;
+void *la_memalign(size_t alignment, size_t n) LA_HIDDEN;
+int la_posix_memalign(void **memptr, size_t alignment, size_t n) LA_HIDDEN;
+void *la_aligned_alloc(size_t alignment, size_t n) LA_HIDDEN;
+void *la_valloc(size_t n) LA_HIDDEN;
+void *la_pvalloc(size_t n) LA_HIDDEN;
+size_t la_malloc_usable_size(void *p) LA_HIDDEN;
+void *la_malloc_slow(size_t n) LA_HIDDEN;
+void la_free_slow(void *p) LA_HIDDEN;
+
+/* ---- tcache.c ----------------------------------------------------------------- */
+struct la_tcache *la_tcache_create(void) LA_HIDDEN;
+void la_tcache_thread_exit(void *arg) LA_HIDDEN;
+LA_NORETURN void la_tcache_double_free(struct la_tcache *tc, void *mem, size_t idx) LA_HIDDEN;
+void la_tcache_check_double_free(struct la_tcache *tc, void *mem, size_t idx) LA_HIDDEN;
+void *la_tcache_get_slow(struct la_tcache *tc, size_t idx) LA_HIDDEN;
+void *la_meta_alloc(size_t size) LA_HIDDEN;        /* under registry lock */
+void la_meta_free(void *p) LA_HIDDEN;              /* under registry lock */
+
+/* ---- arena.c ------------------------------------------------------------------ */
+void la_arena_init(struct la_arena *av, uint32_t index) LA_HIDDEN;
+struct la_arena *la_arena_lock_mine(void) LA_HIDDEN;   /* this thread's arena, locked */
+struct la_arena *la_arena_retry(struct la_arena *failed) LA_HIDDEN; /* another arena, locked, or NULL */
+void la_arena_detach_thread(void) LA_HIDDEN;
+LA_INLINE struct la_arena *la_arena_of(const la_chunk *p)
+{
+    if (!(p->size & LA_NON_MAIN_ARENA)) return &la_main_arena;
+    return ((struct la_segment *)la_heap_of((uintptr_t)p))->arena;
+}
+void la_registry_lock(void) LA_HIDDEN;
+void la_registry_unlock(void) LA_HIDDEN;
+
+/* ---- bins.c (the arena algorithms; the caller holds av->lock) ---------------------- */
+void *la_int_malloc(struct la_arena *av, size_t nb) LA_HIDDEN;
+void la_int_free(struct la_arena *av, la_chunk *p, int have_lock) LA_HIDDEN;
+void la_consolidate(struct la_arena *av) LA_HIDDEN;
+void la_unlink(struct la_arena *av, la_chunk *p) LA_HIDDEN;
+void *la_int_realloc(struct la_arena *av, la_chunk *p, size_t oldsize, size_t nb) LA_HIDDEN;
+void *la_int_memalign(struct la_arena *av, size_t alignment, size_t nb) LA_HIDDEN;
+int la_trim_arena(struct la_arena *av, size_t pad) LA_HIDDEN;
+
+/* ---- sysmem.c (memory from the system) ------------------------------------------- */
+void *la_sysmalloc(struct la_arena *av, size_t nb) LA_HIDDEN;
+void *la_mmap_chunk(size_t nb) LA_HIDDEN;
+void la_munmap_chunk(la_chunk *p) LA_HIDDEN;
+la_chunk *la_mremap_chunk(la_chunk *p, size_t nb) LA_HIDDEN;
+int la_systrim(struct la_arena *av, size_t pad) LA_HIDDEN;
+void la_heap_trim(struct la_arena *av) LA_HIDDEN;
+struct la_segment *la_new_heap(size_t size, size_t top_pad) LA_HIDDEN;
+void la_mreg_insert(uintptr_t chunk, size_t size) LA_HIDDEN;     /* takes the registry lock */
+void la_mreg_remove(uintptr_t chunk, size_t size) LA_HIDDEN;     /* takes the registry lock */
+void la_mreg_move(uintptr_t from, uintptr_t to, size_t oldsize, size_t newsize) LA_HIDDEN;
+int la_mreg_contains(uintptr_t chunk) LA_HIDDEN;                 /* caller holds registry lock */
+struct la_segment *la_segment_of(struct la_arena *av, const la_chunk *p) LA_HIDDEN;
+
+/* ---- options.c ------------------------------------------------------------------- */
+void la_options_init(void) LA_HIDDEN;
+int la_mallopt(int param, int value) LA_HIDDEN;
+void la_set_tcache_max(size_t bytes) LA_HIDDEN;
+
+/* ---- stats.c ---------------------------------------------------------------------- */
+struct mallinfo2 la_mallinfo2(void) LA_HIDDEN;
+struct mallinfo la_mallinfo(void) LA_HIDDEN;
+void la_malloc_stats(void) LA_HIDDEN;
+int la_malloc_info(int options, FILE *fp) LA_HIDDEN;
+int la_malloc_trim(size_t pad) LA_HIDDEN;
+
+/* ---- check.c ---------------------------------------------------------------------- */
+LA_NORETURN void la_fatal(const char *msg, const void *ptr) LA_HIDDEN;
+LA_NORETURN void la_fatal_arena(struct la_arena *av, const char *msg, const void *ptr) LA_HIDDEN;
+void la_warn(const char *a, const char *b, const char *c) LA_HIDDEN;
+int la_check_heap(void) LA_HIDDEN;
+void la_periodic_check(void) LA_HIDDEN;
+/* small formatting helpers that never allocate */
+size_t la_fmt_u(char *buf, uint64_t v) LA_HIDDEN;
+size_t la_fmt_x(char *buf, uint64_t v) LA_HIDDEN;
+
+/* ---- fork.c ----------------------------------------------------------------------- */
+void la_fork_prepare(void) LA_HIDDEN;
+void la_fork_parent(void) LA_HIDDEN;
+void la_fork_child(void) LA_HIDDEN;
+
+#endif /* LIBALLOC_INTERNAL_H */

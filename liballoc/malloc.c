@@ -1,0 +1,347 @@
+/*
+ * liballoc/malloc.c - public entry points and dispatch.
+ *
+ * How a request flows.  malloc(n) first tries the calling thread's tcache
+ * (fastpath.h: no lock, no atomics): a request of up to tcache_max bytes maps to
+ * one of 64 tcache bins and pops its first entry.  On a miss la_malloc_slow
+ * initialises liballoc if needed, creates the thread's tcache, rejects sizes
+ * above PTRDIFF_MAX (ENOMEM), normalises n to a chunk size nb and locks the
+ * thread's arena (arena.c; a busy lock makes the thread move to another arena).
+ * la_int_malloc (bins.c) then tries, in order: the fastbin of nb (refilling the
+ * tcache from the same bin), the small bin of nb, the unsorted bin (exact fits
+ * are returned or cached; the last remainder is split for small requests;
+ * everything else is sorted into small/large bins, at most 10000 per call),
+ * for large requests the best fit in nb's large bin, then the binmap to find the
+ * smallest non-empty larger bin (split, remainder to unsorted), then the top
+ * chunk, and finally la_sysmalloc (sysmem.c): an own mmap for nb >=
+ * mmap_threshold, else grow top (sbrk for the main arena, mprotect of the heap
+ * or a new heap for the others).  If that arena is out of memory another one is
+ * tried.
+ *
+ * How a free flows.  free(p) puts p's chunk in the thread's tcache when its
+ * size has a tcache bin with room (a chunk carrying the tcache key is first
+ * checked for a double free).  Otherwise la_free_slow validates the pointer,
+ * unmaps mmapped chunks (raising the dynamic mmap threshold), and hands the
+ * chunk to its owning arena (NON_MAIN_ARENA bit -> heap -> arena): la_int_free
+ * pushes small chunks on a fastbin, and coalesces the others with free
+ * neighbours into the unsorted bin or into top; a coalesced chunk of 64 KiB or
+ * more consolidates the fastbins and may trim top (sbrk down, or MADV_DONTNEED
+ * and unmapping of emptied heaps).
+ */
+#include <sys/mman.h>
+
+#include "fastpath.h"
+
+#define LA_ALIAS(name) __attribute__((alias(#name), visibility("default")))
+
+/* ---- slow paths ------------------------------------------------------------------ */
+
+LA_INLINE void maybe_check(void)
+{
+    if (la_unlikely(la_dbg.tunables.check)) la_periodic_check();
+}
+
+LA_INLINE void alloc_perturb(void *mem, size_t n)
+{
+    if (la_unlikely(la_dbg.tunables.perturb))
+        memset(mem, (int)(la_dbg.tunables.perturb ^ 0xff) & 0xff, n);
+}
+
+LA_INLINE struct la_tcache *my_tcache(void)
+{
+    struct la_tcache *tc = la_tc;
+    if (la_unlikely(!tc) && la_t_state == LA_T_FRESH) tc = la_tcache_create();
+    return tc;
+}
+
+/* Allocate chunk size nb from an arena (not the tcache). */
+static void *arena_malloc(size_t nb)
+{
+    struct la_arena *av = la_arena_lock_mine();
+    void *m = la_int_malloc(av, nb);
+    la_unlock(&av->lock);
+    if (la_unlikely(!m)) {
+        struct la_arena *alt = la_arena_retry(av);
+        if (alt) {
+            m = la_int_malloc(alt, nb);
+            la_unlock(&alt->lock);
+        }
+    }
+    return m;
+}
+
+LA_NOINLINE void *la_malloc_slow(size_t n)
+{
+    la_ensure_init();
+    maybe_check();
+    if (la_unlikely(n > PTRDIFF_MAX)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    size_t nb = la_request2size(n);
+    struct la_tcache *tc = my_tcache();
+    size_t idx = la_tcache_index(nb);
+    void *m;
+    if (tc && idx < la_g.tc_bins && tc->entries[idx]) {
+        m = la_tcache_get_slow(tc, idx);
+    } else {
+        m = arena_malloc(nb);
+        if (!m) {
+            errno = ENOMEM;
+            return NULL;
+        }
+    }
+    alloc_perturb(m, la_usable_size(ck_size(mem2ck(m)), la_is_mmapped(mem2ck(m)->size)));
+    return m;
+}
+
+LA_NOINLINE void la_free_slow(void *mem)
+{
+    if (!mem) return;
+    maybe_check();
+    la_chunk *p = mem2ck(mem);
+    size_t size = ck_size(p);
+    if (la_unlikely((uintptr_t)p > (uintptr_t)-size || !la_aligned((uintptr_t)mem)))
+        la_fatal("free(): invalid pointer", mem);
+    if (la_unlikely(size < LA_MINSIZE || !la_aligned(size)))
+        la_fatal("free(): invalid size", mem);
+    if (p->size & LA_IS_MMAPPED) {
+        struct la_tunables *t = &la_dbg.tunables;
+        if (!t->no_dyn_threshold && size > t->mmap_threshold && size <= LA_MMAP_THRESHOLD_MAX) {
+            t->mmap_threshold = size;
+            t->trim_threshold = 2 * size;
+        }
+        la_munmap_chunk(p);             /* raw syscall: errno untouched */
+        return;
+    }
+    struct la_tcache *tc = la_tc;
+    size_t idx = la_tcache_index(size);
+    if (tc && idx < la_g.tc_bins) {
+        struct la_tcache_entry *e = mem;
+        if (la_unlikely(e->key == la_g.tc_key)) la_tcache_check_double_free(tc, mem, idx);
+        if (tc->counts[idx] < la_g.tc_count) {
+            if (la_unlikely(la_dbg.tunables.perturb))
+                memset(mem, (int)la_dbg.tunables.perturb & 0xff, size - LA_CHUNK_HDR);
+            tc_put(tc, p, idx);
+            return;
+        }
+    }
+    la_int_free(la_arena_of(p), p, 0);
+}
+
+/* ---- malloc / free --------------------------------------------------------------- */
+
+void *la_malloc(size_t n) { return la_malloc_inline(n); }
+void la_free(void *p) { la_free_inline(p); }
+
+/* ---- calloc ------------------------------------------------------------------------- */
+
+void *la_calloc(size_t nmemb, size_t size)
+{
+    size_t n;
+    if (la_unlikely(__builtin_mul_overflow(nmemb, size, &n) || n > PTRDIFF_MAX)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    la_ensure_init();
+    maybe_check();
+    size_t nb = la_request2size(n);
+    struct la_tcache *tc = my_tcache();
+    size_t idx = la_tcache_index(nb);
+    void *m;
+    if (tc && idx < la_g.tc_bins && tc->entries[idx]) {
+        m = la_tcache_get_slow(tc, idx);
+        memset(m, 0, ck_size(mem2ck(m)) - LA_SIZE_SZ);
+        return m;
+    }
+    struct la_arena *av = la_arena_lock_mine();
+    la_chunk *oldtop = av->top;
+    size_t oldtopsize = oldtop ? ck_size(oldtop) : 0;
+    m = la_int_malloc(av, nb);
+    la_unlock(&av->lock);
+    if (!m) {
+        struct la_arena *alt = la_arena_retry(av);
+        if (alt) {
+            oldtop = NULL;
+            m = la_int_malloc(alt, nb);
+            la_unlock(&alt->lock);
+        }
+        if (!m) {
+            errno = ENOMEM;
+            return NULL;
+        }
+    }
+    la_chunk *p = mem2ck(m);
+    if (p->size & LA_IS_MMAPPED) {
+        if (la_unlikely(la_dbg.tunables.perturb)) memset(m, 0, ck_size(p) - 2 * LA_SIZE_SZ);
+        return m;                       /* fresh pages are zero */
+    }
+    size_t csz = ck_size(p);
+    /* Memory beyond the old top's end came fresh from the kernel: zero. */
+    if (p == oldtop && csz > oldtopsize && !la_dbg.tunables.perturb) csz = oldtopsize;
+    memset(m, 0, csz - LA_SIZE_SZ);
+    return m;
+}
+
+/* ---- realloc ------------------------------------------------------------------------- */
+
+void *la_realloc(void *mem, size_t n)
+{
+    if (!mem) return la_malloc(n);
+    if (n == 0) {
+        la_free(mem);
+        return NULL;
+    }
+    if (la_unlikely(n > PTRDIFF_MAX)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    la_ensure_init();
+    maybe_check();
+    la_chunk *p = mem2ck(mem);
+    size_t oldsize = ck_size(p);
+    if (la_unlikely((uintptr_t)p > (uintptr_t)-oldsize || !la_aligned((uintptr_t)mem)))
+        la_fatal("realloc(): invalid pointer", mem);
+    if (la_unlikely(oldsize < LA_MINSIZE || !la_aligned(oldsize)))
+        la_fatal("realloc(): invalid old size", mem);
+    size_t nb = la_request2size(n);
+
+    if (p->size & LA_IS_MMAPPED) {
+        la_chunk *np = la_mremap_chunk(p, nb);
+        if (np) return ck2mem(np);
+        if (oldsize - 2 * LA_SIZE_SZ >= nb - LA_SIZE_SZ) return mem;   /* big enough already */
+        void *nm = la_malloc(n);
+        if (!nm) return NULL;
+        memcpy(nm, mem, oldsize - 2 * LA_SIZE_SZ);
+        la_munmap_chunk(p);
+        return nm;
+    }
+
+    struct la_arena *av = la_arena_of(p);
+    la_lock(&av->lock);
+    void *r = la_int_realloc(av, p, oldsize, nb);
+    la_unlock(&av->lock);
+    if (r) return r;
+    void *nm = la_malloc(n);
+    if (!nm) return NULL;              /* errno is ENOMEM; the old block is intact */
+    memcpy(nm, mem, oldsize - LA_SIZE_SZ);
+    la_free(mem);
+    return nm;
+}
+
+void *la_reallocarray(void *p, size_t nmemb, size_t size)
+{
+    size_t n;
+    if (__builtin_mul_overflow(nmemb, size, &n)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return la_realloc(p, n);
+}
+
+/* ---- aligned allocation ---------------------------------------------------------------- */
+
+static void *aligned_malloc(size_t alignment, size_t n)
+{
+    if (alignment <= LA_ALIGNMENT) return la_malloc(n);
+    if (alignment > SIZE_MAX / 2 + 1) {
+        errno = EINVAL;
+        return NULL;
+    }
+    if (alignment < LA_MINSIZE) alignment = LA_MINSIZE;
+    if (alignment & (alignment - 1)) {
+        size_t a = LA_MINSIZE;
+        while (a < alignment) a <<= 1;
+        alignment = a;
+    }
+    /* nb + alignment + LA_MINSIZE must not overflow (glibc CVE-2013-4332) */
+    size_t room = n > PTRDIFF_MAX ? 0 : (size_t)PTRDIFF_MAX - n;
+    if (room < 3 * LA_MINSIZE || alignment > room - 3 * LA_MINSIZE) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    la_ensure_init();
+    maybe_check();
+    my_tcache();
+    size_t nb = la_request2size(n);
+    struct la_arena *av = la_arena_lock_mine();
+    void *m = la_int_memalign(av, alignment, nb);
+    la_unlock(&av->lock);
+    if (!m) {
+        struct la_arena *alt = la_arena_retry(av);
+        if (alt) {
+            m = la_int_memalign(alt, alignment, nb);
+            la_unlock(&alt->lock);
+        }
+    }
+    if (!m) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    alloc_perturb(m, la_malloc_usable_size(m));
+    return m;
+}
+
+void *la_memalign(size_t alignment, size_t n) { return aligned_malloc(alignment, n); }
+
+void *la_aligned_alloc(size_t alignment, size_t n)
+{
+    if (alignment == 0 || (alignment & (alignment - 1))) {
+        errno = EINVAL;
+        return NULL;
+    }
+    return aligned_malloc(alignment, n);
+}
+
+int la_posix_memalign(void **memptr, size_t alignment, size_t n)
+{
+    if (alignment % sizeof(void *) != 0 || alignment == 0 || (alignment & (alignment - 1)))
+        return EINVAL;
+    int saved = errno;
+    void *m = aligned_malloc(alignment, n);
+    int e = errno;
+    errno = saved;
+    if (!m) return e == EINVAL ? EINVAL : ENOMEM;
+    *memptr = m;
+    return 0;
+}
+
+void *la_valloc(size_t n)
+{
+    la_ensure_init();
+    return aligned_malloc(la_g.pagesize, n);
+}
+
+void *la_pvalloc(size_t n)
+{
+    la_ensure_init();
+    size_t ps = la_g.pagesize;
+    if (n > SIZE_MAX - ps) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return aligned_malloc(ps, la_align_up(n ? n : 1, ps));
+}
+
+size_t la_malloc_usable_size(void *mem)
+{
+    if (!mem) return 0;
+    la_chunk *p = mem2ck(mem);
+    if (p->size & LA_IS_MMAPPED) return ck_size(p) - 2 * LA_SIZE_SZ;
+    /* in use (not in a tcache/fastbin is not checked, as glibc) */
+    return ck_size(p) - LA_SIZE_SZ;
+}
+
+/* ---- the liballoc_* names ---------------------------------------------------------------- */
+
+void *liballoc_malloc(size_t n) LA_ALIAS(la_malloc);
+void liballoc_free(void *p) LA_ALIAS(la_free);
+void *liballoc_calloc(size_t nmemb, size_t size) LA_ALIAS(la_calloc);
+void *liballoc_realloc(void *p, size_t n) LA_ALIAS(la_realloc);
+void *liballoc_reallocarray(void *p, size_t nmemb, size_t size) LA_ALIAS(la_reallocarray);
+void *liballoc_memalign(size_t alignment, size_t n) LA_ALIAS(la_memalign);
+int liballoc_posix_memalign(void **memptr, size_t alignment, size_t n) LA_ALIAS(la_posix_memalign);
+void *liballoc_aligned_alloc(size_t alignment, size_t n) LA_ALIAS(la_aligned_alloc);
+void *liballoc_valloc(size_t n) LA_ALIAS(la_valloc);
+void *liballoc_pvalloc(size_t n) LA_ALIAS(la_pvalloc);
+size_t liballoc_malloc_usable_size(void *p) LA_ALIAS(la_malloc_usable_size);

@@ -1,0 +1,171 @@
+/*
+ * liballoc/options.c - LIBALLOC_OPTIONS and mallopt.
+ *
+ * LIBALLOC_OPTIONS is a list of name=value items separated by ':' or ','
+ * (either works, and they may be mixed), read once at start-up:
+ *   tcache_count tcache_max mxfast mmap_threshold trim_threshold top_pad
+ *   mmap_max arena_max arena_test perturb check
+ * Values are decimal or 0x-hex, optionally followed by k, m or g (x1024^n).
+ * An unknown name or a malformed/out-of-range value gets a one-line warning on
+ * stderr (written with write(2); this runs before stdio may be used) and is
+ * ignored, so the default stays.
+ */
+#include <malloc.h>
+#include <stdlib.h>
+
+#include "internal.h"
+
+static int parse_num(const char *s, size_t len, uint64_t *out)
+{
+    uint64_t v = 0;
+    size_t i = 0;
+    int base = 10;
+    if (len > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) { base = 16; i = 2; }
+    size_t start = i;
+    for (; i < len; i++) {
+        char c = s[i];
+        unsigned d;
+        if (c >= '0' && c <= '9') d = (unsigned)(c - '0');
+        else if (base == 16 && c >= 'a' && c <= 'f') d = (unsigned)(c - 'a' + 10);
+        else if (base == 16 && c >= 'A' && c <= 'F') d = (unsigned)(c - 'A' + 10);
+        else break;
+        if (v > (UINT64_MAX - d) / (uint64_t)base) return -1;
+        v = v * (uint64_t)base + d;
+    }
+    if (i == start) return -1;
+    if (i < len) {
+        unsigned shift;
+        switch (s[i]) {
+        case 'k': case 'K': shift = 10; break;
+        case 'm': case 'M': shift = 20; break;
+        case 'g': case 'G': shift = 30; break;
+        default: return -1;
+        }
+        if (i + 1 != len) return -1;
+        if (v > (UINT64_MAX >> shift)) return -1;
+        v <<= shift;
+    }
+    *out = v;
+    return 0;
+}
+
+struct opt {
+    const char *name;
+    uint64_t max;
+    size_t off;
+};
+
+#define T(f) offsetof(struct la_tunables, f)
+static const struct opt opts[] = {
+    { "tcache_count", LA_TCACHE_FILL_MAX, T(tcache_count) },
+    { "tcache_max", LA_TCACHE_MAX_BYTES, T(tcache_max) },
+    { "mxfast", LA_MAX_MXFAST, T(mxfast) },
+    { "mmap_threshold", LA_MMAP_THRESHOLD_MAX, T(mmap_threshold) },
+    { "trim_threshold", PTRDIFF_MAX, T(trim_threshold) },
+    { "top_pad", 1ull << 40, T(top_pad) },
+    { "mmap_max", INT32_MAX, T(mmap_max) },
+    { "arena_max", 1u << 16, T(arena_max) },
+    { "arena_test", 1u << 16, T(arena_test) },
+    { "perturb", 255, T(perturb) },
+    { "check", UINT32_MAX, T(check) },
+};
+
+static void warn_item(const char *why, const char *item, size_t len)
+{
+    char buf[200];
+    size_t n = 0;
+    const char *pre = "liballoc: LIBALLOC_OPTIONS: ";
+    while (*pre) buf[n++] = *pre++;
+    while (*why && n < 100) buf[n++] = *why++;
+    buf[n++] = ' ';
+    buf[n++] = '"';
+    for (size_t i = 0; i < len && n < sizeof buf - 24; i++) buf[n++] = item[i];
+    const char *post = "\" ignored, default kept\n";
+    while (*post && n < sizeof buf) buf[n++] = *post++;
+    la_os_write(2, buf, n);
+}
+
+void la_options_init(void)
+{
+    const char *env = getenv("LIBALLOC_OPTIONS");
+    if (!env) return;
+    const char *p = env;
+    while (*p) {
+        const char *end = p;
+        while (*end && *end != ':' && *end != ',') end++;
+        size_t len = (size_t)(end - p);
+        if (len > 0) {
+            const char *eq = p;
+            while (eq < end && *eq != '=') eq++;
+            const struct opt *o = NULL;
+            for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++) {
+                size_t nl = strlen(opts[i].name);
+                if ((size_t)(eq - p) == nl && memcmp(p, opts[i].name, nl) == 0) { o = &opts[i]; break; }
+            }
+            uint64_t v;
+            if (!o) warn_item("unknown option", p, len);
+            else if (eq == end || parse_num(eq + 1, (size_t)(end - eq - 1), &v) != 0) warn_item("malformed value in", p, len);
+            else if (v > o->max) warn_item("value out of range in", p, len);
+            else {
+                *(uint64_t *)((char *)&la_dbg.tunables + o->off) = v;
+                if (o->off == T(mmap_threshold) || o->off == T(trim_threshold) ||
+                    o->off == T(top_pad) || o->off == T(mmap_max))
+                    la_dbg.tunables.no_dyn_threshold = 1;
+            }
+        }
+        p = *end ? end + 1 : end;
+    }
+}
+
+int la_mallopt(int param, int value)
+{
+    la_ensure_init();
+    struct la_tunables *t = &la_dbg.tunables;
+    int res = 1;
+    la_lock(&la_main_arena.lock);
+    /* glibc consolidates first so a lowered M_MXFAST leaves no stray fastbin chunks */
+    la_consolidate(&la_main_arena);
+    switch (param) {
+    case M_MXFAST:
+        if (value >= 0 && (unsigned)value <= LA_MAX_MXFAST) t->mxfast = (uint64_t)value;
+        else res = 0;
+        break;
+    case M_TRIM_THRESHOLD:
+        t->trim_threshold = (uint64_t)(long)value;
+        t->no_dyn_threshold = 1;
+        break;
+    case M_TOP_PAD:
+        t->top_pad = (uint64_t)(long)value;
+        t->no_dyn_threshold = 1;
+        break;
+    case M_MMAP_THRESHOLD:
+        if ((unsigned long)(long)value > LA_MMAP_THRESHOLD_MAX) res = 0;
+        else {
+            t->mmap_threshold = (uint64_t)(long)value;
+            t->no_dyn_threshold = 1;
+        }
+        break;
+    case M_MMAP_MAX:
+        t->mmap_max = (uint64_t)(long)value;
+        t->no_dyn_threshold = 1;
+        break;
+    case M_CHECK_ACTION:
+        break;
+    case M_PERTURB:
+        t->perturb = (uint64_t)(value & 0xff);
+        break;
+    case M_ARENA_TEST:
+        if (value > 0) t->arena_test = (uint64_t)value;
+        break;
+    case M_ARENA_MAX:
+        if (value > 0) t->arena_max = (uint64_t)value;
+        break;
+    default:
+        break;
+    }
+    la_update_fastpath();
+    la_unlock(&la_main_arena.lock);
+    return res;
+}
+
+int liballoc_mallopt(int param, int value) __attribute__((alias("la_mallopt"), visibility("default")));

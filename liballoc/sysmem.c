@@ -1,0 +1,474 @@
+/*
+ * liballoc/sysmem.c - memory from the system: growing and trimming arenas,
+ * segments and non-main heaps, mmapped chunks and their registry.
+ *
+ * Main arena: one segment per contiguous brk run.  The top grows with sbrk
+ * while the break is where liballoc left it; when someone else moved the break,
+ * or brk fails, the old top is closed with two fencepost headers (its usable
+ * part is freed) and a new segment starts: at the new break, or in an mmap'd
+ * region (the arena is then marked LA_ARENA_NONCONTIG).
+ * Non-main arenas: heaps of LA_HEAP_MAX bytes reserved PROT_NONE at a LA_HEAP_MAX
+ * alignment (so la_heap_of(chunk) finds the heap and its arena), made read/write
+ * as they grow, given back with MADV_DONTNEED or unmapped when empty.
+ * Large requests (>= mmap_threshold) get their own mapping; each mmapped chunk
+ * is recorded in liballoc_debug.mmaps, and free/realloc refuse a chunk that is
+ * not recorded there.
+ */
+#include <sys/mman.h>
+
+#include "internal.h"
+
+/* ---- registry of mmapped chunks ---------------------------------------------------- */
+
+static inline size_t reg_hash(uintptr_t a, uint64_t cap)
+{
+    return (size_t)(((a >> 4) * 0x9e3779b97f4a7c15ull) >> 20) & (cap - 1);
+}
+
+static void reg_put(uint64_t *slots, uint64_t cap, uintptr_t c)
+{
+    size_t i = reg_hash(c, cap);
+    while (slots[i] > 1) i = (i + 1) & (cap - 1);
+    slots[i] = c;
+}
+
+static int reg_grow(void)
+{
+    struct la_mmap_registry *r = &la_dbg.mmaps;
+    uint64_t cap = 256;
+    while (cap < 4 * (r->count + 1)) cap <<= 1;
+    void *m;
+    if (la_os_mmap(cap * sizeof(uint64_t), PROT_READ | PROT_WRITE, 0, &m)) return -1;
+    uint64_t *ns = m, *os = r->slots;
+    uint64_t ocap = r->capacity;
+    for (uint64_t i = 0; i < ocap; i++)
+        if (os[i] > 1) reg_put(ns, cap, os[i]);
+    r->slots = ns;
+    r->capacity = cap;
+    r->tombstones = 0;
+    if (os) la_os_munmap(os, ocap * sizeof(uint64_t));
+    return 0;
+}
+
+static long reg_find(uintptr_t c)
+{
+    struct la_mmap_registry *r = &la_dbg.mmaps;
+    if (!r->capacity) return -1;
+    size_t i = reg_hash(c, r->capacity);
+    for (uint64_t n = 0; n < r->capacity; n++) {
+        if (r->slots[i] == c) return (long)i;
+        if (r->slots[i] == 0) return -1;
+        i = (i + 1) & (r->capacity - 1);
+    }
+    return -1;
+}
+
+int la_mreg_contains(uintptr_t chunk) { return reg_find(chunk) >= 0; }
+
+static void reg_add(uintptr_t c, size_t size)
+{
+    struct la_mmap_registry *r = &la_dbg.mmaps;
+    struct la_mstats *s = &la_dbg.mstats;
+    if ((r->count + r->tombstones + 1) * 2 > r->capacity && reg_grow() != 0) {
+        if (r->count + r->tombstones + 1 >= r->capacity) return;   /* cannot record; still works */
+    }
+    size_t i = reg_hash(c, r->capacity);
+    while (r->slots[i] > 1) i = (i + 1) & (r->capacity - 1);
+    if (r->slots[i] == 1) r->tombstones--;
+    r->slots[i] = c;
+    r->count++;
+    s->n_mmaps++;
+    if (s->n_mmaps > s->max_n_mmaps) s->max_n_mmaps = s->n_mmaps;
+    s->mmapped_mem += size;
+    if (s->mmapped_mem > s->max_mmapped_mem) s->max_mmapped_mem = s->mmapped_mem;
+}
+
+/* 0 if removed, -1 if the chunk is not registered. */
+static int reg_del(uintptr_t c, size_t size)
+{
+    long i = reg_find(c);
+    if (i < 0) return -1;
+    la_dbg.mmaps.slots[i] = 1;
+    la_dbg.mmaps.count--;
+    la_dbg.mmaps.tombstones++;
+    la_dbg.mstats.n_mmaps--;
+    la_dbg.mstats.mmapped_mem -= size;
+    return 0;
+}
+
+void la_mreg_insert(uintptr_t chunk, size_t size)
+{
+    la_registry_lock();
+    la_gen_begin();
+    reg_add(chunk, size);
+    la_gen_end();
+    la_registry_unlock();
+}
+
+void la_mreg_remove(uintptr_t chunk, size_t size)
+{
+    la_registry_lock();
+    la_gen_begin();
+    reg_del(chunk, size);
+    la_gen_end();
+    la_registry_unlock();
+}
+
+void la_mreg_move(uintptr_t from, uintptr_t to, size_t oldsize, size_t newsize)
+{
+    la_registry_lock();
+    la_gen_begin();
+    reg_del(from, oldsize);
+    reg_add(to, newsize);
+    la_gen_end();
+    la_registry_unlock();
+}
+
+/* ---- mmapped chunks ------------------------------------------------------------------ */
+
+void *la_mmap_chunk(size_t nb)
+{
+    size_t ps = la_g.pagesize;
+    if (nb > SIZE_MAX - ps - LA_SIZE_SZ) return NULL;
+    size_t size = la_align_up(nb + LA_SIZE_SZ, ps);
+    if (size <= nb) return NULL;
+    void *m;
+    if (la_os_mmap(size, PROT_READ | PROT_WRITE, 0, &m)) return NULL;
+    la_chunk *p = m;
+    p->prev_size = 0;
+    p->size = size | LA_IS_MMAPPED;
+    la_mreg_insert((uintptr_t)p, size);
+    return ck2mem(p);
+}
+
+void la_munmap_chunk(la_chunk *p)
+{
+    size_t size = ck_size(p);
+    uintptr_t block = (uintptr_t)p - p->prev_size;
+    size_t total = p->prev_size + size;
+    if (la_unlikely(((block | total) & (la_g.pagesize - 1)) != 0))
+        la_fatal("munmap_chunk(): invalid pointer", ck2mem(p));
+    la_registry_lock();
+    la_gen_begin();
+    int bad = reg_del((uintptr_t)p, size);
+    la_gen_end();
+    la_registry_unlock();
+    if (la_unlikely(bad)) la_fatal("munmap_chunk(): invalid pointer", ck2mem(p));
+    la_os_munmap((void *)block, total);
+}
+
+/* Resize an mmapped chunk with mremap; NULL if the kernel refuses. */
+la_chunk *la_mremap_chunk(la_chunk *p, size_t nb)
+{
+    size_t ps = la_g.pagesize;
+    size_t off = p->prev_size, size = ck_size(p);
+    uintptr_t block = (uintptr_t)p - off;
+    size_t total = off + size;
+    if (la_unlikely(((block | total) & (ps - 1)) != 0))
+        la_fatal("mremap_chunk(): invalid pointer", ck2mem(p));
+    if (nb > SIZE_MAX - off - ps - LA_SIZE_SZ) return NULL;
+    size_t newtotal = la_align_up(nb + off + LA_SIZE_SZ, ps);
+    if (newtotal == total) return p;
+    la_registry_lock();
+    int known = la_mreg_contains((uintptr_t)p);
+    la_registry_unlock();
+    if (la_unlikely(!known)) la_fatal("mremap_chunk(): invalid pointer", ck2mem(p));
+    void *nm;
+    if (la_os_mremap((void *)block, total, newtotal, MREMAP_MAYMOVE, &nm)) return NULL;
+    la_chunk *np = (la_chunk *)((char *)nm + off);
+    np->size = (newtotal - off) | LA_IS_MMAPPED;
+    la_mreg_move((uintptr_t)p, (uintptr_t)np, size, newtotal - off);
+    return np;
+}
+
+/* ---- segments ---------------------------------------------------------------------------- */
+
+struct la_segment *la_segment_of(struct la_arena *av, const la_chunk *p)
+{
+    for (struct la_segment *s = av->segments; s; s = s->prev)
+        if ((uintptr_t)p >= s->chunks && (uintptr_t)p < (uintptr_t)s + s->size) return s;
+    return NULL;
+}
+
+static void account(struct la_arena *av, size_t add)
+{
+    av->system_mem += add;
+    if (av->system_mem > av->max_system_mem) av->max_system_mem = av->system_mem;
+}
+
+/* The arena's newest segment is being replaced: close the old top with two
+ * fencepost headers and free whatever is left of it. */
+static void close_top(struct la_arena *av, struct la_segment *seg, la_chunk *old)
+{
+    if (!old) return;
+    size_t s = ck_size(old);
+    uintptr_t end = (uintptr_t)old + s;
+    la_chunk *f1 = (la_chunk *)(end - 2 * LA_CHUNK_HDR), *f2 = (la_chunk *)(end - LA_CHUNK_HDR);
+    f2->size = LA_CHUNK_HDR | LA_PREV_INUSE;
+    seg->spare = (uint64_t)(uintptr_t)f1;
+    if (s >= 2 * LA_CHUNK_HDR + LA_MINSIZE) {
+        f1->size = LA_CHUNK_HDR | LA_PREV_INUSE;
+        old->size = (s - 2 * LA_CHUNK_HDR) | LA_PREV_INUSE | la_arena_bit(av);
+        la_int_free(av, old, 2);
+    } else if (s == 3 * LA_CHUNK_HDR) {
+        old->size = LA_CHUNK_HDR | LA_PREV_INUSE;
+        f1->size = LA_CHUNK_HDR | LA_PREV_INUSE;
+        seg->spare = (uint64_t)(uintptr_t)old;
+    } else {
+        f1->size = LA_CHUNK_HDR | LA_PREV_INUSE;   /* f1 == old */
+    }
+}
+
+/* Start a new segment in [base, base + len) for the main arena. */
+static void main_new_segment(struct la_arena *av, uintptr_t base, size_t len, uint32_t kind)
+{
+    uintptr_t b = la_align_up(base, LA_ALIGNMENT);
+    uintptr_t end = (base + len) & ~(uintptr_t)LA_ALIGN_MASK;
+    struct la_segment *s = (struct la_segment *)b;
+    s->arena = av;
+    s->prev = av->segments;
+    s->size = end - b;
+    s->mprotect_size = 0;
+    s->reserved = len;
+    s->chunks = la_align_up(b + sizeof *s, LA_ALIGNMENT);
+    s->kind = kind;
+    s->pad = 0;
+    s->spare = 0;
+    la_chunk *top = (la_chunk *)s->chunks;
+    top->prev_size = 0;
+    top->size = (end - s->chunks) | LA_PREV_INUSE;
+    la_chunk *old = av->top;
+    struct la_segment *olds = av->segments;
+    av->segments = s;
+    av->top = top;
+    account(av, len);
+    if (olds) close_top(av, olds, old);
+}
+
+static int grow_main(struct la_arena *av, size_t nb)
+{
+    struct la_tunables *t = &la_dbg.tunables;
+    size_t ps = la_g.pagesize;
+    struct la_segment *seg = av->segments;
+    size_t topsize = av->top ? ck_size(av->top) : 0;
+    if (nb > PTRDIFF_MAX / 2) return 0;
+
+    if (seg && seg->kind == LA_SEG_SBRK && !(av->flags & LA_ARENA_NONCONTIG)) {
+        uintptr_t end = (uintptr_t)seg + seg->size;
+        if ((uintptr_t)la_os_sbrk(0) == end) {
+            size_t want = nb + t->top_pad + LA_MINSIZE;
+            want = want > topsize ? want - topsize : 0;
+            want = la_align_up(want, ps);
+            void *r = la_os_sbrk((intptr_t)want);
+            if (r == (void *)-1 && want > la_align_up(nb + LA_MINSIZE - topsize, ps)) {
+                want = la_align_up(nb + LA_MINSIZE - topsize, ps);
+                r = la_os_sbrk((intptr_t)want);
+            }
+            if (r != (void *)-1) {
+                if ((uintptr_t)r == end) {
+                    seg->size += want;
+                    seg->reserved += want;
+                    av->top->size += want;
+                    account(av, want);
+                    return 1;
+                }
+                /* the break moved between our two calls: a new segment there */
+                main_new_segment(av, (uintptr_t)r, want, LA_SEG_SBRK);
+                return ck_size(av->top) >= nb + LA_MINSIZE;
+            }
+        }
+    }
+    /* A new segment: at the break if brk works, else mmap'd. */
+    size_t want = la_align_up(nb + t->top_pad + LA_MINSIZE + sizeof(struct la_segment) + 2 * LA_ALIGNMENT, ps);
+    void *r = (void *)-1;
+    if (!(av->flags & LA_ARENA_NONCONTIG)) {
+        r = la_os_sbrk((intptr_t)want);
+        if (r != (void *)-1 && (((uintptr_t)r + want) & LA_ALIGN_MASK)) {
+            /* a foreign sbrk left the break unaligned: round our end up */
+            size_t fix = LA_ALIGNMENT - (((uintptr_t)r + want) & LA_ALIGN_MASK);
+            if (la_os_sbrk((intptr_t)fix) != (void *)-1) want += fix;
+        }
+    }
+    if (r != (void *)-1) {
+        main_new_segment(av, (uintptr_t)r, want, LA_SEG_SBRK);
+        return 1;
+    }
+    size_t mm = want < (1u << 20) ? (1u << 20) : want;
+    if (la_os_mmap(mm, PROT_READ | PROT_WRITE, 0, &r)) return 0;
+    av->flags |= LA_ARENA_NONCONTIG;
+    main_new_segment(av, (uintptr_t)r, mm, LA_SEG_MMAP);
+    return 1;
+}
+
+/* ---- non-main heaps ------------------------------------------------------------------------- */
+
+struct la_segment *la_new_heap(size_t size, size_t top_pad)
+{
+    size_t ps = la_g.pagesize;
+    if (size + top_pad < LA_HEAP_MIN) size = LA_HEAP_MIN;
+    else if (size + top_pad <= LA_HEAP_MAX) size += top_pad;
+    else if (size > LA_HEAP_MAX) return NULL;
+    size = la_align_up(size, ps);
+    void *m;
+    if (la_os_mmap(2 * LA_HEAP_MAX, PROT_NONE, MAP_NORESERVE, &m)) return NULL;
+    uintptr_t a = la_align_up((uintptr_t)m, LA_HEAP_MAX);
+    if (a > (uintptr_t)m) la_os_munmap(m, a - (uintptr_t)m);
+    uintptr_t tail = a + LA_HEAP_MAX, mend = (uintptr_t)m + 2 * LA_HEAP_MAX;
+    if (mend > tail) la_os_munmap((void *)tail, mend - tail);
+    if (la_os_mprotect((void *)a, size, PROT_READ | PROT_WRITE)) {
+        la_os_munmap((void *)a, LA_HEAP_MAX);
+        return NULL;
+    }
+    struct la_segment *h = (struct la_segment *)a;
+    h->arena = NULL;
+    h->prev = NULL;
+    h->size = size;
+    h->mprotect_size = size;
+    h->reserved = LA_HEAP_MAX;
+    h->chunks = la_align_up(a + sizeof *h, LA_ALIGNMENT);
+    h->kind = LA_SEG_HEAP;
+    h->pad = 0;
+    h->spare = 0;
+    return h;
+}
+
+/* Grow heap h by at least diff bytes; returns the bytes added (0 on failure). */
+static size_t grow_heap(struct la_segment *h, size_t diff)
+{
+    size_t ps = la_g.pagesize;
+    if (diff > LA_HEAP_MAX) return 0;
+    size_t ns = la_align_up(h->size + diff, ps);
+    if (ns > LA_HEAP_MAX) return 0;
+    if (ns > h->mprotect_size) {
+        if (la_os_mprotect((char *)h + h->mprotect_size, ns - h->mprotect_size, PROT_READ | PROT_WRITE))
+            return 0;
+        h->mprotect_size = ns;
+    }
+    size_t added = ns - h->size;
+    h->size = ns;
+    return added;
+}
+
+static int grow_nonmain(struct la_arena *av, size_t nb)
+{
+    struct la_tunables *t = &la_dbg.tunables;
+    la_chunk *top = av->top;
+    struct la_segment *h = (struct la_segment *)la_heap_of((uintptr_t)top);
+    size_t topsize = ck_size(top);
+    size_t need = nb + LA_MINSIZE - topsize;
+    size_t added = grow_heap(h, need + t->top_pad);
+    if (!added) added = grow_heap(h, need);
+    if (added) {
+        top->size = (topsize + added) | LA_PREV_INUSE;
+        account(av, added);
+        return 1;
+    }
+    struct la_segment *nh = la_new_heap(nb + LA_MINSIZE + sizeof *nh + LA_ALIGNMENT, t->top_pad);
+    if (!nh) return 0;
+    nh->arena = av;
+    nh->prev = h;
+    la_chunk *nt = (la_chunk *)nh->chunks;
+    nt->prev_size = 0;
+    nt->size = ((uintptr_t)nh + nh->size - nh->chunks) | LA_PREV_INUSE;
+    av->segments = nh;
+    av->top = nt;
+    account(av, nh->size);
+    close_top(av, h, top);
+    return 1;
+}
+
+void *la_sysmalloc(struct la_arena *av, size_t nb)
+{
+    struct la_tunables *t = &la_dbg.tunables;
+    int tried = 0;
+    if (nb >= t->mmap_threshold && la_dbg.mstats.n_mmaps < t->mmap_max) {
+        tried = 1;
+        void *m = la_mmap_chunk(nb);
+        if (m) return m;
+    }
+    int ok = av == &la_main_arena ? grow_main(av, nb) : grow_nonmain(av, nb);
+    if (ok) {
+        la_chunk *top = av->top;
+        size_t size = ck_size(top);
+        if (size >= nb + LA_MINSIZE) {
+            la_chunk *rem = ck_at(top, nb);
+            av->top = rem;
+            top->size = nb | LA_PREV_INUSE | la_arena_bit(av);
+            rem->size = (size - nb) | LA_PREV_INUSE;
+            return ck2mem(top);
+        }
+    }
+    if (!tried && la_dbg.mstats.n_mmaps < t->mmap_max) return la_mmap_chunk(nb);
+    return NULL;
+}
+
+/* ---- giving memory back ------------------------------------------------------------------------ */
+
+int la_systrim(struct la_arena *av, size_t pad)
+{
+    la_chunk *top = av->top;
+    struct la_segment *seg = av->segments;
+    if (!top || !seg || seg->kind != LA_SEG_SBRK) return 0;
+    size_t ps = la_g.pagesize;
+    size_t topsize = ck_size(top);
+    if (topsize <= pad + LA_MINSIZE + 1) return 0;
+    size_t extra = (topsize - LA_MINSIZE - 1 - pad) & ~(ps - 1);
+    if (extra == 0) return 0;
+    uintptr_t end = (uintptr_t)seg + seg->size;
+    if ((uintptr_t)la_os_sbrk(0) != end) return 0;
+    la_os_sbrk(-(intptr_t)extra);
+    uintptr_t nend = (uintptr_t)la_os_sbrk(0);
+    if (nend >= end || nend < (uintptr_t)top + LA_MINSIZE) return 0;
+    size_t released = end - nend;
+    seg->size -= released;
+    seg->reserved -= released;
+    top->size = (topsize - released) | LA_PREV_INUSE;
+    av->system_mem -= released;
+    return 1;
+}
+
+void la_heap_trim(struct la_arena *av)
+{
+    struct la_tunables *t = &la_dbg.tunables;
+    size_t ps = la_g.pagesize;
+    la_chunk *top = av->top;
+    struct la_segment *h = (struct la_segment *)la_heap_of((uintptr_t)top);
+
+    /* Drop heaps that hold nothing but top, back to the previous heap. */
+    while ((uintptr_t)top == h->chunks && h->prev) {
+        struct la_segment *ph = h->prev;
+        uintptr_t pend = (uintptr_t)ph + ph->size;
+        la_chunk *nt = (la_chunk *)(uintptr_t)ph->spare;
+        if (!nt) break;
+        size_t ns = pend - (uintptr_t)nt;
+        if (!(nt->size & LA_PREV_INUSE)) {
+            la_chunk *prev = ck_prev(nt);
+            ns += ck_size(prev);
+            if (ns + (LA_HEAP_MAX - ph->size) < t->top_pad + LA_MINSIZE + ps) break;
+            la_unlink(av, prev);
+            nt = prev;
+        } else if (ns + (LA_HEAP_MAX - ph->size) < t->top_pad + LA_MINSIZE + ps) {
+            break;
+        }
+        av->system_mem -= h->size;
+        nt->size = ns | LA_PREV_INUSE;
+        av->top = nt;
+        av->segments = ph;
+        ph->spare = 0;
+        la_os_munmap(h, LA_HEAP_MAX);
+        h = ph;
+        top = nt;
+    }
+
+    size_t topsize = ck_size(top);
+    if (topsize < t->trim_threshold) return;
+    if (topsize <= t->top_pad + LA_MINSIZE + 1) return;
+    size_t extra = (topsize - LA_MINSIZE - 1 - t->top_pad) & ~(ps - 1);
+    if (extra == 0) return;
+    uintptr_t nend = (uintptr_t)h + h->size - extra;
+    if (nend < (uintptr_t)top + LA_MINSIZE) return;
+    if (la_os_madvise((void *)nend, extra, MADV_DONTNEED)) return;
+    h->size -= extra;
+    top->size = (topsize - extra) | LA_PREV_INUSE;
+    av->system_mem -= extra;
+}

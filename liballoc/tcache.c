@@ -1,0 +1,165 @@
+/*
+ * liballoc/tcache.c - per-thread caches: creation, registry, thread exit, and
+ * liballoc's metadata pages (which hold the tcache structs outside the heap).
+ *
+ * A thread's tcache is made on its first allocation that reaches the slow path,
+ * linked into liballoc_debug.tcaches with its tid, and remembered in the
+ * initial-exec TLS variable la_tc that the inline fast paths read.  At thread
+ * exit the pthread key destructor flushes every cached chunk back to its own
+ * arena, unregisters and recycles the struct, and detaches the thread from its
+ * arena; anything that thread allocates afterwards (other libraries' destructors)
+ * goes to its old arena under the lock, without a tcache.
+ */
+#include <sys/mman.h>
+
+#include "internal.h"
+
+LA_TLS struct la_tcache *la_tc;
+LA_TLS int la_t_state;
+
+/* ---- metadata pages ------------------------------------------------------------ */
+
+#define META_OBJ   ((sizeof(struct la_tcache) + 63) & ~(size_t)63)
+#define META_RUN   (64u << 10)
+
+void *la_meta_alloc(size_t size)
+{
+    (void)size;                        /* every metadata object is one tcache */
+    if (la_g.meta_free) {
+        void *p = la_g.meta_free;
+        la_g.meta_free = *(void **)p;
+        return p;
+    }
+    if ((size_t)(la_g.meta_end - la_g.meta_cur) < META_OBJ) {
+        void *m;
+        if (la_os_mmap(META_RUN, PROT_READ | PROT_WRITE, 0, &m)) return NULL;
+        la_g.meta_cur = m;
+        la_g.meta_end = (char *)m + META_RUN;
+    }
+    void *p = la_g.meta_cur;
+    la_g.meta_cur += META_OBJ;
+    return p;
+}
+
+void la_meta_free(void *p)
+{
+    *(void **)p = la_g.meta_free;
+    la_g.meta_free = p;
+}
+
+/* ---- creation and registry -------------------------------------------------------- */
+
+struct la_tcache *la_tcache_create(void)
+{
+    if (la_g.tc_bins == 0 && la_dbg.tunables.tcache_count == 0) return NULL;
+    uint64_t tid = (uint64_t)la_os_gettid();
+    struct la_tcache *tc = NULL;
+    if (!la_t_arena) __atomic_store_n(&la_g.multi_threaded, 1, __ATOMIC_SEQ_CST);  /* see arena_choose */
+    la_registry_lock();
+    /* A thread whose TLS was reset under it (the loader re-initialises TLS
+     * after early allocations) finds its own tcache again by tid. */
+    for (struct la_tcache *t = la_dbg.tcaches; t; t = t->next)
+        if (t->tid == tid) { tc = t; break; }
+    if (tc) {
+        if (!la_t_arena) la_t_arena = tc->arena;
+    } else {
+        tc = la_meta_alloc(sizeof *tc);
+        if (tc) {
+            memset(tc, 0, sizeof *tc);
+            tc->tid = tid;
+            tc->arena = la_t_arena;
+            la_gen_begin();
+            tc->next = la_dbg.tcaches;
+            if (tc->next) tc->next->prev = tc;
+            la_dbg.tcaches = tc;
+            la_dbg.ntcaches++;
+            la_gen_end();
+        }
+    }
+    la_registry_unlock();
+    if (!tc) return NULL;
+    la_tc = tc;
+    la_t_state = LA_T_LIVE;
+    /* May allocate (keys beyond the first 32): la_tc is already set. */
+    if (la_g.have_key) pthread_setspecific(la_g.key, tc);
+    return tc;
+}
+
+static void unregister(struct la_tcache *tc)
+{
+    la_registry_lock();
+    la_gen_begin();
+    if (tc->prev) tc->prev->next = tc->next; else la_dbg.tcaches = tc->next;
+    if (tc->next) tc->next->prev = tc->prev;
+    la_dbg.ntcaches--;
+    la_gen_end();
+    la_meta_free(tc);
+    la_registry_unlock();
+}
+
+/* Return every cached chunk to its arena. */
+static void flush(struct la_tcache *tc)
+{
+    for (size_t i = 0; i < LA_TCACHE_BINS; i++) {
+        struct la_tcache_entry *e = tc->entries[i];
+        while (e) {
+            if (la_unlikely(!la_aligned((uintptr_t)e)))
+                la_fatal("tcache_thread_shutdown(): unaligned tcache chunk detected", e);
+            struct la_tcache_entry *next = (struct la_tcache_entry *)la_reveal_ptr((uintptr_t)&e->next, e->next);
+            e->key = 0;
+            la_chunk *p = mem2ck(e);
+            la_int_free(la_arena_of(p), p, 0);
+            e = next;
+        }
+        tc->entries[i] = NULL;
+        tc->counts[i] = 0;
+    }
+}
+
+void la_tcache_thread_exit(void *arg)
+{
+    (void)arg;
+    struct la_tcache *tc = la_tc;
+    la_t_state = LA_T_DEAD;
+    if (tc) {
+        la_tc = NULL;          /* from now on frees go to the arena */
+        flush(tc);
+        unregister(tc);
+    }
+    la_arena_detach_thread();
+}
+
+/* ---- double free detection -------------------------------------------------------------- */
+
+void la_tcache_double_free(struct la_tcache *tc, void *mem, size_t idx)
+{
+    (void)tc; (void)idx;
+    la_fatal("free(): double free detected in tcache 2", mem);
+}
+
+/* The freed chunk carries the tcache key: it is either in this bin (a double
+ * free) or the key is a coincidence.  Scan the bin to know. */
+void la_tcache_check_double_free(struct la_tcache *tc, void *mem, size_t idx)
+{
+    size_t n = 0;
+    for (struct la_tcache_entry *t = tc->entries[idx]; t;
+         t = (struct la_tcache_entry *)la_reveal_ptr((uintptr_t)&t->next, t->next)) {
+        if (la_unlikely(n++ >= la_dbg.tunables.tcache_count))
+            la_fatal("free(): too many chunks detected in tcache", mem);
+        if (la_unlikely(!la_aligned((uintptr_t)t)))
+            la_fatal("free(): unaligned chunk detected in tcache 2", t);
+        if (t == mem) la_tcache_double_free(tc, mem, idx);
+    }
+}
+
+void *la_tcache_get_slow(struct la_tcache *tc, size_t idx)
+{
+    struct la_tcache_entry *e = tc->entries[idx];
+    uintptr_t next = la_reveal_ptr((uintptr_t)&e->next, e->next);
+    if (la_unlikely(!la_aligned(next)))
+        la_fatal("malloc(): unaligned tcache chunk detected", (void *)next);
+    tc->entries[idx] = (struct la_tcache_entry *)next;
+    tc->counts[idx]--;
+    e->key = 0;
+    return e;
+}
