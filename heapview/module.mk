@@ -17,3 +17,8 @@ CLEAN_FILES += $(HEAPVIEW_BIN)
 
 $(HEAPVIEW_BIN): $(HEAPVIEW_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(HEAPVIEW_LIBS)
+
+# Test targets for heapview (tests/progs/hv_*.c): the _static variants link liballoc.a.
+TEST_PROG_LDLIBS_hv_scripted_static = -static $(LIBALLOC_A) -lpthread
+TEST_PROG_LDLIBS_hv_scripted = -lpthread
+$(B)/tests/progs/hv_scripted_static: tests/progs/hv_scripted.c

@@ -444,6 +444,10 @@ struct hv_snapshot *hv_snapshot_take(struct hv_source *src, const struct hv_snap
     }
     c.src = src;
     c.snap = snap;
+    const char *hold = getenv("HEAPVIEW_HOLD_MS");
+    unsigned hold_ms = hold ? (unsigned)strtoul(hold, NULL, 10) : 0;
+    if (hold_ms > 600000)
+        hold_ms = 600000;
     for (unsigned attempt = 0;; attempt++) {
         reset_ctx(&c);
         if (hv_source_stop(src, err) < 0)
@@ -452,6 +456,8 @@ struct hv_snapshot *hv_snapshot_take(struct hv_source *src, const struct hv_snap
         clock_gettime(CLOCK_REALTIME, &now);
         snap->taken_at_ns = (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec;
         int rc = copy_all(&c, err);
+        if (hold_ms)        /* testing aid: HEAPVIEW_HOLD_MS keeps the target stopped longer */
+            usleep((useconds_t)hold_ms * 1000);
         hv_source_resume(src);
         snap->attempts = attempt + 1;
         snap->stop_ns = hv_source_last_stop_ns(src);

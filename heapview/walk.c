@@ -400,7 +400,7 @@ static void walk_bin(struct w *w, struct hv_arena *ar, const struct la_arena *la
     if (!trunc && bk != prev)
         hv_problem(s, hdr, "corrupted double-linked list (%s: header bk 0x%llx, last chunk 0x%llx)", list,
                    (unsigned long long)bk, (unsigned long long)prev);
-    if (n > 0 && !bitset)
+    if (n > 0 && !bitset && i != LA_BIN_UNSORTED)   /* the unsorted bin has no binmap bit */
         hv_problem(s, hdr, "%s is not empty but its binmap bit is clear", list);
     finish_bin(w, b, first, trunc);
 }
