@@ -26,7 +26,7 @@ git_session() {
     export GIT_AUTHOR_DATE="2024-01-03T03:04:05Z" GIT_COMMITTER_DATE="2024-01-03T03:04:05Z"
     git commit -q -m "second commit"
     git log --stat --format='%H %an %ad %s' --date=iso-strict
-    git diff HEAD~1 --numstat | head -50
+    git diff HEAD~1 --numstat
     git rev-parse HEAD HEAD^{tree}
     git fsck --no-progress 2>&1
     git gc -q 2>&1

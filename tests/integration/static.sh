@@ -5,10 +5,13 @@
 . "$(dirname "$0")/common.sh"
 BIN=$PROGS/static_liballoc
 [ -x "$BIN" ] || fail "$BIN is not built"
-if readelf -l "$BIN" | grep -q 'INTERP\|Requesting program interpreter'; then
+readelf -l "$BIN" >"$TMP/phdrs" || fail "readelf cannot read $BIN"
+grep -q 'LOAD' "$TMP/phdrs" || fail "readelf printed no program headers for $BIN"
+if grep -q 'INTERP' "$TMP/phdrs"; then
     fail "$BIN is dynamically linked"
 fi
-nm "$BIN" | grep -q ' liballoc_debug$' || fail "$BIN has no liballoc_debug symbol"
+nm "$BIN" >"$TMP/syms" || fail "nm cannot read $BIN"
+grep -q ' liballoc_debug$' "$TMP/syms" || fail "$BIN has no liballoc_debug symbol"
 "$PROGS/workload" >"$TMP/sys.out" || fail "workload failed on the system allocator"
 "$BIN" >"$TMP/static.out" 2>"$TMP/static.err" || fail "static program failed: $(cat "$TMP/static.err")"
 same_output "static program output" "$TMP/sys.out" "$TMP/static.out"

@@ -17,12 +17,13 @@ int main(void)
 {
     if (workload(stdout))
         return 1;
-    void *p = malloc(4 << 20);
+    /* Above the largest dynamic mmap threshold (32 MiB): always mmapped. */
+    void *p = malloc(40 << 20);
     int found = 0;
     for (uint64_t i = 0; p && i < liballoc_debug.mmaps.capacity; i++)
         found |= liballoc_debug.mmaps.slots[i] == (uint64_t)(uintptr_t)p - LA_CHUNK_HDR;
     if (liballoc_debug.magic != LA_DEBUG_MAGIC || !liballoc_debug.initialized || !found) {
-        fprintf(stderr, "static_liballoc: malloc is not liballoc's (initialized=%llu, 4 MiB block %s)\n",
+        fprintf(stderr, "static_liballoc: malloc is not liballoc's (initialized=%llu, 40 MiB block %s)\n",
                 (unsigned long long)liballoc_debug.initialized, found ? "registered" : "not registered");
         return 1;
     }

@@ -25,12 +25,13 @@ static int prove_liballoc(void)
         fprintf(stderr, "workload: liballoc_debug not initialised (magic %llx)\n", (unsigned long long)d->magic);
         return 1;
     }
-    void *p = malloc(4 << 20);
+    /* Above the largest dynamic mmap threshold (32 MiB): always mmapped. */
+    void *p = malloc(40 << 20);
     int found = 0;
     for (uint64_t i = 0; p && i < d->mmaps.capacity; i++)
         found |= d->mmaps.slots[i] == (uint64_t)(uintptr_t)p - LA_CHUNK_HDR;
     if (!found) {
-        fprintf(stderr, "workload: malloc(4 MiB) = %p is not in liballoc's mmap registry\n", p);
+        fprintf(stderr, "workload: malloc(40 MiB) = %p is not in liballoc's mmap registry\n", p);
         return 1;
     }
     free(p);
