@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <malloc.h>
+#include <pthread.h>
 #include "check_suites.h"
 #include "check_la.h"
 
@@ -725,6 +726,119 @@ START_TEST(aligned_family)
 }
 END_TEST
 
+/* ---- arenas ------------------------------------------------------------------------ */
+
+struct thr_out {
+    void *p;                    /* a block left for the main thread to free */
+    struct la_arena *arena;     /* the arena of the thread's tcache */
+    uint64_t tid;
+};
+
+static void *thr_alloc(void *arg)
+{
+    struct thr_out *o = arg;
+    o->p = liballoc_malloc(1000);
+    void *q = liballoc_malloc(3000);
+    liballoc_free(q);
+    struct la_tcache *tc = t_my_tcache();
+    o->arena = tc ? tc->arena : NULL;
+    o->tid = (uint64_t)gettid();
+    return NULL;
+}
+
+/* glibc: a second thread gets its own arena (a 64 MiB-aligned heap whose chunks carry
+ * NON_MAIN_ARENA); its chunks can be freed by another thread; when the thread exits
+ * its tcache goes away and its arena is free, and the next new thread reuses it. */
+START_TEST(arena_per_thread)
+{
+    void *m = liballoc_malloc(100);
+    ck_assert(!la_non_main_arena(t_chunk(m)->size));
+    struct thr_out o1 = { 0 }, o2 = { 0 };
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, thr_alloc, &o1), 0);
+    pthread_join(th, NULL);
+    ck_assert_ptr_nonnull(o1.p);
+    ck_assert_ptr_nonnull(o1.arena);
+    ck_assert_ptr_ne(o1.arena, t_main_arena());
+    ck_assert_uint_ge(liballoc_debug.narenas, 2);
+    struct la_chunk *c = t_chunk(o1.p);
+    ck_assert(la_non_main_arena(c->size));
+    struct la_segment *seg = (struct la_segment *)la_heap_of((uintptr_t)c);
+    ck_assert_ptr_eq(seg->arena, o1.arena);
+    ck_assert_uint_eq(seg->kind, LA_SEG_HEAP);
+    /* The exited thread's tcache left the registry. */
+    for (struct la_tcache *t = liballoc_debug.tcaches; t; t = t->next)
+        ck_assert_uint_ne(t->tid, o1.tid);
+    ck_assert_uint_eq(o1.arena->nthreads, 0);
+    liballoc_free(o1.p);                        /* freed by another thread */
+
+    ck_assert_int_eq(pthread_create(&th, NULL, thr_alloc, &o2), 0);
+    pthread_join(th, NULL);
+    ck_assert_ptr_eq(o2.arena, o1.arena);       /* the free arena is reused */
+    liballoc_free(o2.p);
+    liballoc_free(m);
+    ck_assert_int_eq(liballoc_check_heap(), 0);
+}
+END_TEST
+
+/* ---- LIBALLOC_OPTIONS (liballoc-specific, read once at initialisation) -------- */
+
+/* Each Check test is a fresh child whose liballoc is not initialised yet, so setting
+ * the environment before the first call takes effect. */
+START_TEST(options_tcache_count_zero)
+{
+    setenv("LIBALLOC_OPTIONS", "tcache_count=0:mmap_threshold=256k", 1);
+    void *x = liballoc_malloc(40), *y = liballoc_malloc(40), *g = liballoc_malloc(40);
+    ck_assert_ptr_nonnull(g);
+    ck_assert_uint_eq(liballoc_debug.tunables.tcache_count, 0);
+    ck_assert_uint_eq(liballoc_debug.tunables.mmap_threshold, 256 * KiB);
+    ck_assert(liballoc_debug.tunables.no_dyn_threshold != 0);
+    struct la_arena *a = t_main_arena();
+    const unsigned fi = la_fastbin_index(la_request2size(40));
+    liballoc_free(x);                           /* no tcache: straight to the fastbin */
+    ck_assert_ptr_eq(a->fastbins[fi], t_chunk(x));
+    liballoc_free(y);
+    ck_assert_ptr_eq(a->fastbins[fi], t_chunk(y));
+    ck_assert_ptr_eq(t_fast_next(t_chunk(y)), t_chunk(x));
+    ck_assert_ptr_eq(liballoc_malloc(40), y);    /* LIFO */
+    ck_assert_ptr_eq(liballoc_malloc(40), x);
+    void *big = liballoc_malloc(200 * KiB);      /* below the raised threshold */
+    ck_assert(!la_is_mmapped(t_chunk(big)->size));
+    ck_assert_int_eq(liballoc_check_heap(), 0);
+}
+END_TEST
+
+/* A malformed or unknown item gets a one-line warning on stderr and is ignored; the
+ * other items still apply. */
+static void init_with_bad_options(void)
+{
+    setenv("LIBALLOC_OPTIONS", "mxfast=bogus,tcache_count=3,no_such_option=1", 1);
+    void *p = liballoc_malloc(10);
+    liballoc_free(p);
+}
+
+START_TEST(options_malformed_warns)
+{
+    char path[] = "/tmp/la_check_opts_XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    unlink(path);
+    int saved = dup(2);
+    dup2(fd, 2);
+    init_with_bad_options();
+    dup2(saved, 2);
+    close(saved);
+    char buf[2048];
+    ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+    close(fd);
+    buf[n > 0 ? n : 0] = '\0';
+    ck_assert_msg(strstr(buf, "mxfast=bogus") != NULL, "stderr was: %s", buf);
+    ck_assert_msg(strstr(buf, "no_such_option") != NULL, "stderr was: %s", buf);
+    ck_assert_uint_eq(liballoc_debug.tunables.mxfast, LA_DEFAULT_MXFAST);
+    ck_assert_uint_eq(liballoc_debug.tunables.tcache_count, 3);
+}
+END_TEST
+
 static Suite *suite_mechanisms(void)
 {
     Suite *s = suite_create("mechanisms");
@@ -762,6 +876,13 @@ static Suite *suite_mechanisms(void)
     tcase_add_test(tc, realloc_grow_into_top);
     tcase_add_test(tc, realloc_by_copy);
     tcase_add_test(tc, aligned_family);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("arenas_options");
+    tcase_set_timeout(tc, 20);
+    tcase_add_test(tc, arena_per_thread);
+    tcase_add_test(tc, options_tcache_count_zero);
+    tcase_add_test(tc, options_malformed_warns);
     suite_add_tcase(s, tc);
     return s;
 }
