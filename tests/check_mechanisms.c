@@ -839,11 +839,16 @@ START_TEST(options_malformed_warns)
 }
 END_TEST
 
+/* Each test runs in a fresh child: drop an inherited LIBALLOC_OPTIONS so the defaults
+ * the tests expect are in force (tests that want options set their own). */
+static void default_options(void) { unsetenv("LIBALLOC_OPTIONS"); }
+
 static Suite *suite_mechanisms(void)
 {
     Suite *s = suite_create("mechanisms");
     TCase *tc = tcase_create("tcache_fastbins");
     tcase_set_timeout(tc, 20);
+    tcase_add_checked_fixture(tc, default_options, NULL);
     tcase_add_test(tc, tcache_fill_and_overflow);
     tcase_add_test(tc, fastbin_lifo_safe_linked);
     tcase_add_test(tc, malloc_consolidate_merges_fastbins);
@@ -852,6 +857,7 @@ static Suite *suite_mechanisms(void)
 
     tc = tcase_create("bins");
     tcase_set_timeout(tc, 20);
+    tcase_add_checked_fixture(tc, default_options, NULL);
     tcase_add_test(tc, coalesce_with_previous);
     tcase_add_test(tc, coalesce_with_next);
     tcase_add_test(tc, coalesce_with_both);
@@ -863,6 +869,7 @@ static Suite *suite_mechanisms(void)
 
     tc = tcase_create("system");
     tcase_set_timeout(tc, 20);
+    tcase_add_checked_fixture(tc, default_options, NULL);
     tcase_add_test(tc, top_grow_and_trim);
     tcase_add_test(tc, mmap_threshold);
     tcase_add_test(tc, mmap_dynamic_threshold);
@@ -871,6 +878,7 @@ static Suite *suite_mechanisms(void)
 
     tc = tcase_create("realloc_align");
     tcase_set_timeout(tc, 20);
+    tcase_add_checked_fixture(tc, default_options, NULL);
     tcase_add_test(tc, realloc_shrink_in_place);
     tcase_add_test(tc, realloc_grow_into_free_next);
     tcase_add_test(tc, realloc_grow_into_top);
@@ -880,6 +888,7 @@ static Suite *suite_mechanisms(void)
 
     tc = tcase_create("arenas_options");
     tcase_set_timeout(tc, 20);
+    tcase_add_checked_fixture(tc, default_options, NULL);
     tcase_add_test(tc, arena_per_thread);
     tcase_add_test(tc, options_tcache_count_zero);
     tcase_add_test(tc, options_malformed_warns);
