@@ -22,3 +22,4 @@ $(HEAPVIEW_BIN): $(HEAPVIEW_OBJS)
 TEST_PROG_LDLIBS_hv_scripted_static = -static $(LIBALLOC_A) -lpthread
 TEST_PROG_LDLIBS_hv_scripted = -lpthread
 $(B)/tests/progs/hv_scripted_static: tests/progs/hv_scripted.c
+TEST_PROG_LDLIBS_hv_corrupt = -lpthread

@@ -134,6 +134,34 @@ static int seg_cmp_ctx_cmp(const void *a, const void *b, void *ctx)
     return x < y ? -1 : x > y;
 }
 
+/* After a bad size at p: the first 16-byte aligned q in (p, end) from which the
+ * headers chain validly for a few steps (or exactly to the top / segment end).
+ * Bounded: looks at most 1 MiB ahead.  0 if none. */
+static uint64_t resync(struct w *w, const struct hv_arena *ar, uint64_t p, uint64_t end, int newest)
+{
+    uint64_t limit = end - p > (1u << 20) ? p + (1u << 20) : end;
+    for (uint64_t q = p + 16; q < limit; q += 16) {
+        uint64_t r = q;
+        int steps = 0, good = 0;
+        while (steps < 8) {
+            if (r == end || (newest && r == ar->top)) {
+                good = steps > 0 || r == ar->top;
+                break;
+            }
+            int ok = 1;
+            uint64_t f = rd64(w, r + 8, &ok), z = la_chunksize(f);
+            if (!ok || z < LA_MINSIZE || !la_aligned(z) || z > end - r)
+                break;
+            r += z;
+            if (++steps == 8)
+                good = 1;
+        }
+        if (good)
+            return q;
+    }
+    return 0;
+}
+
 static void walk_segment(struct w *w, struct hv_arena *ar, struct hv_segment *g, int newest)
 {
     struct hv_snapshot *s = w->s;
@@ -176,9 +204,15 @@ static void walk_segment(struct w *w, struct hv_arena *ar, struct hv_segment *g,
         }
         int fence = !newest && sz == LA_CHUNK_HDR;
         if (!fence && (sz < LA_MINSIZE || !la_aligned(sz) || sz > end - p)) {
-            hv_problem(s, p, "free(): invalid size (size field 0x%llx at chunk 0x%llx; rest of the segment "
-                       "skipped)", (unsigned long long)field, (unsigned long long)p);
-            break;
+            uint64_t q = resync(w, ar, p, end, newest);
+            if (!q) {
+                hv_problem(s, p, "free(): invalid size (size field 0x%llx at chunk 0x%llx; rest of the segment "
+                           "skipped)", (unsigned long long)field, (unsigned long long)p);
+                break;
+            }
+            hv_problem(s, p, "free(): invalid size (size field 0x%llx at chunk 0x%llx; walk resynchronised "
+                       "at 0x%llx)", (unsigned long long)field, (unsigned long long)p, (unsigned long long)q);
+            sz = q - p;            /* keep the damaged span visible as one chunk */
         }
         struct hv_chunk *c = add_chunk(w);
         if (!c)
