@@ -3,7 +3,8 @@
 # Each script runs a real program twice, on the system allocator and with
 # LD_PRELOAD=liballoc.so, diffs what the two runs printed, and proves that the
 # preloaded run really used liballoc: the dynamic linker's binding trace
-# (LD_DEBUG=bindings) must show the program's malloc bound to liballoc.so.
+# (LD_DEBUG=bindings) must show the program's malloc bound to liballoc.so, and
+# a malformed LIBALLOC_OPTIONS item must draw liballoc's warning from it.
 # LA_BUILD is the build directory (default: the source tree).
 set -euo pipefail
 
@@ -40,4 +41,8 @@ bound_to_liballoc() {
     local pat="to $SO \[0\]: normal symbol \`"
     grep -qs -- "${pat}malloc'" "$dir"/trace* || fail "'$*': malloc was not bound to $SO"
     grep -qs -- "${pat}free'" "$dir"/trace* || fail "'$*': free was not bound to $SO"
+    LD_PRELOAD=$SO LIBALLOC_OPTIONS=mxfast=bogus "$@" >/dev/null 2>"$TMP/optwarn" \
+        || fail "'$*' under liballoc with a malformed LIBALLOC_OPTIONS failed"
+    grep -q 'LIBALLOC_OPTIONS.*mxfast=bogus' "$TMP/optwarn" \
+        || fail "'$*' did not print liballoc's warning about LIBALLOC_OPTIONS=mxfast=bogus"
 }

@@ -37,5 +37,9 @@ git_session() {
 ( git_session "$TMP/sys" ) >"$TMP/sys.out" 2>&1 || fail "git failed on the system allocator: $(tail -5 "$TMP/sys.out")"
 ( export LD_PRELOAD=$SO; git_session "$TMP/la" ) >"$TMP/la.out" 2>&1 || fail "git failed under liballoc: $(tail -5 "$TMP/la.out")"
 same_output "git session output" "$TMP/sys.out" "$TMP/la.out"
+# Once more with liballoc's heap checker running every 500 calls in every git process.
+( export LD_PRELOAD=$SO LIBALLOC_OPTIONS=check=500; git_session "$TMP/lachk" ) >"$TMP/lachk.out" 2>&1 \
+    || fail "git failed under liballoc with check=500: $(tail -5 "$TMP/lachk.out")"
+same_output "git session output (check=500)" "$TMP/sys.out" "$TMP/lachk.out"
 bound_to_liballoc git --git-dir="$TMP/la/repo/.git" log --oneline
 echo "$NAME: ok ($(wc -l <"$TMP/la.out") identical lines, HEAD $(git --git-dir="$TMP/la/repo/.git" rev-parse --short HEAD))"
