@@ -87,7 +87,7 @@ static void attach(struct la_arena *from, struct la_arena *to)
     if (to->nthreads++ == 0) free_list_remove(to);
     la_gen_end();
     la_t_arena = to;
-    if (la_tc) la_tc->arena = to;
+    if (la_tc_get()) la_tc->arena = to;
 }
 
 /* Pick an arena for a thread that has none; returns it attached (not locked). */

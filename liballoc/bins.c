@@ -98,7 +98,7 @@ LA_INLINE void *split_victim(struct la_arena *av, la_chunk *victim, size_t size,
 
 void *la_int_malloc(struct la_arena *av, size_t nb)
 {
-    struct la_tcache *tc = la_tc;
+    struct la_tcache *tc = la_tc_get();
     size_t tidx = la_tcache_index(nb);
     int can_cache = tc != NULL && tidx < la_g.tc_bins;
     size_t abit = la_arena_bit(av);

@@ -290,7 +290,7 @@ int la_check_heap(void)
         la_unlock(&av->lock);
         if (r) return report(&f, "arena", av->index);
     }
-    if (la_tc && check_tcache(la_tc, &f)) return report(&f, "tcache of this thread", UINT32_MAX);
+    if (la_tc_get() && check_tcache(la_tc, &f)) return report(&f, "tcache of this thread", UINT32_MAX);
     la_registry_lock();
     int r = check_mmaps(&f);
     uint64_t nt = 0;

@@ -15,18 +15,16 @@
 LA_INLINE void *la_malloc_inline(size_t n)
 {
     if (la_likely(n <= la_g.fast_max_req)) {
-        struct la_tcache *tc = la_tc;
+        struct la_tcache *tc = la_tc;                 /* never NULL: LA_TC_NONE */
         size_t idx = n < 9 ? 0 : (n - 9) >> 4;     /* la_tcache_index(la_request2size(n)) */
-        if (la_likely(tc != NULL)) {
-            struct la_tcache_entry *e = tc->entries[idx];
-            if (la_likely(e != NULL)) {
-                uintptr_t next = la_reveal_ptr((uintptr_t)&e->next, e->next);
-                if (la_likely(la_aligned(next))) {
-                    tc->entries[idx] = (struct la_tcache_entry *)next;
-                    tc->counts[idx]--;
-                    e->key = 0;
-                    return e;
-                }
+        struct la_tcache_entry *e = tc->entries[idx];
+        if (la_likely(e != NULL)) {
+            uintptr_t next = la_reveal_ptr((uintptr_t)&e->next, e->next);
+            if (la_likely(la_aligned(next))) {
+                tc->entries[idx] = (struct la_tcache_entry *)next;
+                tc->counts[idx]--;
+                e->key = 0;
+                return e;
             }
         }
     }
@@ -41,9 +39,11 @@ LA_INLINE void la_free_inline(void *mem)
     if (la_likely(idx < la_g.fast_bins && (((uintptr_t)mem | size) & LA_ALIGN_MASK) == 0)) {
         struct la_tcache *tc = la_tc;
         struct la_tcache_entry *e = mem;
-        if (la_likely(tc != NULL && tc->counts[idx] < la_g.tc_count && e->key != la_g.tc_key)) {
+        uint64_t key = la_g.tc_key;
+        if (la_likely(tc->counts[idx] < la_g.tc_count && e->key != key)) {
+            /* two plain stores (volatile keeps gcc from pairing them through SSE) */
+            *(volatile uint64_t *)&e->key = key;
             e->next = la_protect_ptr((uintptr_t)&e->next, (uintptr_t)tc->entries[idx]);
-            e->key = la_g.tc_key;
             tc->entries[idx] = e;
             tc->counts[idx]++;
             return;

@@ -54,7 +54,7 @@ void la_fork_child(void)
         la_g.free_list = av;
     }
     if (mine) mine->nthreads = 1;
-    struct la_tcache *keep = la_tc;
+    struct la_tcache *keep = la_tc_get();
     struct la_tcache *t = la_dbg.tcaches;
     while (t) {
         struct la_tcache *next = t->next;

@@ -118,7 +118,13 @@ extern struct la_globals la_g LA_HIDDEN;
 extern struct la_debug la_dbg LA_HIDDEN;           /* = liballoc_debug */
 extern struct la_arena la_main_arena LA_HIDDEN;
 
-extern LA_TLS struct la_tcache *la_tc LA_HIDDEN;   /* this thread's tcache or NULL */
+extern LA_TLS struct la_tcache *la_tc LA_HIDDEN;   /* this thread's tcache or LA_TC_NONE */
+/* A thread without a tcache points la_tc at this read-only tcache that is
+ * both empty (malloc misses) and full (free misses), so the inline fast paths
+ * need no NULL test.  Nothing ever writes to it. */
+extern const struct la_tcache la_tc_none LA_HIDDEN;
+#define LA_TC_NONE ((struct la_tcache *)&la_tc_none)
+LA_INLINE struct la_tcache *la_tc_get(void) { return la_tc == LA_TC_NONE ? NULL : la_tc; }
 extern LA_TLS struct la_arena *la_t_arena LA_HIDDEN;/* arena this thread is attached to */
 extern LA_TLS int la_t_state LA_HIDDEN;            /* 0 fresh, 1 has tcache, 2 exited */
 

@@ -49,7 +49,7 @@ LA_INLINE void alloc_perturb(void *mem, size_t n)
 
 LA_INLINE struct la_tcache *my_tcache(void)
 {
-    struct la_tcache *tc = la_tc;
+    struct la_tcache *tc = la_tc_get();
     if (la_unlikely(!tc) && la_t_state == LA_T_FRESH) tc = la_tcache_create();
     return tc;
 }
@@ -114,7 +114,7 @@ LA_NOINLINE void la_free_slow(void *mem)
         la_munmap_chunk(p);             /* raw syscall: errno untouched */
         return;
     }
-    struct la_tcache *tc = la_tc;
+    struct la_tcache *tc = la_tc_get();
     size_t idx = la_tcache_index(size);
     if (tc && idx < la_g.tc_bins) {
         struct la_tcache_entry *e = mem;

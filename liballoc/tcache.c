@@ -14,7 +14,8 @@
 
 #include "internal.h"
 
-LA_TLS struct la_tcache *la_tc;
+const struct la_tcache la_tc_none = { .counts = { [0 ... LA_TCACHE_BINS - 1] = UINT16_MAX } };
+LA_TLS struct la_tcache *la_tc = LA_TC_NONE;
 LA_TLS int la_t_state;
 
 /* ---- metadata pages ------------------------------------------------------------ */
@@ -119,10 +120,10 @@ static void flush(struct la_tcache *tc)
 void la_tcache_thread_exit(void *arg)
 {
     (void)arg;
-    struct la_tcache *tc = la_tc;
+    struct la_tcache *tc = la_tc_get();
     la_t_state = LA_T_DEAD;
     if (tc) {
-        la_tc = NULL;          /* from now on frees go to the arena */
+        la_tc = LA_TC_NONE;    /* from now on frees go to the arena */
         flush(tc);
         unregister(tc);
     }
