@@ -243,7 +243,8 @@ cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 cores=$(nproc)
 kern=$(uname -sr)
 glibcv=$(getconf GNU_LIBC_VERSION 2>/dev/null || ldd --version | head -1)
-commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
+# BENCH_COMMIT names the commit when the tree is an export without .git
+commit=${BENCH_COMMIT:-$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)}
 if [ -n "$(git -C "$ROOT" status --porcelain -- liballoc tests/bench 2>/dev/null)" ]; then
     commit="$commit (with uncommitted changes in liballoc/ or tests/bench/)"
 fi
