@@ -391,6 +391,17 @@ static void phase_churn(void)
 
 /* ---- fork while allocating --------------------------------------------------------------- */
 
+static void *child_thread(void *arg)
+{
+    (void)arg;
+    void *p[16];
+    for (int i = 0; i < 16; i++)
+        if (!(p[i] = malloc(64 + (size_t)i * 300))) return (void *)1;
+    for (int i = 0; i < 16; i++)
+        free(p[i]);
+    return NULL;
+}
+
 static int child_work(void)
 {
     static const size_t sizes[] = { 16, 100, 1000, 1100, 5000, 70000, 300 * 1024 };
@@ -408,6 +419,11 @@ static int child_work(void)
     for (unsigned i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
         free(p[i]);
     free(c);
+    /* A new thread in the child gets an arena and allocates too. */
+    pthread_t th;
+    void *ret = (void *)1;
+    if (pthread_create(&th, NULL, child_thread, NULL) || pthread_join(th, &ret) || ret)
+        return 6;
     if (check_heap && check_heap() != 0)
         return 5;
     return 0;
