@@ -112,6 +112,11 @@ static struct la_arena *arena_choose(void)
     }
     attach(NULL, av);
     la_registry_unlock();
+    /* Make sure the thread-exit destructor runs even without a tcache
+     * (tcache_count=0), so the arena is released when the thread ends.
+     * May allocate: la_t_arena is already set. */
+    if (la_g.have_key && la_t_state != LA_T_DEAD && !la_tc_get())
+        pthread_setspecific(la_g.key, av);
     return av;
 }
 
