@@ -23,3 +23,25 @@ TEST_PROG_LDLIBS_hv_scripted_static = -static $(LIBALLOC_A) -lpthread
 TEST_PROG_LDLIBS_hv_scripted = -lpthread
 $(B)/tests/progs/hv_scripted_static: tests/progs/hv_scripted.c
 TEST_PROG_LDLIBS_hv_corrupt = -lpthread
+
+# ---- fuzzing the core-file reader (libFuzzer; needs clang) -------------------------
+#   make fuzz [FUZZ_SECONDS=60]   runs fuzz_core on the corpus in $(B)/fuzz-out/corpus,
+#                                 seeded from fuzz/seeds (shrunk kernel cores, fuzz/mkseed.py);
+#                                 crashing inputs land in $(B)/fuzz-out/artifacts/.
+# `make check` runs a short smoke instead (tests/check_heapview.c: mutated cores).
+FUZZ_SECONDS ?= 60
+FUZZ_CC      ?= clang
+FUZZ_DIR     := $(B)/fuzz-out
+FUZZ_BIN     := $(FUZZ_DIR)/fuzz_core
+CLEAN_FILES  += $(FUZZ_DIR)
+
+$(FUZZ_BIN): fuzz/fuzz_core.c $(HEAPVIEW_ENGINE_SRCS) $(wildcard heapview/*.h) $(wildcard shared/*.h)
+	@mkdir -p $(dir $@)
+	@command -v $(FUZZ_CC) >/dev/null || { echo "make fuzz: needs clang with libFuzzer (apt-get install clang)" >&2; exit 1; }
+	$(FUZZ_CC) -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+	    -D_GNU_SOURCE -I$(CURDIR)/shared -I$(CURDIR)/heapview -o $@ fuzz/fuzz_core.c $(HEAPVIEW_ENGINE_SRCS) -lelf
+
+fuzz: $(FUZZ_BIN)
+	@mkdir -p $(FUZZ_DIR)/corpus $(FUZZ_DIR)/artifacts
+	$(FUZZ_BIN) -max_total_time=$(FUZZ_SECONDS) -max_len=1048576 -timeout=10 -rss_limit_mb=4096 \
+	    -print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/artifacts/ $(FUZZ_DIR)/corpus fuzz/seeds

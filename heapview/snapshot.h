@@ -230,7 +230,7 @@ const void *hv_snapshot_bytes(const struct hv_snapshot *snap, uint64_t addr, siz
 static inline const struct hv_binent *hv_bin_entries(const struct hv_snapshot *snap,
                                                      const struct hv_bin *bin)
 {
-    return snap->binents + bin->first;
+    return snap->binents ? snap->binents + bin->first : snap->binents;
 }
 
 /* Compare: sets chunk->change on every chunk of `newer` (HV_NEW: no chunk at that

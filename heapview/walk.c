@@ -242,6 +242,8 @@ static void walk_segment(struct w *w, struct hv_arena *ar, struct hv_segment *g,
         hv_problem(s, ar->top, "arena %u: top chunk 0x%llx is not at the end of its newest segment", ar->index,
                    (unsigned long long)ar->top);
     /* free by boundary tags */
+    if (n < 2)
+        return;
     struct hv_chunk *a = s->chunks + g->first_chunk;
     for (size_t i = 0; i + 1 < n; i++) {
         if (a[i].state != HV_INUSE || (a[i].flags & HV_CF_FENCEPOST))
