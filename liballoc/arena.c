@@ -10,6 +10,10 @@
  * arena's lock is busy, a thread moves: to a new arena while the limit allows,
  * or to another arena whose lock it can take.  Frees always go back to the
  * chunk's own arena (la_arena_of).
+ *
+ * Lock order: an arena lock before the registry lock (sysmalloc registers
+ * mmapped chunks while holding its arena).  Under the registry lock an arena
+ * lock is only ever tried, never waited for.
  */
 #include "internal.h"
 
@@ -42,8 +46,10 @@ static uint64_t arena_limit(void)
     return n > t->arena_test ? n : t->arena_test;
 }
 
-/* Create a new arena (in a fresh heap); registry lock held.  NULL on failure. */
-static struct la_arena *arena_new(void)
+/* Create a new arena (in a fresh heap); registry lock held.  NULL on failure.
+ * With `locked` the arena is published already locked by the caller (the lock
+ * order is arena before registry, so it must not be taken after publishing). */
+static struct la_arena *arena_new(int locked)
 {
     struct la_segment *h = la_new_heap(sizeof(struct la_arena) + 2 * LA_MINSIZE, la_dbg.tunables.top_pad);
     if (!h) return NULL;
@@ -58,6 +64,7 @@ static struct la_arena *arena_new(void)
     av->top = top;
     av->segments = h;
     av->system_mem = av->max_system_mem = h->size;
+    if (locked) av->lock = 1;
     /* publish at the end of the list */
     la_gen_begin();
     struct la_arena *last = &la_main_arena;
@@ -98,7 +105,7 @@ static struct la_arena *arena_choose(void)
     if (la_t_state != LA_T_DEAD) __atomic_store_n(&la_g.multi_threaded, 1, __ATOMIC_SEQ_CST);
     la_registry_lock();
     struct la_arena *av = la_g.free_list;
-    if (!av && la_dbg.narenas < arena_limit()) av = arena_new();
+    if (!av && la_dbg.narenas < arena_limit()) av = arena_new(0);
     if (!av) {
         /* share: round-robin, preferring an unlocked arena */
         struct la_arena *start = la_g.next_reuse ? la_g.next_reuse : &la_main_arena;
@@ -131,8 +138,7 @@ static struct la_arena *arena_move(struct la_arena *cur)
         if (la_trylock(&a->lock)) got = a;
     }
     if (!got && la_dbg.narenas < arena_limit()) {
-        got = arena_new();
-        if (got) la_lock(&got->lock);
+        got = arena_new(1);
     }
     if (!got) {
         for (struct la_arena *a = cur->next ? cur->next : &la_main_arena; a != cur;
@@ -169,7 +175,7 @@ struct la_arena *la_arena_retry(struct la_arena *failed)
     struct la_arena *a = NULL;
     la_registry_lock();
     a = la_main_arena.next;
-    if (!a && la_dbg.narenas < arena_limit()) a = arena_new();
+    if (!a && la_dbg.narenas < arena_limit()) a = arena_new(0);
     la_registry_unlock();
     if (a) la_lock(&a->lock);
     return a;

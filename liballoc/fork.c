@@ -1,8 +1,8 @@
 /*
  * liballoc/fork.c - keeping the heap consistent across fork.
  *
- * prepare: when more than one thread has ever used liballoc, take the registry
- * lock and then every arena lock, so the child's copy of the heap is not caught
+ * prepare: when more than one thread has ever used liballoc, take every arena
+ * lock and then the registry lock, so the child's copy of the heap is not caught
  * in the middle of an operation of another thread.  A process in which only
  * one thread ever allocated skips the locking: no other thread can hold a lock,
  * and this thread may be forking from a signal handler that interrupted malloc
@@ -21,8 +21,20 @@ void la_fork_prepare(void)
         locked_for_fork = 0;
         return;
     }
-    la_registry_lock();
-    for (struct la_arena *av = &la_main_arena; av; av = av->next) la_lock(&av->lock);
+    /* Arena locks first, then the registry lock (the library's lock order).
+     * Arenas are only ever appended, under the registry lock: if one was
+     * appended while we were locking, lock it too and try again. */
+    struct la_arena *last = NULL;
+    for (;;) {
+        for (struct la_arena *a = last ? __atomic_load_n(&last->next, __ATOMIC_ACQUIRE) : &la_main_arena; a;
+             a = __atomic_load_n(&a->next, __ATOMIC_ACQUIRE)) {
+            la_lock(&a->lock);
+            last = a;
+        }
+        la_registry_lock();
+        if (!last->next) break;
+        la_registry_unlock();
+    }
     locked_for_fork = 1;
 }
 
