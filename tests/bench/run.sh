@@ -165,6 +165,7 @@ EOF
 
 # --- the interleaved runs -------------------------------------------------------
 start=$(date +%s)
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 for rep in $(seq 1 "$RUNS"); do
     for b in $benches; do
         eval "cmd=\$CMD_${b//-/_}"
@@ -253,6 +254,7 @@ fi
     echo "liballoc benchmark suite, $(date -u '+%Y-%m-%d %H:%M UTC')"
     echo "machine: $cpu, $cores cores, $kern, $glibcv"
     echo "commit:  $commit"
+    echo "load:    $load_start at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end (1/5/15-min load averages; above $cores the figures are noisy)"
     echo "method:  $RUNS interleaved run(s) per cell, scale $SCALE; median; ratio = allocator / glibc (< 1 is better); suite took ${elapsed}s"
     for name in $names; do
         eval "lib=\$LIB_$name"
