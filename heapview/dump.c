@@ -162,33 +162,86 @@ static void jstr(FILE *f, const char *str)
     putc('"', f);
 }
 
+/* Fast formatting for the per-chunk lines (a dump of a million chunks is mostly these). */
+static char *put_hex(char *o, uint64_t v)
+{
+    static const char digits[] = "0123456789abcdef";
+    char tmp[16];
+    int n = 0;
+    *o++ = '0';
+    *o++ = 'x';
+    do {
+        tmp[n++] = digits[v & 15];
+        v >>= 4;
+    } while (v);
+    while (n)
+        *o++ = tmp[--n];
+    return o;
+}
+
+static char *put_dec(char *o, uint64_t v)
+{
+    char tmp[20];
+    int n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n)
+        *o++ = tmp[--n];
+    return o;
+}
+
+static char *put_str(char *o, const char *s)
+{
+    while (*s)
+        *o++ = *s++;
+    return o;
+}
+
 static void jchunk(FILE *f, const struct hv_snapshot *s, const struct hv_chunk *c)
 {
+    char buf[512], *o = buf;
     const char *bn = hv_bin_name(c->bin);
-    fprintf(f, "{\"address\":\"0x%llx\",\"user\":\"0x%llx\",\"size\":%llu,\"state\":\"%s\",\"bin\":", X(c->addr),
-            X(hv_chunk_user(c)), X(c->size), hv_state_name(c->state));
-    if (bn)
-        fprintf(f, "\"%s\",\"bin_index\":%u", bn, c->bin_index);
-    else
-        fputs("null", f);
-    if (c->bin == HV_BIN_TCACHE)
-        fprintf(f, ",\"thread\":%llu", X(tid_of(s, c)));
-    fputs(",\"flags\":[", f);
+    o = put_str(o, "{\"address\":\"");
+    o = put_hex(o, c->addr);
+    o = put_str(o, "\",\"user\":\"");
+    o = put_hex(o, hv_chunk_user(c));
+    o = put_str(o, "\",\"size\":");
+    o = put_dec(o, c->size);
+    o = put_str(o, ",\"state\":\"");
+    o = put_str(o, hv_state_name(c->state));
+    o = put_str(o, "\",\"bin\":");
+    if (bn) {
+        *o++ = '"';
+        o = put_str(o, bn);
+        o = put_str(o, "\",\"bin_index\":");
+        o = put_dec(o, c->bin_index);
+    } else {
+        o = put_str(o, "null");
+    }
+    if (c->bin == HV_BIN_TCACHE) {
+        o = put_str(o, ",\"thread\":");
+        o = put_dec(o, tid_of(s, c));
+    }
+    o = put_str(o, ",\"flags\":[");
     int n = 0;
     if (c->size_flags & LA_PREV_INUSE)
-        fprintf(f, "%s\"PREV_INUSE\"", n++ ? "," : "");
+        o = put_str(o, n++ ? ",\"PREV_INUSE\"" : "\"PREV_INUSE\"");
     if (c->size_flags & LA_IS_MMAPPED)
-        fprintf(f, "%s\"IS_MMAPPED\"", n++ ? "," : "");
+        o = put_str(o, n++ ? ",\"IS_MMAPPED\"" : "\"IS_MMAPPED\"");
     if (c->size_flags & LA_NON_MAIN_ARENA)
-        fprintf(f, "%s\"NON_MAIN_ARENA\"", n++ ? "," : "");
-    fprintf(f, "],\"prev_size\":%llu", X(c->prev_size));
+        o = put_str(o, n++ ? ",\"NON_MAIN_ARENA\"" : "\"NON_MAIN_ARENA\"");
+    o = put_str(o, "],\"prev_size\":");
+    o = put_dec(o, c->prev_size);
     if (c->flags & HV_CF_FENCEPOST)
-        fputs(",\"fencepost\":true", f);
+        o = put_str(o, ",\"fencepost\":true");
     if (c->flags & HV_CF_LAST_REM)
-        fputs(",\"last_remainder\":true", f);
+        o = put_str(o, ",\"last_remainder\":true");
     if (c->flags & HV_CF_PROBLEM)
-        fputs(",\"problem\":true", f);
-    putc('}', f);
+        o = put_str(o, ",\"problem\":true");
+    *o++ = '}';
+    fwrite(buf, 1, (size_t)(o - buf), f);
 }
 
 static void jbin(FILE *f, const struct hv_snapshot *s, const struct hv_bin *b, int tcache)
@@ -201,8 +254,15 @@ static void jbin(FILE *f, const struct hv_snapshot *s, const struct hv_bin *b, i
         fprintf(f, "\"chain\":%u,", b->count);
     fprintf(f, "\"truncated\":%s,\"chunks\":[", b->truncated ? "true" : "false");
     const struct hv_binent *e = hv_bin_entries(s, b);
-    for (uint32_t i = 0; i < b->count; i++)
-        fprintf(f, "%s\"0x%llx\"", i ? "," : "", X(e[i].addr));
+    for (uint32_t i = 0; i < b->count; i++) {
+        char buf[32], *o = buf;
+        if (i)
+            *o++ = ',';
+        *o++ = '"';
+        o = put_hex(o, e[i].addr);
+        *o++ = '"';
+        fwrite(buf, 1, (size_t)(o - buf), f);
+    }
     fputs("]}", f);
 }
 

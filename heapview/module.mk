@@ -45,3 +45,20 @@ fuzz: $(FUZZ_BIN)
 	@mkdir -p $(FUZZ_DIR)/corpus $(FUZZ_DIR)/artifacts
 	$(FUZZ_BIN) -max_total_time=$(FUZZ_SECONDS) -max_len=1048576 -timeout=10 -rss_limit_mb=4096 \
 	    -print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/artifacts/ $(FUZZ_DIR)/corpus fuzz/seeds
+
+# ---- benchmark: target stop time and snapshot/dump time for 10k/100k/1M chunks ------
+#   make bench-heapview [HV_BENCH_RUNS=5]   (not part of `make bench`: tests/bench/*.c
+#   are the allocator suite's programs; this one lives in tests/bench/heapview/)
+HV_BENCH_BIN := $(B)/tests/bench/heapview/hv_snapshot_bench
+HV_BENCH_RUNS ?= 5
+ALL_TARGETS += $(HV_BENCH_BIN)
+CLEAN_FILES += $(HV_BENCH_BIN)
+TEST_PROG_LDLIBS_hv_bigheap =
+
+$(HV_BENCH_BIN): tests/bench/heapview/hv_snapshot_bench.c $(HEAPVIEW_ENGINE_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) -D_GNU_SOURCE -I$(CURDIR)/heapview $(LDFLAGS) -o $@ $< $(HEAPVIEW_ENGINE_OBJS) $(HEAPVIEW_LIBS)
+
+.PHONY: bench-heapview
+bench-heapview: $(HV_BENCH_BIN) $(HEAPVIEW_BIN) $(LIBALLOC_SO) $(B)/tests/progs/hv_bigheap
+	$(HV_BENCH_BIN) $(HEAPVIEW_BIN) $(abspath $(LIBALLOC_SO)) $(B)/tests/progs/hv_bigheap $(HV_BENCH_RUNS)

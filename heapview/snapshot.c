@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -67,6 +68,24 @@ const void *hv_img_get(const struct hv_image *img, uint64_t addr, size_t len)
     return NULL;
 }
 
+const struct hv_img_range *hv_img_range_of(const struct hv_image *img, uint64_t addr)
+{
+    size_t lo = 0, hi = img->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (img->r[mid].addr <= addr)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (size_t k = lo, steps = 0; k > 0 && steps < 16; k--, steps++) {
+        const struct hv_img_range *r = &img->r[k - 1];
+        if (addr >= r->addr && addr - r->addr < r->len)
+            return r;
+    }
+    return NULL;
+}
+
 int hv_img_read64(const struct hv_image *img, uint64_t addr, uint64_t *out)
 {
     const void *p = hv_img_get(img, addr, 8);
@@ -76,13 +95,21 @@ int hv_img_read64(const struct hv_image *img, uint64_t addr, uint64_t *out)
     return 0;
 }
 
+static int in_pool(const struct hv_image *img, const unsigned char *p)
+{
+    return img->pool && p >= img->pool && p < img->pool + img->pool_len;
+}
+
 static void img_free(struct hv_image *img)
 {
     if (!img)
         return;
     for (size_t i = 0; i < img->n; i++)
-        free(img->r[i].data);
+        if (!in_pool(img, img->r[i].data))
+            free(img->r[i].data);
     free(img->r);
+    if (img->pool)
+        munmap(img->pool, img->pool_len);
     memset(img, 0, sizeof *img);
 }
 
@@ -100,14 +127,21 @@ static int64_t img_add(struct hv_image *img, struct hv_source *src, uint64_t add
         img->r = r;
         img->cap = cap;
     }
-    unsigned char *data = malloc(len);
-    if (!data)
+    unsigned char *data;
+    size_t need = (len + 15) & ~(size_t)15;
+    int pooled = img->pool && need >= len && img->pool_len - img->pool_used >= need;
+    if (pooled)
+        data = img->pool + img->pool_used;
+    else if (!(data = malloc(len)))
         return -1;
     ssize_t got = hv_source_read(src, addr, data, len);
     if (got <= 0) {
-        free(data);
+        if (!pooled)
+            free(data);
         return 0;
     }
+    if (pooled)
+        img->pool_used += need;
     img->r[img->n].addr = addr;
     img->r[img->n].len = (uint64_t)got;
     img->r[img->n].data = data;
@@ -412,6 +446,53 @@ static int copy_all(struct ctx *c, struct hv_error *err)
     return 0;
 }
 
+/* Bytes the next copy will need, read while the target runs (so only a size
+ * hint: racy reads are harmless here).  Bounded like the real copy. */
+static uint64_t estimate(struct hv_source *src)
+{
+    struct la_debug d;
+    uint64_t da = hv_source_debug_addr(src), total = 0;
+    if (hv_source_read(src, da, &d, sizeof d) != (ssize_t)sizeof d || d.magic != LA_DEBUG_MAGIC)
+        return 0;
+    total += sizeof d + d.ntcaches * sizeof(struct la_tcache) + d.mmaps.capacity * 8 + d.mmaps.count * 16;
+    uint64_t a = (uint64_t)(uintptr_t)d.main_arena;
+    for (int na = 0; a && na < 256; na++) {
+        struct la_arena ar;
+        if (hv_source_read(src, a, &ar, sizeof ar) != (ssize_t)sizeof ar)
+            break;
+        total += sizeof ar;
+        uint64_t sg = (uint64_t)(uintptr_t)ar.segments;
+        for (int ns = 0; sg && ns < 1024; ns++) {
+            struct la_segment seg;
+            if (hv_source_read(src, sg, &seg, sizeof seg) != (ssize_t)sizeof seg)
+                break;
+            if (seg.size <= MAX_SEG_BYTES)
+                total += seg.size + 16;
+            sg = (uint64_t)(uintptr_t)seg.prev;
+        }
+        a = (uint64_t)(uintptr_t)ar.next;
+    }
+    return total;
+}
+
+/* For a live target: map and pre-fault a buffer for the copy, so that the time
+ * the target is stopped is spent copying, not taking page faults. */
+static void make_pool(struct ctx *c)
+{
+    if (hv_source_kind(c->src) != HV_SOURCE_LIVE)
+        return;
+    uint64_t est = estimate(c->src);
+    if (est < (1u << 20) || est > (64ull << 30))
+        return;                     /* small heaps: malloc is fine */
+    size_t len = (size_t)(est + est / 4 + (4u << 20));
+    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+    if (p == MAP_FAILED)
+        return;
+    c->img.pool = p;
+    c->img.pool_len = len;
+    c->img.pool_used = 0;
+}
+
 static void reset_ctx(struct ctx *c)
 {
     img_free(&c->img);
@@ -450,6 +531,7 @@ struct hv_snapshot *hv_snapshot_take(struct hv_source *src, const struct hv_snap
         hold_ms = 600000;
     for (unsigned attempt = 0;; attempt++) {
         reset_ctx(&c);
+        make_pool(&c);
         if (hv_source_stop(src, err) < 0)
             goto fail;
         struct timespec now;

@@ -19,10 +19,14 @@ struct hv_image {
     size_t n, cap;
     uint64_t bytes;
     int sorted;
+    unsigned char *pool;    /* pre-faulted buffer ranges are carved from (live targets) */
+    size_t pool_len, pool_used;
 };
 
 const void *hv_img_get(const struct hv_image *img, uint64_t addr, size_t len);
 int hv_img_read64(const struct hv_image *img, uint64_t addr, uint64_t *out);
+/* The copied range holding addr (NULL if none), for callers that cache it. */
+const struct hv_img_range *hv_img_range_of(const struct hv_image *img, uint64_t addr);
 
 /* What the copy phase found, for the walk. */
 struct hv_plan_seg {

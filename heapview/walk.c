@@ -35,6 +35,9 @@ struct w {
     size_t cap_chunks, cap_binents;
     uint32_t *seg_order;        /* segment indices sorted by address */
     uint32_t *mark;             /* per chunk: id of the list that last visited it */
+    uint32_t *hash;             /* chunk address -> index + 1 (open addressing) */
+    size_t hmask;
+    const struct hv_img_range *cache;   /* last range rd64 read from */
     uint32_t list_id;
     int oom;
 };
@@ -81,9 +84,41 @@ static int add_binent(struct w *w, uint64_t addr, uint32_t chunk)
 static uint64_t rd64(struct w *w, uint64_t addr, int *ok)
 {
     uint64_t v = 0;
-    if (hv_img_read64(w->img, addr, &v) < 0)
-        *ok = 0;
+    const struct hv_img_range *r = w->cache;
+    if (!r || addr < r->addr || addr - r->addr > r->len - 8 || r->len < 8) {
+        r = hv_img_range_of(w->img, addr);
+        if (!r || r->len < 8 || addr - r->addr > r->len - 8) {
+            if (hv_img_read64(w->img, addr, &v) < 0)   /* straddles two ranges, or absent */
+                *ok = 0;
+            return v;
+        }
+        w->cache = r;
+    }
+    memcpy(&v, r->data + (addr - r->addr), 8);
     return v;
+}
+
+static size_t hslot(uint64_t addr, size_t mask)
+{
+    return (size_t)(((addr >> 4) * 0x9e3779b97f4a7c15ull) >> 20) & mask;
+}
+
+static int build_hash(struct w *w)
+{
+    size_t cap = 1024;
+    while (cap < 2 * w->s->nchunks)
+        cap *= 2;
+    w->hash = calloc(cap, sizeof *w->hash);
+    if (!w->hash)
+        return -1;
+    w->hmask = cap - 1;
+    for (size_t i = 0; i < w->s->nchunks; i++) {
+        size_t h = hslot(w->s->chunks[i].addr, w->hmask);
+        while (w->hash[h])
+            h = (h + 1) & w->hmask;
+        w->hash[h] = (uint32_t)i + 1;
+    }
+    return 0;
 }
 
 /* Index of the chunk starting exactly at addr, HV_NONE if none; *inside is set to
@@ -92,6 +127,11 @@ static uint32_t chunk_at(struct w *w, uint64_t addr, uint32_t *inside)
 {
     struct hv_snapshot *s = w->s;
     *inside = HV_NONE;
+    if (w->hash) {
+        for (size_t h = hslot(addr, w->hmask); w->hash[h]; h = (h + 1) & w->hmask)
+            if (s->chunks[w->hash[h] - 1].addr == addr)
+                return w->hash[h] - 1;
+    }
     size_t lo = 0, hi = s->nsegments;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
@@ -586,7 +626,7 @@ int hv_walk(struct hv_snapshot *s, const struct hv_image *img, const struct hv_p
     }
     W.seg_order = malloc((s->nsegments ? s->nsegments : 1) * sizeof *W.seg_order);
     W.mark = calloc(s->nchunks ? s->nchunks : 1, sizeof *W.mark);
-    if (!W.seg_order || !W.mark)
+    if (!W.seg_order || !W.mark || build_hash(&W) < 0)
         goto oom;
     for (size_t i = 0; i < s->nsegments; i++)
         W.seg_order[i] = (uint32_t)i;
@@ -714,10 +754,12 @@ int hv_walk(struct hv_snapshot *s, const struct hv_image *img, const struct hv_p
     free(la);
     free(W.seg_order);
     free(W.mark);
+    free(W.hash);
     return 0;
 oom:
     free(la);
     free(W.seg_order);
     free(W.mark);
+    free(W.hash);
     return -1;
 }

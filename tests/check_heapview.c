@@ -1027,12 +1027,22 @@ START_TEST(err_not_liballoc)
         execl("/bin/sleep", "sleep", "30", (char *)NULL);
         _exit(127);
     }
-    usleep(100000);
+    char comm[64] = "", cpath[64];
+    snprintf(cpath, sizeof cpath, "/proc/%d/comm", (int)p);
+    for (int i = 0; i < 500 && strcmp(comm, "sleep\n") != 0; i++) {   /* until exec is done */
+        usleep(10000);
+        FILE *f = fopen(cpath, "r");
+        if (f) {
+            if (!fgets(comm, sizeof comm, f))
+                comm[0] = 0;
+            fclose(f);
+        }
+    }
     char pid[32];
     snprintf(pid, sizeof pid, "%d", (int)p);
     const char *args[] = { "--dump=text", "-p", pid, NULL };
     expect_error(args, -1, 5, "does not use liballoc");
-    ck_assert_msg(proc_state(p) == 'S', "sleep not left running");
+    ck_assert_msg(wait_state(p, 'S', 3), "sleep not left running (state %c)", proc_state(p));
     kill(p, SIGKILL);
     waitpid(p, NULL, 0);
     rm_tmpdir();
