@@ -99,8 +99,8 @@ void *la_os_sbrk(intptr_t inc)
 
 void la_os_abort(void)
 {
-    /* Raise SIGABRT with its default action, whatever the program installed. */
-    sys6(SYS_rt_sigprocmask, SIG_UNBLOCK, 0, 0, 8, 0, 0);
+    /* Like abort(3): raise SIGABRT (a handler may run); if the process
+     * survives, restore the default action, unblock and raise it again. */
     for (;;) {
         long pid = sys3(SYS_getpid, 0, 0, 0);
         long tid = la_os_gettid();
