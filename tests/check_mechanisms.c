@@ -26,6 +26,7 @@
 #include <string.h>
 #include <malloc.h>
 #include <pthread.h>
+#include <sys/mman.h>
 #include "check_suites.h"
 #include "check_la.h"
 
@@ -839,6 +840,146 @@ START_TEST(options_malformed_warns)
 }
 END_TEST
 
+/* ---- the program break ---------------------------------------------------------------- */
+
+/* Someone else moves the break (a foreign sbrk) between two growths of the main heap:
+ * liballoc must not hand out or clobber the foreign bytes (glibc copes the same way:
+ * it starts a non-contiguous extension and fenceposts the old top). */
+START_TEST(foreign_sbrk)
+{
+    enum { N = 40 };
+    void *first = liballoc_malloc(1000);
+    ck_assert_ptr_nonnull(first);
+    unsigned char *foreign = sbrk(64 * KiB);
+    ck_assert_ptr_ne(foreign, (void *)-1);
+    memset(foreign, 0xf0, 64 * KiB);
+    void *p[N];
+    for (int i = 0; i < N; i++) {
+        p[i] = liballoc_malloc(60 * KiB);
+        ck_assert_ptr_nonnull(p[i]);
+        ck_assert_msg((unsigned char *)p[i] + 60 * KiB <= foreign || (unsigned char *)p[i] >= foreign + 64 * KiB,
+                      "block %p overlaps the foreign sbrk region %p", p[i], (void *)foreign);
+        t_fill(p[i], 60 * KiB, (unsigned)i);
+    }
+    ck_assert_int_eq(liballoc_check_heap(), 0);
+    for (int i = 0; i < N; i++)
+        ck_assert(t_check(p[i], 60 * KiB, (unsigned)i));
+    for (size_t i = 0; i < 64 * KiB; i++)
+        ck_assert_uint_eq(foreign[i], 0xf0);
+    for (int i = 0; i < N; i++)
+        liballoc_free(p[i]);
+    liballoc_malloc_trim(0);
+    for (size_t i = 0; i < 64 * KiB; i += 4096)
+        ck_assert_uint_eq(foreign[i], 0xf0);
+    ck_assert_int_eq(liballoc_check_heap(), 0);
+}
+END_TEST
+
+/* When brk cannot grow (a mapping sits right above the break), the main heap falls
+ * back to mmap'd segments (glibc: MORECORE failure -> mmap as a substitute); the
+ * arena is then marked non-contiguous and its newest segment is LA_SEG_MMAP. */
+START_TEST(brk_blocked_falls_back_to_mmap)
+{
+    enum { N = 40 };
+    void *first = liballoc_malloc(1000);
+    ck_assert_ptr_nonnull(first);
+    const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t brk_end = ((uintptr_t)sbrk(0) + page - 1) & ~(page - 1);
+    void *wall = mmap((void *)brk_end, 64 * MiB, PROT_NONE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+    ck_assert_msg(wall == (void *)brk_end, "could not map above the break: %p", wall);
+    ck_assert_int_eq(brk((void *)(brk_end + 16 * page)), -1);   /* brk really is blocked */
+    struct la_arena *a = t_main_arena();
+    void *p[N];
+    for (int i = 0; i < N; i++) {
+        p[i] = liballoc_malloc(60 * KiB);
+        ck_assert_msg(p[i] != NULL, "malloc(60 KiB) #%d failed with brk blocked", i);
+        ck_assert(!la_is_mmapped(t_chunk(p[i])->size));
+        t_fill(p[i], 60 * KiB, (unsigned)i);
+    }
+    ck_assert(a->flags & LA_ARENA_NONCONTIG);
+    ck_assert_ptr_nonnull(a->segments);
+    ck_assert_uint_eq(a->segments->kind, LA_SEG_MMAP);
+    ck_assert_int_eq(liballoc_check_heap(), 0);
+    for (int i = 0; i < N; i++)
+        ck_assert(t_check(p[i], 60 * KiB, (unsigned)i));
+    for (int i = 0; i < N; i++)
+        liballoc_free(p[i]);
+    ck_assert_int_eq(liballoc_check_heap(), 0);
+    munmap(wall, 64 * MiB);
+}
+END_TEST
+
+/* glibc: mallopt consolidates the fastbins first, so lowering M_MXFAST leaves no
+ * chunk stranded in a fastbin that is no longer used. */
+START_TEST(mxfast_lowered_consolidates)
+{
+    const size_t req = 100, cs = la_request2size(req);
+    void *fill[LA_TCACHE_FILL];
+    fill_tcache(req, fill);
+    void *x = liballoc_malloc(req), *y = liballoc_malloc(req), *g = liballoc_malloc(16);
+    ck_assert_ptr_nonnull(g);
+    free_all(fill, LA_TCACHE_FILL);
+    liballoc_free(x);
+    liballoc_free(y);
+    struct la_arena *a = t_main_arena();
+    ck_assert_int_eq(t_fastbin_count(a, la_fastbin_index(cs)), 2);
+    ck_assert_int_eq(liballoc_mallopt(M_MXFAST, 32), 1);
+    for (unsigned i = 0; i < LA_NFASTBINS; i++)
+        ck_assert_ptr_null(a->fastbins[i]);
+    ck_assert_uint_eq(t_csize(x), 2 * cs);          /* x and y merged */
+    ck_assert_int_eq(liballoc_check_heap(), 0);
+}
+END_TEST
+
+/* ---- thread exit --------------------------------------------------------------------- */
+
+static pthread_key_t late_key;
+static void *late_block;
+
+/* Runs after liballoc's own thread-exit cleanup (its key was created first). */
+static void late_destructor(void *v)
+{
+    (void)v;
+    void *p = liballoc_malloc(200);
+    memset(p, 0x11, 200);
+    void *q = liballoc_malloc(5000);
+    liballoc_free(q);
+    late_block = p;
+}
+
+static void *late_thread(void *arg)
+{
+    (void)arg;
+    void *p = liballoc_malloc(100);
+    liballoc_free(p);
+    pthread_setspecific(late_key, (void *)1);
+    return (void *)(uintptr_t)gettid();
+}
+
+/* PITFALLS: destructors of other libraries may allocate after liballoc cleaned up the
+ * thread; that must work and must not leave a tcache behind in the registry. */
+START_TEST(malloc_after_thread_cleanup)
+{
+    void *m = liballoc_malloc(10);      /* liballoc initialises and creates its key first */
+    ck_assert_int_eq(pthread_key_create(&late_key, late_destructor), 0);
+    pthread_t th;
+    void *ret;
+    ck_assert_int_eq(pthread_create(&th, NULL, late_thread, NULL), 0);
+    pthread_join(th, &ret);
+    uint64_t tid = (uint64_t)(uintptr_t)ret;
+    ck_assert_ptr_nonnull(late_block);
+    for (size_t i = 0; i < 200; i++)
+        ck_assert_uint_eq(((unsigned char *)late_block)[i], 0x11);
+    for (struct la_tcache *t = liballoc_debug.tcaches; t; t = t->next)
+        ck_assert_msg(t->tid != tid, "a tcache of exited thread %llu is still registered",
+                      (unsigned long long)tid);
+    liballoc_free(late_block);
+    liballoc_free(m);
+    ck_assert_int_eq(liballoc_check_heap(), 0);
+}
+END_TEST
+
 /* Each test runs in a fresh child: drop an inherited LIBALLOC_OPTIONS so the defaults
  * the tests expect are in force (tests that want options set their own). */
 static void default_options(void) { unsetenv("LIBALLOC_OPTIONS"); }
@@ -853,6 +994,7 @@ static Suite *suite_mechanisms(void)
     tcase_add_test(tc, fastbin_lifo_safe_linked);
     tcase_add_test(tc, malloc_consolidate_merges_fastbins);
     tcase_add_test(tc, mxfast_zero_disables_fastbins);
+    tcase_add_test(tc, mxfast_lowered_consolidates);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("bins");
@@ -892,6 +1034,14 @@ static Suite *suite_mechanisms(void)
     tcase_add_test(tc, arena_per_thread);
     tcase_add_test(tc, options_tcache_count_zero);
     tcase_add_test(tc, options_malformed_warns);
+    tcase_add_test(tc, malloc_after_thread_cleanup);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("brk");
+    tcase_set_timeout(tc, 20);
+    tcase_add_checked_fixture(tc, default_options, NULL);
+    tcase_add_test(tc, foreign_sbrk);
+    tcase_add_test(tc, brk_blocked_falls_back_to_mmap);
     suite_add_tcase(s, tc);
     return s;
 }
