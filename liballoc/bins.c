@@ -14,7 +14,9 @@
  *   small      bins 2..63, one size each, FIFO (insert at front, take from back).
  *   large      bins 64..126, sorted largest first; the first chunk of each size
  *              is on the fd_nextsize/bk_nextsize list so a best fit skips runs of
- *              equal sizes; among equal sizes the least recently freed is used.
+ *              equal sizes.  A run of equal sizes is kept oldest first (a new
+ *              chunk joins at its end) and a best fit takes its head, so among
+ *              equal sizes the least recently freed chunk is used.
  *   binmap     one bit per bin, set when a chunk is binned, cleared lazily when
  *              a search finds the bin empty.
  *   top        the wilderness; split last; grown by la_sysmalloc.
@@ -236,9 +238,11 @@ void *la_int_malloc(struct la_arena *av, size_t nb)
                     } else {
                         while (size < ck_size(fwd)) fwd = fwd->fd_nextsize;
                         if (size == ck_size(fwd)) {
-                            /* second position of its size run: the size list is untouched */
+                            /* last of its size run (runs are oldest first); the
+                             * size list is untouched */
                             victim->fd_nextsize = victim->bk_nextsize = NULL;
-                            fwd = fwd->fd;
+                            la_chunk *nh = fwd->fd_nextsize;
+                            fwd = ck_size(nh) < size ? nh : bck;
                         } else {
                             victim->fd_nextsize = fwd;
                             victim->bk_nextsize = fwd->bk_nextsize;
@@ -273,11 +277,8 @@ void *la_int_malloc(struct la_arena *av, size_t nb)
                 victim = victim->bk_nextsize;           /* smallest size */
                 size_t size;
                 while ((size = ck_size(victim)) < nb) victim = victim->bk_nextsize;
-                /* among equal sizes take the oldest (the end of the run), which
-                 * also spares relinking the size list */
-                la_chunk *nx = victim->fd_nextsize;
-                la_chunk *end = ck_size(nx) < size ? nx->bk : bin->bk;
-                if (end != victim) victim = end;
+                /* the head of its size run is the least recently freed chunk of
+                 * that size; la_unlink hands the size list on to the next one */
                 la_unlink(av, victim);
                 return split_victim(av, victim, size, nb, 0);
             }
