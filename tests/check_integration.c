@@ -160,6 +160,21 @@ START_TEST(stress_shared_arenas)
 }
 END_TEST
 
+/* fork from a SIGALRM handler that interrupts malloc/free in a single-threaded
+ * process: the atfork handlers must not deadlock on a lock the interrupted code holds. */
+START_TEST(stress_fork_in_signal_handler)
+{
+    const char *so = check_build_path("liballoc/liballoc.so");
+    const char *prog = check_build_path("tests/progs/stress");
+    ck_assert_msg(access(so, R_OK) == 0, "%s is not built", so);
+    static char pre[4200];
+    snprintf(pre, sizeof pre, "LD_PRELOAD=%s", so);
+    const char *env[] = { pre, "STRESS_REQUIRE_LIBALLOC=1", NULL };
+    char *argv[] = { (char *)prog, "sigfork", NULL };
+    run_expect_ok("stress sigfork", argv, env, 30);
+}
+END_TEST
+
 START_TEST(preload_workload) { run_script("preload", 60); }
 END_TEST
 
@@ -182,6 +197,7 @@ static Suite *suite_integration(void)
     tcase_set_timeout(tc, 90);
     tcase_add_test(tc, stress_preloaded);
     tcase_add_test(tc, stress_shared_arenas);
+    tcase_add_test(tc, stress_fork_in_signal_handler);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("programs");

@@ -2,7 +2,9 @@
  * tests/progs/stress.c - multi-threaded allocator stress, built against the system
  * malloc and run with LD_PRELOAD=liballoc.so by tests/check_integration.c.
  *
- *   stress [PHASE...]      PHASE: random churn fork (default: all three)
+ *   stress [PHASE...]      PHASE: random churn fork sigfork (default: the first three;
+ *                          sigfork needs a process that never started a thread, so
+ *                          it runs alone: `stress sigfork`)
  *   environment: STRESS_SECONDS  length of the random phase (default 5)
  *                STRESS_THREADS  worker threads (default 4)
  *                STRESS_CHURN    short-lived threads in the churn phase (default 3000)
@@ -20,6 +22,9 @@
  * resident set stays bounded.  The fork phase forks while workers allocate; each
  * child must allocate and free at once and exit 0, within a timeout (a deadlock
  * on an arena lock inherited from the parent shows up as a hang).  When liballoc
+ * The sigfork phase forks from a SIGALRM handler that interrupts a single-threaded
+ * malloc/free loop (so often inside the allocator): fork's prepare handlers must
+ * not deadlock on a lock the interrupted code holds.  When liballoc
  * is preloaded its heap checker (liballoc_check_heap, found with dlsym) runs
  * after each phase.  Any fault prints one line and exits 1.
  */
@@ -33,6 +38,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -484,6 +490,78 @@ static void phase_fork(void)
     fflush(stdout);
 }
 
+/* ---- fork from a signal handler (single-threaded) ----------------------------------- */
+
+static volatile sig_atomic_t sf_forks, sf_failed;
+
+static void sf_handler(int sig)
+{
+    (void)sig;
+    int e = errno;
+    if (sf_forks < 300) {
+        pid_t pid = fork();
+        if (pid == 0)
+            _exit(0);
+        if (pid < 0)
+            sf_failed = 1;
+        else
+            sf_forks++;
+    }
+    errno = e;
+}
+
+static void phase_sigfork(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = sf_handler;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGALRM, &sa, NULL))
+        die("stress: sigaction: %s", strerror(errno));
+    struct itimerval it = { { 0, 2000 }, { 0, 2000 } };
+    if (setitimer(ITIMER_REAL, &it, NULL))
+        die("stress: setitimer: %s", strerror(errno));
+    struct worker *w = calloc(1, sizeof *w);
+    if (!w) die("stress: out of memory");
+    w->rng = 0x5151;
+    double t0 = now(), end = t0 + 2.0;
+    int reaped = 0;
+    while (now() < end && sf_forks < 300) {
+        for (int i = 0; i < 256; i++)
+            worker_step(w);
+        int st;
+        pid_t r;
+        while ((r = waitpid(-1, &st, WNOHANG)) > 0) {
+            reaped++;
+            if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+                die("stress: a child forked from the signal handler did not exit 0 (status %#x)", st);
+        }
+    }
+    struct itimerval off = { { 0, 0 }, { 0, 0 } };
+    setitimer(ITIMER_REAL, &off, NULL);
+    signal(SIGALRM, SIG_IGN);
+    int st;
+    while (waitpid(-1, &st, 0) > 0) {
+        reaped++;
+        if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+            die("stress: a child forked from the signal handler did not exit 0 (status %#x)", st);
+    }
+    if (sf_failed)
+        die("stress: fork from the signal handler failed");
+    for (int i = 0; i < SLOTS; i++)
+        slot_free(&w->slot[i]);
+    drain_queue();
+    uint64_t ops = w->ops;
+    free(w);
+    run_heap_check("sigfork");
+    if (sf_forks < 10)
+        die("stress: only %d forks from the signal handler in %.1f s", (int)sf_forks, now() - t0);
+    printf("sigfork: %d forks from SIGALRM during %llu single-threaded ops in %.1f s, %d children reaped\n",
+           (int)sf_forks, (unsigned long long)ops, now() - t0, reaped);
+    fflush(stdout);
+}
+
 int main(int argc, char **argv)
 {
     check_heap = (int (*)(void))dlsym(RTLD_DEFAULT, "liballoc_check_heap");
@@ -494,8 +572,9 @@ int main(int argc, char **argv)
     printf("stress: allocator %s\n", dbg ? "liballoc" : "system");
     int all = argc < 2;
     for (int i = 1; i < argc; i++)
-        if (strcmp(argv[i], "random") && strcmp(argv[i], "churn") && strcmp(argv[i], "fork"))
-            die("stress: unknown phase '%s' (want random, churn or fork)", argv[i]);
+        if (strcmp(argv[i], "random") && strcmp(argv[i], "churn") && strcmp(argv[i], "fork") &&
+            strcmp(argv[i], "sigfork"))
+            die("stress: unknown phase '%s' (want random, churn, fork or sigfork)", argv[i]);
     for (int i = 1; i <= argc; i++) {
         const char *ph = all ? NULL : (i < argc ? argv[i] : NULL);
         if (all) {
@@ -508,6 +587,7 @@ int main(int argc, char **argv)
             break;
         if (!strcmp(ph, "random")) phase_random();
         else if (!strcmp(ph, "churn")) phase_churn();
+        else if (!strcmp(ph, "sigfork")) phase_sigfork();
         else phase_fork();
     }
     printf("stress: ok\n");
