@@ -3,7 +3,7 @@
 #                            interactive view: ui*.c)
 # HEAPVIEW_LIBS: libraries heapview links with (the TUI work appends ncurses).
 MOD_CFLAGS_heapview = -D_GNU_SOURCE
-HEAPVIEW_LIBS := -lelf
+HEAPVIEW_LIBS := -lelf $(shell pkg-config --libs ncursesw 2>/dev/null || echo -lncursesw -ltinfo)
 
 HEAPVIEW_SRCS := $(wildcard heapview/*.c)
 HEAPVIEW_OBJS := $(HEAPVIEW_SRCS:%.c=$(B)/%.o)
