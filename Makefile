@@ -56,6 +56,7 @@ deps:
 # Sanitizer build of heapview and the unit tests (not of liballoc.so: it is
 # preloaded into other programs, where ASan cannot sit under it).
 sanitize:
+	$(MAKE) all
 	$(MAKE) B=build-san CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" LDFLAGS="-fsanitize=address,undefined" sanitize-run
 
 clean:

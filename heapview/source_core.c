@@ -278,7 +278,7 @@ static int find_debug(struct core *C, const char *exe, int allow_files, struct h
     if (a) {
         C->base.debug_addr = a;
         snprintf(C->base.debug_how, sizeof C->base.debug_how,
-                 "found by scanning writable memory for the liballoc magic (no usable symbol%s%s)",
+                 "found by scanning writable memory for the liballoc magic (no usable symbol%s%.280s)",
                  why[0] ? ": " : "", why);
         return 0;
     }

@@ -468,7 +468,7 @@ static int live_find_debug(struct live *L, struct hv_error *err)
     uint64_t a = hv_src_scan_magic(src);
     if (a) {
         snprintf(src->debug_how, sizeof src->debug_how,
-                 "found by scanning writable memory for the liballoc magic (no usable symbol%s%s)",
+                 "found by scanning writable memory for the liballoc magic (no usable symbol%s%.280s)",
                  why[0] ? ": " : "", why);
         src->debug_addr = a;
         return 0;

@@ -33,8 +33,10 @@ check: deps-quiet real-all $(CHECK_PREREQS)
 	@set -e; for s in $(CHECK_SCRIPTS); do echo "== $$s"; LA_BUILD=$(B) bash $$s; done
 	LA_BUILD=$(B) $(CHECK_BIN)
 
+# heapview's tests run the sanitized heapview against targets and liballoc.so
+# from the normal build (HV_TARGET_BUILD): ASan cannot sit under a preloaded malloc.
 sanitize-run: $(CHECK_BIN) $(HEAPVIEW_BIN)
-	LA_BUILD=$(B) $(CHECK_BIN)
+	HV_TARGET_BUILD=$(CURDIR) LA_BUILD=$(B) $(CHECK_BIN)
 
 deps-quiet:
 	@bash tools/deps.sh

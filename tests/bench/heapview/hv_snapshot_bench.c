@@ -51,6 +51,7 @@ int main(int argc, char **argv)
     printf("heapview snapshot benchmark (medians of %d runs; target under LD_PRELOAD=%s)\n", runs, argv[2]);
     printf("%9s %10s %10s %12s %12s %10s %10s %14s %9s\n", "chunks", "copied MB", "stop ms", "snapshot ms",
            "walked", "json ms", "text ms", "heapview -p ms", "problems");
+    fflush(stdout);
     for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
         int fds[2];
         if (pipe(fds) != 0)
@@ -101,6 +102,7 @@ int main(int argc, char **argv)
             tx[r] = hv_now_ns() - t0;
             hv_snapshot_free(s);
             t0 = hv_now_ns();
+            fflush(stdout);
             pid_t h = fork();
             if (h == 0) {
                 freopen("/dev/null", "w", stdout);
