@@ -727,6 +727,90 @@ START_TEST(aligned_family)
 }
 END_TEST
 
+/* glibc: an aligned mmapped chunk keeps its front offset in prev_size; realloc (mremap)
+ * and free must honour it.  Aligned heap chunks realloc like any other. */
+START_TEST(aligned_then_realloc)
+{
+    void *p = liballoc_memalign(64 * KiB, 1 * MiB);
+    ck_assert_ptr_nonnull(p);
+    ck_assert_uint_eq((uintptr_t)p % (64 * KiB), 0);
+    ck_assert(la_is_mmapped(t_chunk(p)->size));
+    ck_assert(t_mmap_registered(t_chunk(p)));
+    t_fill(p, 1 * MiB, 41);
+    void *q = liballoc_realloc(p, 4 * MiB);
+    ck_assert_ptr_nonnull(q);
+    ck_assert(t_check(q, 1 * MiB, 41));
+    ck_assert_uint_ge(liballoc_malloc_usable_size(q), 4 * MiB);
+    memset((char *)q + 1 * MiB, 0, 3 * MiB);
+    void *r = liballoc_realloc(q, 100);
+    ck_assert_ptr_nonnull(r);
+    ck_assert(t_check(r, 100, 41));
+    liballoc_free(r);
+
+    void *h[32];
+    for (int i = 0; i < 32; i++) {
+        size_t al = (size_t)32 << (i % 8);
+        h[i] = liballoc_memalign(al, 100 + (size_t)i * 37);
+        ck_assert_uint_eq((uintptr_t)h[i] % al, 0);
+        t_fill(h[i], 100 + (size_t)i * 37, (unsigned)i);
+    }
+    for (int i = 0; i < 32; i += 2) {
+        void *n = liballoc_realloc(h[i], 3000 + (size_t)i);
+        ck_assert_ptr_nonnull(n);
+        ck_assert(t_check(n, 100 + (size_t)i * 37, (unsigned)i));
+        h[i] = n;
+    }
+    ck_assert_int_eq(liballoc_check_heap(), 0);
+    for (int i = 0; i < 32; i++)
+        liballoc_free(h[i]);
+    ck_assert(liballoc_realloc(liballoc_malloc(5000), 5000) != NULL);
+    ck_assert_int_eq(liballoc_check_heap(), 0);
+}
+END_TEST
+
+/* Many mmapped chunks: every one registered (the open-addressed table grows and
+ * reuses deleted slots), counts match, and M_MMAP_MAX caps their number. */
+START_TEST(mmap_registry_many)
+{
+    enum { N = 300 };
+    static void *p[N];
+    ck_assert_int_eq(liballoc_mallopt(M_MMAP_THRESHOLD, 128 * KiB), 1);   /* no dynamic raise */
+    for (int i = 0; i < N; i++) {
+        p[i] = liballoc_malloc(200 * KiB + (size_t)i * 100);
+        ck_assert_ptr_nonnull(p[i]);
+        ck_assert(la_is_mmapped(t_chunk(p[i])->size));
+    }
+    ck_assert_uint_eq(liballoc_debug.mmaps.count, N);
+    ck_assert_uint_eq(liballoc_debug.mstats.n_mmaps, N);
+    for (int i = 0; i < N; i += 2)
+        liballoc_free(p[i]);
+    ck_assert_uint_eq(liballoc_debug.mmaps.count, N / 2);
+    for (int i = 0; i < N; i += 2)
+        p[i] = liballoc_malloc(150 * KiB);
+    for (int i = 0; i < N; i++)
+        ck_assert_msg(t_mmap_registered(t_chunk(p[i])), "mmapped chunk #%d not registered", i);
+    ck_assert_uint_eq(liballoc_debug.mmaps.count, N);
+    struct mallinfo2 mi = liballoc_mallinfo2();
+    ck_assert_uint_eq(mi.hblks, N);
+    ck_assert_int_eq(liballoc_check_heap(), 0);
+    for (int i = 0; i < N; i++)
+        liballoc_free(p[i]);
+    ck_assert_uint_eq(liballoc_debug.mmaps.count, 0);
+    ck_assert_uint_eq(liballoc_debug.mstats.n_mmaps, 0);
+    ck_assert_uint_ge(liballoc_debug.mstats.max_n_mmaps, N);
+
+    ck_assert_int_eq(liballoc_mallopt(M_MMAP_MAX, 2), 1);
+    void *a = liballoc_malloc(1 * MiB), *b = liballoc_malloc(1 * MiB), *c = liballoc_malloc(1 * MiB);
+    ck_assert(la_is_mmapped(t_chunk(a)->size));
+    ck_assert(la_is_mmapped(t_chunk(b)->size));
+    ck_assert(!la_is_mmapped(t_chunk(c)->size));
+    liballoc_free(a);
+    liballoc_free(b);
+    liballoc_free(c);
+    ck_assert_int_eq(liballoc_check_heap(), 0);
+}
+END_TEST
+
 /* ---- arenas ------------------------------------------------------------------------ */
 
 struct thr_out {
@@ -1016,6 +1100,7 @@ static Suite *suite_mechanisms(void)
     tcase_add_test(tc, mmap_threshold);
     tcase_add_test(tc, mmap_dynamic_threshold);
     tcase_add_test(tc, mmap_max_zero);
+    tcase_add_test(tc, mmap_registry_many);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("realloc_align");
@@ -1026,6 +1111,7 @@ static Suite *suite_mechanisms(void)
     tcase_add_test(tc, realloc_grow_into_top);
     tcase_add_test(tc, realloc_by_copy);
     tcase_add_test(tc, aligned_family);
+    tcase_add_test(tc, aligned_then_realloc);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("arenas_options");
