@@ -41,7 +41,7 @@ static int range_cmp(const void *a, const void *b)
 
 static void img_sort(struct hv_image *img)
 {
-    if (!img->sorted) {
+    if (!img->sorted && img->n > 1) {
         qsort(img->r, img->n, sizeof *img->r, range_cmp);
         img->sorted = 1;
     }

@@ -113,7 +113,8 @@ static int region_cmp(const void *a, const void *b)
 
 void hv_src_sort_regions(struct hv_source *src)
 {
-    qsort(src->regions, src->nregions, sizeof *src->regions, region_cmp);
+    if (src->nregions > 1)
+        qsort(src->regions, src->nregions, sizeof *src->regions, region_cmp);
 }
 
 void hv_src_free_common(struct hv_source *src)

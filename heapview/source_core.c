@@ -391,7 +391,8 @@ struct hv_source *hv_source_open_core_mem(const void *buf, size_t len, int owned
             }
         }
     }
-    qsort(C->segs, C->nsegs, sizeof *C->segs, seg_cmp);
+    if (C->nsegs > 1)
+        qsort(C->segs, C->nsegs, sizeof *C->segs, seg_cmp);
     hv_src_sort_regions(&C->base);
     /* Name the regions after the files mapped there. */
     for (size_t i = 0; i < C->nfiles; i++)
