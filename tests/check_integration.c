@@ -8,11 +8,12 @@
  * deadline (below Check's tcase timeout), kills the whole group when the deadline
  * passes, and asserts exit status 0; on failure the tail of the log becomes the
  * failure message.  Scripts are found relative to the source tree (the current
- * directory, or LA_SRC); built artefacts through check_build_path (LA_BUILD).
+ * directory, or LA_SRC); built artefacts are looked up in LA_BUILD.
  *
- * In a sanitizer build (`make sanitize`, which builds only the runner and heapview
- * with ASan) the suite is not registered: it runs the plain liballoc.so and the
- * helper programs, which that build does not produce, and `make check` covers it.
+ * In a sanitizer build (`make sanitize`) the runner is built with ASan but
+ * liballoc.so and the helper programs are not (ASan cannot sit under a preloaded
+ * malloc): HV_TARGET_BUILD then names the normal build, and these tests use its
+ * artefacts instead of LA_BUILD's.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -33,6 +34,22 @@ static const char *src_path(const char *rel)
     const char *s = getenv("LA_SRC");
     char *out = buf[next++ % 4];
     snprintf(out, sizeof buf[0], "%s/%s", s && *s ? s : ".", rel);
+    return out;
+}
+
+/* Build directory holding liballoc.so and tests/progs (see the header comment). */
+static const char *target_build(void)
+{
+    const char *t = getenv("HV_TARGET_BUILD");
+    return t && *t ? t : check_build_path("");
+}
+
+static const char *target_path(const char *rel)
+{
+    static char buf[4][4096];
+    static int next;
+    char *out = buf[next++ % 4];
+    snprintf(out, sizeof buf[0], "%s/%s", target_build(), rel);
     return out;
 }
 
@@ -64,7 +81,7 @@ static int run_logged(char *const argv[], const char *const env[], int timeout_s
         int nul = open("/dev/null", O_RDONLY);
         if (nul >= 0)
             dup2(nul, 0);
-        setenv("LA_BUILD", check_build_path(""), 0);
+        setenv("LA_BUILD", target_build(), 1);
         for (int i = 0; env && env[i]; i++)
             putenv((char *)env[i]);
         execvp(argv[0], argv);
@@ -131,8 +148,8 @@ static void run_script(const char *name, int timeout_s)
 
 START_TEST(stress_preloaded)
 {
-    const char *so = check_build_path("liballoc/liballoc.so");
-    const char *prog = check_build_path("tests/progs/stress");
+    const char *so = target_path("liballoc/liballoc.so");
+    const char *prog = target_path("tests/progs/stress");
     ck_assert_msg(access(so, R_OK) == 0, "%s is not built", so);
     ck_assert_msg(access(prog, X_OK) == 0, "%s is not built", prog);
     static char pre[4200];
@@ -148,8 +165,8 @@ END_TEST
  * and no tcache, so that every operation takes an arena lock. */
 START_TEST(stress_shared_arenas)
 {
-    const char *so = check_build_path("liballoc/liballoc.so");
-    const char *prog = check_build_path("tests/progs/stress");
+    const char *so = target_path("liballoc/liballoc.so");
+    const char *prog = target_path("tests/progs/stress");
     ck_assert_msg(access(so, R_OK) == 0, "%s is not built", so);
     static char pre[4200];
     snprintf(pre, sizeof pre, "LD_PRELOAD=%s", so);
@@ -164,8 +181,8 @@ END_TEST
  * process: the atfork handlers must not deadlock on a lock the interrupted code holds. */
 START_TEST(stress_fork_in_signal_handler)
 {
-    const char *so = check_build_path("liballoc/liballoc.so");
-    const char *prog = check_build_path("tests/progs/stress");
+    const char *so = target_path("liballoc/liballoc.so");
+    const char *prog = target_path("tests/progs/stress");
     ck_assert_msg(access(so, R_OK) == 0, "%s is not built", so);
     static char pre[4200];
     snprintf(pre, sizeof pre, "LD_PRELOAD=%s", so);
@@ -211,8 +228,4 @@ static Suite *suite_integration(void)
     return s;
 }
 
-#if !defined(__SANITIZE_ADDRESS__)
 CHECK_SUITE(suite_integration)
-#else
-__attribute__((unused)) static Suite *(*const integration_unused)(void) = suite_integration;
-#endif
