@@ -4,6 +4,8 @@
 # HEAPVIEW_LIBS: libraries heapview links with (the TUI work appends ncurses).
 MOD_CFLAGS_heapview = -D_GNU_SOURCE
 HEAPVIEW_LIBS := -lelf $(shell pkg-config --libs ncursesw 2>/dev/null || echo -lncursesw -ltinfo)
+# make demo, make bench-ui (the interactive view's targets)
+include heapview/ui.mk
 
 HEAPVIEW_SRCS := $(wildcard heapview/*.c)
 HEAPVIEW_OBJS := $(HEAPVIEW_SRCS:%.c=$(B)/%.o)
