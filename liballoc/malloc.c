@@ -328,8 +328,10 @@ size_t la_malloc_usable_size(void *mem)
     if (!mem) return 0;
     la_chunk *p = mem2ck(mem);
     if (p->size & LA_IS_MMAPPED) return ck_size(p) - 2 * LA_SIZE_SZ;
-    /* in use (not in a tcache/fastbin is not checked, as glibc) */
-    return ck_size(p) - LA_SIZE_SZ;
+    /* as glibc: 0 for a chunk the boundary tags say is free (tcache and
+     * fastbin chunks count as in use) */
+    size_t size = ck_size(p);
+    return ck_inuse_at(p, size) ? size - LA_SIZE_SZ : 0;
 }
 
 /* ---- the liballoc_* names ---------------------------------------------------------------- */
