@@ -24,7 +24,8 @@ $(HEAPVIEW_BIN): $(HEAPVIEW_OBJS)
 TEST_PROG_LDLIBS_hv_scripted_static = -static $(LIBALLOC_A) -lpthread
 TEST_PROG_LDLIBS_hv_scripted = -lpthread
 $(B)/tests/progs/hv_scripted_static: tests/progs/hv_scripted.c
-TEST_PROG_LDLIBS_hv_corrupt = -lpthread
+TEST_PROG_LDLIBS_hv_corrupt = -lpthread -ldl
+TEST_PROG_LDLIBS_hv_churn = -lpthread
 
 # ---- fuzzing the core-file reader (libFuzzer; needs clang) -------------------------
 #   make fuzz [FUZZ_SECONDS=60]   runs fuzz_core on the corpus in $(B)/fuzz-out/corpus,

@@ -7,8 +7,9 @@
  * headers of the mmapped chunks), captures the threads' instruction pointers,
  * and resumes the target at once.  If liballoc was mid-operation (a thread's IP
  * in [text_start, text_end), an arena or the registry locked, generation odd),
- * the copy is thrown away and retried after a short pause; after
- * opts->retries attempts the last copy is kept and marked mid_operation.
+ * the target is resumed at once and stopped again a little later (that check
+ * reads a few words, so a try costs little); after opts->retries tries the copy
+ * is taken anyway and marked mid_operation.
  * The walk (walk.c) then runs on the image while the target runs.
  * Every pointer followed during the copy is checked against the target's
  * regions, and every list is bounded, so a corrupted heap cannot make heapview
@@ -493,6 +494,36 @@ static void make_pool(struct ctx *c)
     c->img.pool_used = 0;
 }
 
+/* Is liballoc in the middle of something right now (target stopped)?  Reads only
+ * the metadata's generation and lock words and the threads' IPs. */
+static int busy(struct hv_source *src)
+{
+    struct la_debug d;
+    struct hv_error err;
+    uint64_t da = hv_source_debug_addr(src);
+    if (hv_source_read(src, da, &d, sizeof d) != (ssize_t)sizeof d || d.magic != LA_DEBUG_MAGIC)
+        return 0;                   /* let the full copy report it */
+    if ((d.generation & 1) || d.registry_lock)
+        return 1;
+    uint64_t a = (uint64_t)(uintptr_t)d.main_arena;
+    for (int n = 0; a && n < MAX_ARENAS; n++) {
+        struct la_arena ar;
+        if (hv_source_read(src, a, &ar, sizeof ar) != (ssize_t)sizeof ar)
+            break;
+        if (ar.lock)
+            return 1;
+        a = (uint64_t)(uintptr_t)ar.next;
+    }
+    const struct hv_thread *th;
+    size_t nth;
+    if (hv_source_threads(src, &th, &nth, &err) < 0)
+        return 0;
+    for (size_t i = 0; i < nth; i++)
+        if (d.text_start < d.text_end && th[i].ip >= d.text_start && th[i].ip < d.text_end)
+            return 1;
+    return 0;
+}
+
 static void reset_ctx(struct ctx *c)
 {
     img_free(&c->img);
@@ -507,7 +538,7 @@ static void reset_ctx(struct ctx *c)
 struct hv_snapshot *hv_snapshot_take(struct hv_source *src, const struct hv_snapshot_opts *opts_in,
                                      struct hv_error *err)
 {
-    struct hv_snapshot_opts opts = { 5, 2000, (size_t)1 << 26, (size_t)1 << 22 };
+    struct hv_snapshot_opts opts = { 50, 100, (size_t)1 << 26, (size_t)1 << 22 };
     if (opts_in) {
         opts = *opts_in;
         if (!opts.max_chunks)
@@ -529,11 +560,22 @@ struct hv_snapshot *hv_snapshot_take(struct hv_source *src, const struct hv_snap
     unsigned hold_ms = hold ? (unsigned)strtoul(hold, NULL, 10) : 0;
     if (hold_ms > 600000)
         hold_ms = 600000;
+    /* Stop; if liballoc is busy (cheap check: lock words, generation, thread IPs),
+     * resume at once and try again a little later; copy only when it is idle, or
+     * after opts.retries tries (then the snapshot is marked mid-operation).  A core
+     * cannot change, so it is copied as it is. */
+    int live = hv_source_kind(src) == HV_SOURCE_LIVE;
+    reset_ctx(&c);
+    make_pool(&c);
     for (unsigned attempt = 0;; attempt++) {
-        reset_ctx(&c);
-        make_pool(&c);
         if (hv_source_stop(src, err) < 0)
             goto fail;
+        snap->attempts = attempt + 1;
+        if (live && attempt < opts.retries && busy(src)) {
+            hv_source_resume(src);
+            usleep(opts.retry_delay_us * (1 + attempt % 8));
+            continue;
+        }
         struct timespec now;
         clock_gettime(CLOCK_REALTIME, &now);
         snap->taken_at_ns = (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec;
@@ -541,13 +583,10 @@ struct hv_snapshot *hv_snapshot_take(struct hv_source *src, const struct hv_snap
         if (hold_ms)        /* testing aid: HEAPVIEW_HOLD_MS keeps the target stopped longer */
             usleep((useconds_t)hold_ms * 1000);
         hv_source_resume(src);
-        snap->attempts = attempt + 1;
         snap->stop_ns = hv_source_last_stop_ns(src);
         if (rc < 0)
             goto fail;
-        if (!c.mid[0] || attempt >= opts.retries)
-            break;
-        usleep(opts.retry_delay_us + attempt * opts.retry_delay_us);
+        break;
     }
     if (c.mid[0]) {
         snap->mid_operation = 1;

@@ -11,9 +11,10 @@
  *   2. the struct la_debug, the arena list, every segment's raw bytes (one bulk
  *      read each), the tcache structs and the mmap registry are copied into a
  *      private memory image;
- *   3. the target is resumed (if a thread's IP was inside liballoc, an arena lock
- *      was held or the generation was odd, it is resumed and the copy retried a
- *      few times; after that the snapshot is kept and marked mid_operation);
+ *   3. the target is resumed (before copying, if a thread's IP is inside
+ *      liballoc, an arena lock is held or the generation is odd, the target is
+ *      resumed and stopped again a little later, up to opts->retries times; after
+ *      that the copy is taken anyway and marked mid_operation);
  *   4. the walk runs on the copy: chunks in address order per segment, every
  *      bin list, every tcache chain, the mmapped chunks, totals; anything that
  *      does not add up becomes a problem (address + message).  Every pointer,
@@ -182,7 +183,7 @@ struct hv_snapshot {
     /* consistency */
     int      mid_operation;     /* taken while liballoc was mid-operation (after retries) */
     char     mid_reason[160];   /* e.g. "thread 1234 inside liballoc", "arena 0 locked" */
-    unsigned attempts;          /* copies made (1 = first try was consistent) */
+    unsigned attempts;          /* stops made (1 = liballoc was idle at the first) */
     uint64_t stop_ns;           /* time the target was stopped for the kept copy */
     uint64_t take_ns;           /* whole hv_snapshot_take() */
     uint64_t copied_bytes;
@@ -205,8 +206,8 @@ struct hv_snapshot {
 };
 
 struct hv_snapshot_opts {
-    unsigned retries;            /* extra attempts when mid-operation (default 5) */
-    unsigned retry_delay_us;     /* pause between attempts, target running (default 2000) */
+    unsigned retries;            /* extra stops when liballoc is busy (default 50) */
+    unsigned retry_delay_us;     /* base pause between them, target running (default 100) */
     size_t   max_chunks;         /* walk bound per segment (default 1<<26) */
     size_t   max_list;           /* walk bound per bin list (default 1<<22) */
 };

@@ -268,9 +268,6 @@ static void walk_segment(struct w *w, struct hv_arena *ar, struct hv_segment *g,
             c->flags |= HV_CF_FENCEPOST;
         if (p == ar->last_remainder)
             c->flags |= HV_CF_LAST_REM;
-        if (!fence && la_non_main_arena(field) != !ar->is_main)
-            hv_problem(s, p, "chunk 0x%llx: NON_MAIN_ARENA bit is %s but it lies in arena %u",
-                       (unsigned long long)p, la_non_main_arena(field) ? "set" : "clear", ar->index);
         if (!fence && la_is_mmapped(field))
             hv_problem(s, p, "chunk 0x%llx: IS_MMAPPED bit set on a heap chunk", (unsigned long long)p);
         n++;
@@ -684,6 +681,16 @@ int hv_walk(struct hv_snapshot *s, const struct hv_image *img, const struct hv_p
         }
         if (c->flags & HV_CF_FENCEPOST)
             continue;
+        /* Like glibc, liballoc sets NON_MAIN_ARENA on chunks it hands out from a
+         * non-main arena (tcache and fastbin chunks keep it); chunks in the
+         * regular bins and top are written without it. */
+        int nm = la_non_main_arena(c->size_flags), main = c->arena < s->narenas && s->arenas[c->arena].is_main;
+        int handed_out = (c->state == HV_INUSE && c->bin == HV_BIN_NONE) || c->bin == HV_BIN_TCACHE ||
+                         c->bin == HV_BIN_FAST;
+        if ((main && nm) || (!main && !nm && handed_out))
+            hv_problem(s, c->addr, "chunk 0x%llx: NON_MAIN_ARENA bit is %s but it lies in arena %u",
+                       (unsigned long long)c->addr, nm ? "set" : "clear",
+                       c->arena < s->narenas ? s->arenas[c->arena].index : 0);
         switch (c->state) {
         case HV_TOP:
             T->ordblks++;

@@ -985,6 +985,74 @@ START_TEST(corrupt_all)
 }
 END_TEST
 
+/* ---- consistency ------------------------------------------------------------------------- */
+
+/* liballoc looks busy for ever: heapview retries, then keeps the copy marked mid-operation. */
+static void midop_case(const char *mode, const char *reason)
+{
+    make_tmpdir();
+    struct target t;
+    start(&t, "tests/progs/hv_corrupt", 1, mode, 0);
+    char pid[32];
+    snprintf(pid, sizeof pid, "%d", (int)t.pid);
+    const char *args[] = { "--dump=json", "-p", pid, NULL };
+    struct run r = run_hv(args, NULL, -1, 20);
+    ck_assert_msg(r.status == 0, "heapview exit %d: %s", r.status, r.err);
+    const char *err;
+    struct jv *root = jparse(r.out, &err);
+    ck_assert_msg(root, "JSON does not parse: %s", err);
+    struct jv *mid = jget(root, "mid_operation"), *att = jget(root, "attempts");
+    const char *why = jstr(root, "mid_reason");
+    ck_assert_msg(mid && mid->t == J_BOOL && mid->b, "snapshot not marked mid-operation");
+    ck_assert_msg(why && strstr(why, reason), "mid_reason '%s' lacks '%s'", why ? why : "(null)", reason);
+    ck_assert_msg(att && att->num == 51, "expected 51 stops (1 + 50 retries), got %g", att ? att->num : -1);
+    jfree(root);
+    run_free(&r);
+    ck_assert_msg(wait_state(t.pid, 'S', 3), "target not running after the dump");
+    stop_target(&t);
+    rm_tmpdir();
+}
+
+START_TEST(midop_generation) { midop_case("midop", "generation"); }
+END_TEST
+START_TEST(midop_locked) { midop_case("locked", "arena 0 was locked"); }
+END_TEST
+
+/* Threads that allocate without pause: every snapshot that is not marked
+ * mid-operation must be free of problems (all threads really were stopped and
+ * liballoc idle), and most snapshots should find liballoc idle. */
+START_TEST(churn_snapshots_consistent)
+{
+    make_tmpdir();
+    struct target t;
+    start(&t, "tests/progs/hv_churn", 1, "2", 0);
+    char pid[32];
+    snprintf(pid, sizeof pid, "%d", (int)t.pid);
+    const char *args[] = { "--dump=json", "-p", pid, NULL };
+    int consistent = 0, runs = 8;
+    for (int i = 0; i < runs; i++) {
+        struct run r = run_hv(args, NULL, -1, 30);
+        ck_assert_msg(r.status == 0, "heapview exit %d: %s", r.status, r.err);
+        const char *err;
+        struct jv *root = jparse(r.out, &err);
+        ck_assert_msg(root, "JSON does not parse: %s", err);
+        struct jv *mid = jget(root, "mid_operation"), *probs = jget(root, "problems");
+        if (mid && mid->t == J_BOOL && !mid->b) {
+            consistent++;
+            ck_assert_msg(probs && probs->n == 0, "consistent snapshot %d of a churning heap has %zu problems, "
+                          "first: %s", i, probs ? probs->n : 0, probs && probs->n ? jstr(probs->items[0], "message") : "");
+        }
+        jfree(root);
+        run_free(&r);
+    }
+    ck_assert_msg(consistent * 2 >= runs, "only %d of %d snapshots found liballoc idle", consistent, runs);
+    ck_assert_msg(kill(t.pid, 0) == 0 && (wait_state(t.pid, 'S', 3) || proc_state(t.pid) == 'R'),
+                  "churning target not running (state %c)", proc_state(t.pid));
+    stop_target(&t);
+    rm_tmpdir();
+}
+END_TEST
+
 /* ---- errors ---------------------------------------------------------------------------------- */
 
 static void expect_error(const char *const *args, int as_uid, int status, const char *words)
@@ -1237,6 +1305,13 @@ static Suite *suite_heapview(void)
     tcase_add_test(tc, sigterm_detaches_target);
     tcase_add_test(tc, sigint_detaches_target);
     tcase_add_test(tc, signal_during_snapshot_delivered);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("consistency");
+    tcase_set_timeout(tc, 90);
+    tcase_add_test(tc, midop_generation);
+    tcase_add_test(tc, midop_locked);
+    tcase_add_test(tc, churn_snapshots_consistent);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("corruption");

@@ -12,8 +12,14 @@
  *   tcount   a tcache chain of 3 is cut after its head (count still 3)
  *   outside  a tcache next pointer points outside the heap (0x10000)
  *   dll      an unsorted chunk's bk points elsewhere
+ *   midop    (not a corruption) liballoc_debug.generation is made odd, as if a
+ *            registry change were in progress: heapview must retry, then mark
+ *            its snapshot mid-operation
+ *   locked   (not a corruption) the main arena's lock word is set, as if a
+ *            thread held it
  */
 #pragma GCC diagnostic ignored "-Wuse-after-free"
+#include <dlfcn.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -22,6 +28,7 @@
 #include <unistd.h>
 
 #include "layout.h"
+#include "debug_abi.h"
 
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void say(const char *fmt, ...)
@@ -100,6 +107,20 @@ int main(int argc, char **argv)
     if (all || !strcmp(mode, "dll")) {
         say("C dll 0x%lx\n", (unsigned long)((uintptr_t)u - 16));
         ((uintptr_t *)u)[1] = (uintptr_t)u + 0x100;
+    }
+    if (!strcmp(mode, "midop") || !strcmp(mode, "locked")) {
+        struct la_debug *d = dlsym(RTLD_DEFAULT, LA_DEBUG_SYMBOL);
+        if (!d) {
+            say("no %s\n", LA_DEBUG_SYMBOL);
+            return 1;
+        }
+        if (!strcmp(mode, "midop")) {
+            say("C midop 0x%lx\n", (unsigned long)(uintptr_t)d);
+            d->generation |= 1;
+        } else {
+            say("C locked 0x%lx\n", (unsigned long)(uintptr_t)d->main_arena);
+            d->main_arena->lock = 1;
+        }
     }
     say("READY\n");
     for (;;)
