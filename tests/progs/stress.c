@@ -14,7 +14,7 @@
  * Data flow.  Every block carries a pattern derived from a per-block seed and the
  * byte offset; a block is described by {pointer, size, seed}.  Workers keep their
  * blocks in private slot tables and hand some over to other threads through one
- * mutex-protected ring (cross-thread frees).  A block's pattern is verified before
+ * mutex-protected ring (cross-thread frees and reallocs).  A block's pattern is verified before
  * every free and realloc (and its prefix after realloc), calloc memory is checked
  * to be zero, posix_memalign results to be aligned.  The churn phase starts
  * thousands of short-lived threads (each allocating, freeing, and leaving one
@@ -29,6 +29,7 @@
  * after each phase.  Any fault prints one line and exits 1.
  */
 #include <dlfcn.h>
+#include <malloc.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -127,6 +128,13 @@ static void blk_verify(const struct blk *b, const char *when)
         die("stress: block %p of %zu bytes corrupted at offset %zu (%s)", (void *)b->p, b->n, off, when);
 }
 
+static void check_usable(const struct blk *b)
+{
+    size_t u = malloc_usable_size(b->p);
+    if (u < b->n)
+        die("stress: malloc_usable_size(%p) = %zu < %zu requested", (void *)b->p, u, b->n);
+}
+
 static size_t pick_size(uint64_t *r)
 {
     uint64_t x = rng_next(r) % 1000;
@@ -187,7 +195,7 @@ static void slot_free(struct blk *b)
     b->p = NULL;
 }
 
-static void worker_step(struct worker *w)
+static void worker_op(struct worker *w)
 {
     uint64_t *r = &w->rng;
     struct blk *b = &w->slot[rng_next(r) % SLOTS];
@@ -239,16 +247,48 @@ static void worker_step(struct worker *w)
             b->p = NULL;
             w->handed++;
         }
-    } else if (op < 88) {                                  /* take over and free */
+    } else if (op < 88) {                                  /* take over: free or keep */
         struct blk t;
         if (q_pop(&t)) {
-            slot_free(&t);
             w->taken++;
+            if (rng_next(r) % 2) {
+                slot_free(&t);
+            } else {                                       /* realloc another thread's block */
+                blk_verify(&t, "before cross-thread realloc");
+                size_t n = pick_size(r);
+                unsigned char *q = realloc(t.p, n);
+                if (!q) die("stress: cross-thread realloc(%p, %zu) failed", (void *)t.p, n);
+                struct blk nb = { q, n < t.n ? n : t.n, t.seed };
+                blk_verify(&nb, "content after cross-thread realloc");
+                slot_free(b);
+                b->p = q;
+                b->n = n;
+                b->seed = rng_next(r);
+                pat_fill(b->p, b->n, b->seed);
+            }
         }
+    } else if (op < 90) {                                  /* aligned_alloc / memalign */
+        slot_free(b);
+        size_t al = (size_t)16 << (rng_next(r) % 13);      /* 16 .. 64 KiB */
+        b->n = pick_size(r);
+        b->p = (rng_next(r) % 2) ? aligned_alloc(al, b->n) : memalign(al, b->n);
+        if (!b->p) die("stress: aligned allocation (%zu, %zu) failed", al, b->n);
+        if ((uintptr_t)b->p % al) die("stress: aligned allocation (%zu) returned %p", al, (void *)b->p);
+        b->seed = rng_next(r);
+        pat_fill(b->p, b->n, b->seed);
     } else {                                               /* free */
         slot_free(b);
     }
     w->ops++;
+}
+
+/* One random operation, then a malloc_usable_size check of a random live block. */
+static void worker_step(struct worker *w)
+{
+    worker_op(w);
+    struct blk *b = &w->slot[w->rng % SLOTS];
+    if (b->p)
+        check_usable(b);
 }
 
 static void *worker_main(void *arg)
@@ -312,7 +352,7 @@ static void phase_random(void)
     drain_queue();
     free(w);
     run_heap_check("random");
-    printf("random: %d threads, %.1f s, %llu ops, %llu blocks handed over, %llu freed by another thread\n",
+    printf("random: %d threads, %.1f s, %llu ops, %llu blocks handed over, %llu freed or realloc'ed by another thread\n",
            nthreads, now() - t0, (unsigned long long)ops, (unsigned long long)handed, (unsigned long long)taken);
     fflush(stdout);
 }
