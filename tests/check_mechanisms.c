@@ -480,6 +480,31 @@ START_TEST(top_grow_and_trim)
 }
 END_TEST
 
+/* glibc: M_TOP_PAD is added to every heap extension, and malloc_trim(pad) leaves at
+ * least pad bytes in top. */
+START_TEST(top_pad_and_trim_pad)
+{
+    ck_assert_int_eq(liballoc_mallopt(M_TOP_PAD, 1 * MiB), 1);
+    void *first = liballoc_malloc(16);
+    ck_assert_ptr_nonnull(first);
+    struct la_arena *a = t_main_arena();
+    ck_assert_uint_ge(la_chunksize(a->top->size), 1 * MiB);
+    ck_assert_int_eq(liballoc_mallopt(M_TRIM_THRESHOLD, 256 << 20), 1);
+    void *p[64];
+    for (int i = 0; i < 64; i++)
+        p[i] = liballoc_malloc(64 * KiB);
+    for (int i = 63; i >= 0; i--)
+        liballoc_free(p[i]);
+    uint64_t s0 = a->system_mem;
+    ck_assert_uint_ge(la_chunksize(a->top->size), 4 * MiB);
+    ck_assert_int_eq(liballoc_malloc_trim(2 * MiB), 1);
+    ck_assert_uint_lt(a->system_mem, s0);
+    ck_assert_uint_ge(la_chunksize(a->top->size), 2 * MiB);
+    ck_assert_uint_le(la_chunksize(a->top->size), 2 * MiB + 2 * (size_t)sysconf(_SC_PAGESIZE));
+    ck_assert_int_eq(liballoc_check_heap(), 0);
+}
+END_TEST
+
 /* ---- mmap ------------------------------------------------------------------------ */
 
 /* glibc: a request of at least the mmap threshold (128 KiB) that top cannot serve is
@@ -866,6 +891,77 @@ START_TEST(arena_per_thread)
 }
 END_TEST
 
+struct heap_out {
+    struct la_arena *arena;
+    unsigned nsegs_full, nsegs_after;
+    uint64_t sys_full, sys_after, top_seg_size_full, top_seg_size_after;
+    int bad_owner;
+};
+
+static unsigned seg_count(struct la_arena *a)
+{
+    unsigned n = 0;
+    for (struct la_segment *g = a->segments; g && n < 1000; g = g->prev)
+        n++;
+    return n;
+}
+
+/* A thread fills its arena past one 64 MiB heap (100 KiB chunks, below the mmap
+ * threshold), checks every chunk's heap belongs to its arena, then frees all. */
+static void *thr_heaps(void *arg)
+{
+    enum { N = 800 };
+    struct heap_out *o = arg;
+    static void *p[N];
+    for (int i = 0; i < N; i++) {
+        p[i] = liballoc_malloc(100 * KiB);
+        if (!p[i])
+            return NULL;
+    }
+    struct la_tcache *tc = t_my_tcache();
+    o->arena = tc ? tc->arena : NULL;
+    if (!o->arena)
+        return NULL;
+    for (int i = 0; i < N; i++) {
+        struct la_chunk *c = t_chunk(p[i]);
+        struct la_segment *g = (struct la_segment *)la_heap_of((uintptr_t)c);
+        if (la_is_mmapped(c->size) || !la_non_main_arena(c->size) || g->arena != o->arena)
+            o->bad_owner++;
+    }
+    o->nsegs_full = seg_count(o->arena);
+    o->sys_full = o->arena->system_mem;
+    o->top_seg_size_full = o->arena->segments->size;
+    for (int i = N - 1; i >= 0; i--)
+        liballoc_free(p[i]);
+    o->nsegs_after = seg_count(o->arena);
+    o->sys_after = o->arena->system_mem;
+    o->top_seg_size_after = o->arena->segments->size;
+    return NULL;
+}
+
+/* glibc: a non-main arena grows by mprotect inside its 64 MiB heap, then chains a new
+ * heap (prev link); freeing everything gives the memory back (empty heaps are unmapped
+ * and the last one shrinks), so system_mem falls. */
+START_TEST(arena_heaps_grow_and_shrink)
+{
+    struct heap_out o = { 0 };
+    pthread_t th;
+    void *m = liballoc_malloc(10);
+    ck_assert_int_eq(pthread_create(&th, NULL, thr_heaps, &o), 0);
+    pthread_join(th, NULL);
+    ck_assert_ptr_nonnull(o.arena);
+    ck_assert_ptr_ne(o.arena, t_main_arena());
+    ck_assert_int_eq(o.bad_owner, 0);
+    ck_assert_uint_ge(o.nsegs_full, 2);                 /* 80 MiB does not fit one heap */
+    ck_assert_uint_ge(o.sys_full, 800 * 100 * KiB);
+    ck_assert_msg(o.sys_after + 40 * MiB < o.sys_full, "arena system_mem %llu -> %llu after freeing all",
+                  (unsigned long long)o.sys_full, (unsigned long long)o.sys_after);
+    ck_assert_uint_lt(o.nsegs_after, o.nsegs_full);
+    ck_assert_int_eq(liballoc_check_heap(), 0);
+    liballoc_free(m);
+}
+END_TEST
+
 /* ---- LIBALLOC_OPTIONS (liballoc-specific, read once at initialisation) -------- */
 
 /* Each Check test is a fresh child whose liballoc is not initialised yet, so setting
@@ -1097,6 +1193,7 @@ static Suite *suite_mechanisms(void)
     tcase_set_timeout(tc, 20);
     tcase_add_checked_fixture(tc, default_options, NULL);
     tcase_add_test(tc, top_grow_and_trim);
+    tcase_add_test(tc, top_pad_and_trim_pad);
     tcase_add_test(tc, mmap_threshold);
     tcase_add_test(tc, mmap_dynamic_threshold);
     tcase_add_test(tc, mmap_max_zero);
@@ -1118,6 +1215,7 @@ static Suite *suite_mechanisms(void)
     tcase_set_timeout(tc, 20);
     tcase_add_checked_fixture(tc, default_options, NULL);
     tcase_add_test(tc, arena_per_thread);
+    tcase_add_test(tc, arena_heaps_grow_and_shrink);
     tcase_add_test(tc, options_tcache_count_zero);
     tcase_add_test(tc, options_malformed_warns);
     tcase_add_test(tc, malloc_after_thread_cleanup);
