@@ -428,7 +428,7 @@ void la_int_free(struct la_arena *av, la_chunk *p, int have_lock)
     } else {
         free_merge(av, p, size, have_lock != 2);
     }
-    if (!have_lock) la_unlock(&av->lock);
+    if (!have_lock) la_arena_unlock(av);
 }
 
 void la_consolidate(struct la_arena *av)

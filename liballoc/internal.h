@@ -128,6 +128,17 @@ LA_INLINE struct la_tcache *la_tc_get(void) { return la_tc == LA_TC_NONE ? NULL 
 extern LA_TLS struct la_arena *la_t_arena LA_HIDDEN;/* arena this thread is attached to */
 extern LA_TLS int la_t_state LA_HIDDEN;            /* 0 fresh, 1 has tcache, 2 exited */
 
+/* Heaps unlinked from their arena under its lock, to be unmapped by this
+ * thread once the lock is released (linked through la_segment.prev). */
+extern LA_TLS struct la_segment *la_t_unmap LA_HIDDEN;
+void la_unmap_pending(void) LA_HIDDEN;      /* sysmem.c */
+/* Release an arena lock, then do the munmaps that operation left behind. */
+LA_INLINE void la_arena_unlock(struct la_arena *av)
+{
+    la_unlock(&av->lock);
+    if (la_unlikely(la_t_unmap != NULL)) la_unmap_pending();
+}
+
 #define LA_T_FRESH 0
 #define LA_T_LIVE  1
 #define LA_T_DEAD  2

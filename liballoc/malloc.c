@@ -59,12 +59,12 @@ static void *arena_malloc(size_t nb)
 {
     struct la_arena *av = la_arena_lock_mine();
     void *m = la_int_malloc(av, nb);
-    la_unlock(&av->lock);
+    la_arena_unlock(av);
     if (la_unlikely(!m)) {
         struct la_arena *alt = la_arena_retry(av);
         if (alt) {
             m = la_int_malloc(alt, nb);
-            la_unlock(&alt->lock);
+            la_arena_unlock(alt);
         }
     }
     return m;
@@ -158,13 +158,13 @@ void *la_calloc(size_t nmemb, size_t size)
     la_chunk *oldtop = av->top;
     size_t oldtopsize = oldtop ? ck_size(oldtop) : 0;
     m = la_int_malloc(av, nb);
-    la_unlock(&av->lock);
+    la_arena_unlock(av);
     if (!m) {
         struct la_arena *alt = la_arena_retry(av);
         if (alt) {
             oldtop = NULL;
             m = la_int_malloc(alt, nb);
-            la_unlock(&alt->lock);
+            la_arena_unlock(alt);
         }
         if (!m) {
             errno = ENOMEM;
@@ -220,7 +220,7 @@ void *la_realloc(void *mem, size_t n)
     struct la_arena *av = la_arena_of(p);
     la_lock(&av->lock);
     void *r = la_int_realloc(av, p, oldsize, nb);
-    la_unlock(&av->lock);
+    la_arena_unlock(av);
     if (r) return r;
     void *nm = la_malloc(n);
     if (!nm) return NULL;              /* errno is ENOMEM; the old block is intact */
@@ -266,12 +266,12 @@ static void *aligned_malloc(size_t alignment, size_t n)
     size_t nb = la_request2size(n);
     struct la_arena *av = la_arena_lock_mine();
     void *m = la_int_memalign(av, alignment, nb);
-    la_unlock(&av->lock);
+    la_arena_unlock(av);
     if (!m) {
         struct la_arena *alt = la_arena_retry(av);
         if (alt) {
             m = la_int_memalign(alt, alignment, nb);
-            la_unlock(&alt->lock);
+            la_arena_unlock(alt);
         }
     }
     if (!m) {

@@ -202,7 +202,7 @@ int la_malloc_trim(size_t pad)
     for (struct la_arena *av = &la_main_arena; av; av = __atomic_load_n(&av->next, __ATOMIC_ACQUIRE)) {
         la_lock(&av->lock);
         r |= la_trim_arena(av, pad);
-        la_unlock(&av->lock);
+        la_arena_unlock(av);
     }
     return r;
 }

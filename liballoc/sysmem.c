@@ -402,6 +402,17 @@ void *la_sysmalloc(struct la_arena *av, size_t nb)
     return NULL;
 }
 
+LA_TLS struct la_segment *la_t_unmap;
+
+void la_unmap_pending(void)
+{
+    while (la_t_unmap) {
+        struct la_segment *h = la_t_unmap;
+        la_t_unmap = h->prev;
+        la_os_munmap(h, LA_HEAP_MAX);
+    }
+}
+
 /* ---- giving memory back ------------------------------------------------------------------------ */
 
 int la_systrim(struct la_arena *av, size_t pad)
@@ -455,7 +466,8 @@ void la_heap_trim(struct la_arena *av)
         av->top = nt;
         av->segments = ph;
         ph->spare = 0;
-        la_os_munmap(h, LA_HEAP_MAX);
+        h->prev = la_t_unmap;          /* unmapped after the arena lock is released */
+        la_t_unmap = h;
         h = ph;
         top = nt;
     }
