@@ -34,7 +34,9 @@ LA_INLINE void *la_malloc_inline(size_t n)
 LA_INLINE void la_free_inline(void *mem)
 {
     if (la_unlikely(mem == NULL)) return;
-    size_t size = la_chunksize(mem2ck(mem)->size);
+    /* keep IS_MMAPPED: a set bit fails the alignment test below, so an
+     * mmapped (or corrupted) chunk always takes the slow path */
+    size_t size = mem2ck(mem)->size & ~(size_t)(LA_PREV_INUSE | LA_NON_MAIN_ARENA);
     size_t idx = (size - 17) >> 4;                   /* la_tcache_index(size); huge if size < 17 */
     if (la_likely(idx < la_g.fast_bins && (((uintptr_t)mem | size) & LA_ALIGN_MASK) == 0)) {
         struct la_tcache *tc = la_tc;
