@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <malloc.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include "check_suites.h"
 #include "check_la.h"
@@ -538,8 +539,49 @@ START_TEST(malloc_info_output)
 }
 END_TEST
 
-/* glibc 2.36: malloc_trim returns 0 when nothing could be released... and 1 after
- * a big free region exists (heap pages or top above the pad). */
+static void *thr_touch(void *arg)
+{
+    void **out = arg;
+    *out = liballoc_malloc(5000);
+    return NULL;
+}
+
+static void call_malloc_stats2(void) { liballoc_malloc_stats(); }
+
+/* glibc 2.36: with a second arena, malloc_stats prints "Arena 1:" and malloc_info a
+ * <heap nr="1"> element; mallinfo2's arena counts the system bytes of both. */
+START_TEST(stats_with_two_arenas)
+{
+    void *p = liballoc_malloc(1000), *q = NULL;
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, thr_touch, &q), 0);
+    pthread_join(th, NULL);
+    ck_assert_ptr_nonnull(q);
+    ck_assert(la_non_main_arena(t_chunk(q)->size));
+    const char *out = capture_stderr(call_malloc_stats2);
+    ck_assert_msg(strstr(out, "Arena 0:") && strstr(out, "Arena 1:"), "malloc_stats wrote: %s", out);
+    FILE *f = tmpfile();
+    ck_assert_int_eq(liballoc_malloc_info(0, f), 0);
+    fflush(f);
+    long n = ftell(f);
+    char *buf = calloc(1, (size_t)n + 1);
+    rewind(f);
+    ck_assert_uint_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    ck_assert(strstr(buf, "<heap nr=\"0\">") != NULL);
+    ck_assert_msg(strstr(buf, "<heap nr=\"1\">") != NULL, "malloc_info wrote: %.400s", buf);
+    free(buf);
+    struct la_arena *a1 = t_main_arena()->next;
+    ck_assert_ptr_nonnull(a1);
+    struct mallinfo2 mi = liballoc_mallinfo2();
+    ck_assert_uint_eq(mi.arena, t_main_arena()->system_mem + a1->system_mem);
+    liballoc_free(q);
+    liballoc_free(p);
+}
+END_TEST
+
+/* glibc 2.36: malloc_trim returns 1 when it released memory: here whole free pages
+ * inside a big free chunk that is not next to top (MADV_DONTNEED). */
 START_TEST(malloc_trim_return)
 {
     void *v[30], *g;
@@ -594,6 +636,7 @@ static Suite *suite_api(void)
     tcase_add_test(tc, mallinfo2_fields);
     tcase_add_test(tc, malloc_stats_output);
     tcase_add_test(tc, malloc_info_output);
+    tcase_add_test(tc, stats_with_two_arenas);
     tcase_add_test(tc, malloc_trim_return);
     suite_add_tcase(s, tc);
     return s;
