@@ -21,6 +21,7 @@
  * neighbour or with top.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1160,6 +1161,146 @@ START_TEST(malloc_after_thread_cleanup)
 }
 END_TEST
 
+/* ---- the heap checker itself ------------------------------------------------------------- */
+
+static int check_heap_quiet(void)
+{
+    fflush(stderr);
+    int saved = dup(2), nul = open("/dev/null", O_WRONLY);
+    dup2(nul, 2);
+    int r = liballoc_check_heap();
+    dup2(saved, 2);
+    close(saved);
+    close(nul);
+    return r;
+}
+
+/* Every test uses liballoc_check_heap as its oracle, so show that it does catch
+ * damage: a wrong prev_size behind a free chunk, a poisoned safe-linked fastbin
+ * pointer, a broken bin link; each repaired again afterwards. */
+START_TEST(check_heap_detects_damage)
+{
+    void *fill[LA_TCACHE_FILL];
+    fill_tcache(40, fill);
+    void *f1 = liballoc_malloc(40), *f2 = liballoc_malloc(40);
+    void *a = liballoc_malloc(1100), *b = liballoc_malloc(1100), *g = liballoc_malloc(16);
+    ck_assert_ptr_nonnull(g);
+    free_all(fill, LA_TCACHE_FILL);
+    liballoc_free(f1);
+    liballoc_free(f2);
+    liballoc_free(a);
+    ck_assert_int_eq(liballoc_check_heap(), 0);
+
+    struct la_chunk *bc = t_chunk(b);
+    size_t saved = bc->prev_size;
+    bc->prev_size = saved + 16;
+    ck_assert_int_eq(check_heap_quiet(), -1);
+    bc->prev_size = saved;
+    ck_assert_int_eq(liballoc_check_heap(), 0);
+
+    struct la_chunk *fc = t_chunk(f2);
+    struct la_chunk *fd_saved = fc->fd;
+    fc->fd = (struct la_chunk *)la_protect_ptr((uintptr_t)&fc->fd, (uintptr_t)&saved); /* into the stack */
+    ck_assert_int_eq(check_heap_quiet(), -1);
+    fc->fd = fd_saved;
+    ck_assert_int_eq(liballoc_check_heap(), 0);
+
+    struct la_chunk *ac = t_chunk(a);
+    struct la_chunk *bk_saved = ac->bk;
+    ac->bk = ac;
+    ck_assert_int_eq(check_heap_quiet(), -1);
+    ac->bk = bk_saved;
+    ck_assert_int_eq(liballoc_check_heap(), 0);
+
+    size_t size_saved = t_chunk(g)->size;
+    t_chunk(g)->size = size_saved | LA_IS_MMAPPED;
+    ck_assert_int_eq(check_heap_quiet(), -1);
+    t_chunk(g)->size = size_saved;
+    ck_assert_int_eq(liballoc_check_heap(), 0);
+}
+END_TEST
+
+/* ---- random operations, heap checked after each -------------------------------------- */
+
+static const char *const random_configs[] = {
+    "",                                             /* defaults */
+    "tcache_count=0",                               /* every free reaches the arena */
+    "tcache_count=0:mxfast=0",                      /* ... and no fastbins either */
+    "mxfast=160:tcache_count=1:perturb=77",
+    "mmap_threshold=8k:trim_threshold=16k:top_pad=0",
+};
+
+static uint64_t rnd(uint64_t *s)
+{
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return *s;
+}
+
+/* 20000 random malloc/calloc/realloc/memalign/free calls under one
+ * LIBALLOC_OPTIONS configuration; every block carries a pattern checked before it is
+ * freed or moved, and liballoc_check_heap runs after every call. */
+START_TEST(random_ops_heap_checked)
+{
+    enum { SLOTS = 128, OPS = 20000 };
+    if (random_configs[_i][0])
+        setenv("LIBALLOC_OPTIONS", random_configs[_i], 1);
+    static void *p[SLOTS];
+    static size_t n[SLOTS];
+    uint64_t s = 0x9e3779b97f4a7c15ull + (uint64_t)_i;
+    for (int op = 0; op < OPS; op++) {
+        unsigned k = (unsigned)(rnd(&s) % SLOTS), what = (unsigned)(rnd(&s) % 10);
+        uint64_t r = rnd(&s) % 100;
+        size_t sz = r < 60 ? rnd(&s) % 200 : r < 90 ? 200 + rnd(&s) % 3000 : r < 98 ? 3000 + rnd(&s) % 60000
+                                                                               : 100000 + rnd(&s) % 300000;
+        if (p[k] && !t_check(p[k], n[k], k))
+            ck_abort_msg("op %d: block %u (%zu bytes) corrupted (config '%s')", op, k, n[k], random_configs[_i]);
+        if (what < 4) {
+            liballoc_free(p[k]);
+            p[k] = liballoc_malloc(sz);
+        } else if (what < 5) {
+            liballoc_free(p[k]);
+            p[k] = liballoc_calloc(1, sz);
+            ck_assert_msg(p[k] && t_all_zero(p[k], sz), "op %d: calloc(1, %zu) not zeroed", op, sz);
+        } else if (what < 7) {
+            void *q = liballoc_realloc(p[k], sz);
+            if (p[k] && sz == 0) {                  /* realloc(p, 0) frees, returns NULL */
+                ck_assert_ptr_null(q);
+            } else {
+                ck_assert_ptr_nonnull(q);
+                size_t keep = n[k] < sz ? n[k] : sz;
+                ck_assert_msg(t_check(q, keep, k), "op %d: realloc lost content", op);
+            }
+            p[k] = q;
+        } else if (what < 8) {
+            liballoc_free(p[k]);
+            size_t al = (size_t)16 << (rnd(&s) % 10);
+            p[k] = liballoc_memalign(al, sz);
+            ck_assert_msg(p[k] && (uintptr_t)p[k] % al == 0, "op %d: memalign(%zu, %zu) = %p", op, al, sz, p[k]);
+        } else {
+            liballoc_free(p[k]);
+            p[k] = NULL;
+        }
+        n[k] = p[k] ? sz : 0;
+        if (p[k]) {
+            ck_assert_uint_ge(liballoc_malloc_usable_size(p[k]), sz);
+            t_fill(p[k], sz, k);
+        }
+        if (liballoc_check_heap() != 0)
+            ck_abort_msg("op %d (kind %u, size %zu): liballoc_check_heap failed (config '%s')", op, what, sz,
+                         random_configs[_i]);
+    }
+    for (unsigned k = 0; k < SLOTS; k++) {
+        if (p[k])
+            ck_assert(t_check(p[k], n[k], k));
+        liballoc_free(p[k]);
+    }
+    ck_assert_int_eq(liballoc_malloc_trim(0) >= 0, 1);
+    ck_assert_int_eq(liballoc_check_heap(), 0);
+}
+END_TEST
+
 /* Each test runs in a fresh child: drop an inherited LIBALLOC_OPTIONS so the defaults
  * the tests expect are in force (tests that want options set their own). */
 static void default_options(void) { unsetenv("LIBALLOC_OPTIONS"); }
@@ -1219,6 +1360,13 @@ static Suite *suite_mechanisms(void)
     tcase_add_test(tc, options_tcache_count_zero);
     tcase_add_test(tc, options_malformed_warns);
     tcase_add_test(tc, malloc_after_thread_cleanup);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("random");
+    tcase_set_timeout(tc, 60);
+    tcase_add_checked_fixture(tc, default_options, NULL);
+    tcase_add_test(tc, check_heap_detects_damage);
+    tcase_add_loop_test(tc, random_ops_heap_checked, 0, (int)(sizeof random_configs / sizeof random_configs[0]));
     suite_add_tcase(s, tc);
 
     tc = tcase_create("brk");
