@@ -39,6 +39,42 @@ START_TEST(malloc_too_big)
 }
 END_TEST
 
+/* glibc 2.36: a size below PTRDIFF_MAX that the kernel cannot map (tens of TiB) fails
+ * with NULL and ENOMEM, and the allocator keeps working; a huge alignment is honoured. */
+START_TEST(unmappable_sizes_fail_cleanly)
+{
+    void *keep = liballoc_malloc(100);
+    t_fill(keep, 100, 5);
+    const size_t sizes[] = { (size_t)1 << 46, (size_t)1 << 44, ((size_t)1 << 45) + 12345 };
+    for (unsigned i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        errno = 0;
+        void *p = liballoc_malloc(sizes[i]);
+        ck_assert_msg(p == NULL, "malloc(%zu) = %p", sizes[i], p);
+        ck_assert_int_eq(errno, ENOMEM);
+        errno = 0;
+        ck_assert_ptr_null(liballoc_calloc(1, sizes[i]));
+        ck_assert_int_eq(errno, ENOMEM);
+        errno = 0;
+        ck_assert_ptr_null(liballoc_memalign(4096, sizes[i]));
+        ck_assert_int_eq(errno, ENOMEM);
+        errno = 0;
+        ck_assert_ptr_null(liballoc_realloc(keep, sizes[i]));
+        ck_assert_int_eq(errno, ENOMEM);
+    }
+    ck_assert(t_check(keep, 100, 5));
+    void *big = liballoc_memalign((size_t)1 << 28, 100);   /* 256 MiB alignment */
+    ck_assert_ptr_nonnull(big);
+    ck_assert_uint_eq((uintptr_t)big % ((size_t)1 << 28), 0);
+    memset(big, 1, 100);
+    liballoc_free(big);
+    void *p = liballoc_malloc(3000);
+    ck_assert_ptr_nonnull(p);
+    liballoc_free(p);
+    liballoc_free(keep);
+    ck_assert_int_eq(liballoc_check_heap(), 0);
+}
+END_TEST
+
 /* glibc 2.36: malloc(0) returns a unique minimum chunk, usable size 24. */
 START_TEST(malloc_zero)
 {
@@ -614,6 +650,7 @@ static Suite *suite_api(void)
     tcase_add_checked_fixture(tc, default_options, NULL);
     tcase_add_test(tc, malloc_too_big);
     tcase_add_test(tc, malloc_zero);
+    tcase_add_test(tc, unmappable_sizes_fail_cleanly);
     tcase_add_test(tc, calloc_overflow);
     tcase_add_test(tc, calloc_zeroes_reused_memory);
     tcase_add_test(tc, reallocarray_overflow);

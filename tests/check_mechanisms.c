@@ -963,6 +963,63 @@ START_TEST(arena_heaps_grow_and_shrink)
 }
 END_TEST
 
+static pthread_barrier_t arena_barrier;
+
+static void *thr_hold(void *arg)
+{
+    struct la_arena **out = arg;
+    void *p = liballoc_malloc(200);
+    struct la_tcache *tc = t_my_tcache();
+    *out = tc ? tc->arena : NULL;
+    pthread_barrier_wait(&arena_barrier);      /* all threads alive at once */
+    pthread_barrier_wait(&arena_barrier);      /* main has looked */
+    liballoc_free(p);
+    return NULL;
+}
+
+/* glibc: at most 8 x cores arenas by default (M_ARENA_MAX / arena_max lowers it);
+ * threads beyond the limit share existing arenas. */
+static void arena_limit_case(unsigned nthreads, uint64_t limit)
+{
+    pthread_t th[64];
+    struct la_arena *ar[64];
+    void *m = liballoc_malloc(10);
+    ck_assert_int_eq(pthread_barrier_init(&arena_barrier, NULL, nthreads + 1), 0);
+    for (unsigned i = 0; i < nthreads; i++)
+        ck_assert_int_eq(pthread_create(&th[i], NULL, thr_hold, &ar[i]), 0);
+    pthread_barrier_wait(&arena_barrier);
+    ck_assert_uint_le(liballoc_debug.narenas, limit);
+    ck_assert_uint_ge(liballoc_debug.narenas, 2);
+    unsigned n = 0;
+    for (struct la_arena *a = t_main_arena(); a && n < 1000; a = a->next)
+        n++;
+    ck_assert_uint_eq(n, liballoc_debug.narenas);
+    for (unsigned i = 0; i < nthreads; i++)
+        ck_assert_ptr_nonnull(ar[i]);
+    pthread_barrier_wait(&arena_barrier);
+    for (unsigned i = 0; i < nthreads; i++)
+        pthread_join(th[i], NULL);
+    pthread_barrier_destroy(&arena_barrier);
+    liballoc_free(m);
+    ck_assert_int_eq(liballoc_check_heap(), 0);
+}
+
+START_TEST(arena_limit_default)
+{
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    uint64_t limit = 8 * (uint64_t)(cores > 0 ? cores : 1);
+    unsigned n = limit + 4 <= 64 ? (unsigned)limit + 4 : 64;
+    arena_limit_case(n, limit);
+}
+END_TEST
+
+START_TEST(arena_limit_option)
+{
+    setenv("LIBALLOC_OPTIONS", "arena_max=3", 1);
+    arena_limit_case(10, 3);
+}
+END_TEST
+
 /* ---- LIBALLOC_OPTIONS (liballoc-specific, read once at initialisation) -------- */
 
 /* Each Check test is a fresh child whose liballoc is not initialised yet, so setting
@@ -1357,6 +1414,8 @@ static Suite *suite_mechanisms(void)
     tcase_add_checked_fixture(tc, default_options, NULL);
     tcase_add_test(tc, arena_per_thread);
     tcase_add_test(tc, arena_heaps_grow_and_shrink);
+    tcase_add_test(tc, arena_limit_default);
+    tcase_add_test(tc, arena_limit_option);
     tcase_add_test(tc, options_tcache_count_zero);
     tcase_add_test(tc, options_malformed_warns);
     tcase_add_test(tc, malloc_after_thread_cleanup);
