@@ -22,6 +22,11 @@ same_output "gcc -S output" "$TMP/sys/gen.s" "$TMP/la/gen.s"
 same_output "object file" "$TMP/sys/gen.o" "$TMP/la/gen.o"
 same_output "compiled program's output" "$TMP/sys/run.out" "$TMP/la/run.out"
 same_output "gcc diagnostics" "$TMP/sys.log" "$TMP/la.log"
+# cc1 once more with no tcache, no fastbins and a low mmap threshold.
+( cd "$TMP/la" && LD_PRELOAD=$SO LIBALLOC_OPTIONS=tcache_count=0:mxfast=0:mmap_threshold=32k \
+      gcc -O2 -S -o gen2.s gen.c ) >"$TMP/la2.log" 2>&1 \
+    || fail "gcc -S under liballoc (tcache_count=0:mxfast=0:mmap_threshold=32k) failed: $(tail -5 "$TMP/la2.log")"
+same_output "gcc -S output (no tcache/fastbins, 32k mmap threshold)" "$TMP/sys/gen.s" "$TMP/la/gen2.s"
 # cc1 (where the compiling happens) must be bound to liballoc too.
 printf 'int main(void) { return 0; }\n' >"$TMP/tiny.c"
 bound_to_liballoc gcc -O2 -c -o "$TMP/tiny.o" "$TMP/tiny.c"
