@@ -790,6 +790,24 @@ START_TEST(aligned_then_realloc)
     for (int i = 0; i < 32; i++)
         liballoc_free(h[i]);
     ck_assert(liballoc_realloc(liballoc_malloc(5000), 5000) != NULL);
+
+    /* Big alignments served from the heap (threshold raised): the leading part of
+     * the over-sized chunk is split off and freed. */
+    ck_assert_int_eq(liballoc_mallopt(M_MMAP_THRESHOLD, 32 << 20), 1);
+    void *big[6];
+    for (int i = 0; i < 6; i++) {
+        size_t al = (size_t)256 * KiB << (i % 3);
+        big[i] = liballoc_memalign(al, 1000 + (size_t)i);
+        ck_assert_ptr_nonnull(big[i]);
+        ck_assert_uint_eq((uintptr_t)big[i] % al, 0);
+        ck_assert(!la_is_mmapped(t_chunk(big[i])->size));
+        t_fill(big[i], 1000 + (size_t)i, 50u + (unsigned)i);
+        ck_assert_int_eq(liballoc_check_heap(), 0);
+    }
+    for (int i = 0; i < 6; i++) {
+        ck_assert(t_check(big[i], 1000 + (size_t)i, 50u + (unsigned)i));
+        liballoc_free(big[i]);
+    }
     ck_assert_int_eq(liballoc_check_heap(), 0);
 }
 END_TEST

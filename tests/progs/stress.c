@@ -276,6 +276,14 @@ static void worker_op(struct worker *w)
         if ((uintptr_t)b->p % al) die("stress: aligned allocation (%zu) returned %p", al, (void *)b->p);
         b->seed = rng_next(r);
         pat_fill(b->p, b->n, b->seed);
+    } else if (op == 99 && rng_next(r) % 64 == 0) {       /* whole-heap calls, now and then */
+        if (rng_next(r) % 2) {
+            malloc_trim(0);
+        } else {
+            struct mallinfo2 mi = mallinfo2();
+            if (mi.uordblks > mi.arena + mi.hblkhd + ((size_t)1 << 40))
+                die("stress: mallinfo2 nonsense: uordblks %zu arena %zu", mi.uordblks, mi.arena);
+        }
     } else {                                               /* free */
         slot_free(b);
     }
