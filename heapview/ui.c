@@ -162,6 +162,7 @@ struct ui {
     int quit;
     /* figures for HEAPVIEW_UI_STATS (refresh cost benchmark) */
     uint64_t t_start, sum_take, max_take, sum_stop, max_stop, sum_draw, max_draw, ndraw, ntake;
+    uint64_t sum_proc, max_proc, nproc;   /* diff + derive per refresh */
 };
 
 /* ---- terminal restore on signals -------------------------------------------------------- */
@@ -430,6 +431,7 @@ static void take_new(struct ui *u)
         return;
     }
     stat_take(u, n);
+    uint64_t t0 = hv_now_ns();
     u->nchanged = hv_snapshot_diff(u->snap, n);
     hv_snapshot_free(u->snap);
     u->snap = n;
@@ -438,6 +440,11 @@ static void take_new(struct ui *u)
         u->quit = HV_EXIT_INTERNAL;
         snprintf(u->status, sizeof u->status, "out of memory");
     }
+    uint64_t d = hv_now_ns() - t0;
+    u->sum_proc += d;
+    u->nproc++;
+    if (d > u->max_proc)
+        u->max_proc = d;
     if (u->tsel >= n->ntcaches)
         u->tsel = 0;
     if (u->pi >= (long)n->nproblems)
@@ -1521,11 +1528,12 @@ static void write_stats(const struct ui *u)
     double el = (hv_now_ns() - u->t_start) / 1e9;
     fprintf(f, "chunks %zu\nsnapshots %llu\nelapsed_s %.3f\nsnapshots_per_s %.2f\nframes %llu\n"
                "take_mean_ms %.3f\ntake_max_ms %.3f\nstop_mean_ms %.3f\nstop_max_ms %.3f\n"
-               "draw_mean_ms %.3f\ndraw_max_ms %.3f\n",
+               "draw_mean_ms %.3f\ndraw_max_ms %.3f\ndiff_mean_ms %.3f\ndiff_max_ms %.3f\n",
             u->norder, X(u->ntake), el, el > 0 ? u->ntake / el : 0.0, X(u->ndraw),
             u->ntake ? u->sum_take / 1e6 / u->ntake : 0.0, u->max_take / 1e6,
             u->ntake ? u->sum_stop / 1e6 / u->ntake : 0.0, u->max_stop / 1e6,
-            u->ndraw ? u->sum_draw / 1e6 / u->ndraw : 0.0, u->max_draw / 1e6);
+            u->ndraw ? u->sum_draw / 1e6 / u->ndraw : 0.0, u->max_draw / 1e6,
+            u->nproc ? u->sum_proc / 1e6 / u->nproc : 0.0, u->max_proc / 1e6);
     fclose(f);
 }
 
