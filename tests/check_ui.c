@@ -13,7 +13,9 @@
  * is back (tmux's alternate_on is 0) and the target still runs (its heartbeat
  * advances, it answers SIGUSR1 with its heap intact).
  *
- * With HV_UI_SCREENS=DIR set, the screens are saved there as text (that is how
+ * HV_UI_HEAPVIEW=PATH tests another heapview binary (the sanitizer build) against
+ * the ordinary targets.  With HV_UI_SCREENS=DIR set, the screens are saved there as
+ * text (that is how
  * the committed tests/ui_screens files are made).
  */
 #include <ctype.h>
@@ -437,11 +439,18 @@ static void expect_exit(const struct tm_s *m, int status)
     ck_assert_int_eq(tm_num(m, "#{pane_dead}"), 0);
 }
 
+/* The heapview under test: HV_UI_HEAPVIEW if set (e.g. the sanitizer build, run
+ * against the ordinary targets), else the one in the build directory. */
+static const char *hv_path(void)
+{
+    const char *e = getenv("HV_UI_HEAPVIEW");
+    return e && *e ? e : abs_build("heapview/heapview");
+}
+
 static void run_hv(const struct tm_s *m, const char *args, const char *env)
 {
     char line[1000];
-    snprintf(line, sizeof line, "%s%s%s %s; echo HV_EXIT=$?", env ? env : "", env ? " " : "",
-             abs_build("heapview/heapview"), args);
+    snprintf(line, sizeof line, "%s%s%s %s; echo HV_EXIT=$?", env ? env : "", env ? " " : "", hv_path(), args);
     tm_line(m, line);
 }
 
@@ -865,7 +874,7 @@ START_TEST(refuse_without_terminal)
     /* not a tty: stdout to a file */
     char out[300], cmd[900];
     snprintf(out, sizeof out, "%s/notty.err", ui_tmp);
-    snprintf(cmd, sizeof cmd, "'%s' -p %d </dev/null >/dev/null 2>'%s'", abs_build("heapview/heapview"), (int)t.pid, out);
+    snprintf(cmd, sizeof cmd, "'%s' -p %d </dev/null >/dev/null 2>'%s'", hv_path(), (int)t.pid, out);
     int st = system(cmd);
     ck_assert(WIFEXITED(st));
     ck_assert_int_eq(WEXITSTATUS(st), 2);
