@@ -19,6 +19,13 @@
  * unsorted, small or large bins use requests above 1032 bytes or fill the
  * tcache first.  "guard" allocations keep a freed chunk from merging with its
  * neighbour or with top.
+ *
+ * Test cases: tcache_fastbins, bins (coalescing, unsorted -> small/large bins, best
+ * fit, binmap), system (top growth and trim, mmap threshold and registry),
+ * realloc_align, arenas_options (per-thread arenas, their heaps and limit, thread
+ * exit, LIBALLOC_OPTIONS), random (the heap checker catches damage; thousands of
+ * random calls per tunable configuration with the heap checked after each) and brk
+ * (a foreign sbrk; brk blocked, so the main heap falls back to mmap).
  */
 #include <errno.h>
 #include <fcntl.h>
