@@ -65,28 +65,58 @@ static void detach_all(struct live *L)
     }
 }
 
+/* The handlers are installed only while threads are stopped (see live_stop and
+ * live_resume), on top of whatever the program (e.g. the interactive view) has
+ * installed: they detach, then hand the signal to the previous disposition. */
+static const int fatal_sigs[3] = { SIGINT, SIGTERM, SIGHUP };
+static struct sigaction saved[3];
+static volatile sig_atomic_t handlers_on;
+
 static void on_fatal_signal(int sig)
 {
     struct live *L = g_stopped;
-    if (L)
+    if (L) {
         detach_all(L);
-    signal(sig, SIG_DFL);
-    raise(sig);
+        g_stopped = NULL;
+    }
+    for (int i = 0; i < 3; i++) {
+        if (fatal_sigs[i] != sig)
+            continue;
+        if (saved[i].sa_handler == SIG_IGN)
+            return;
+        sigaction(sig, &saved[i], NULL);
+        if (saved[i].sa_handler == SIG_DFL) {
+            signal(sig, SIG_DFL);
+            raise(sig);             /* delivered on return: the process ends */
+        } else {
+            raise(sig);             /* pending until we return, then goes to the program's handler */
+        }
+        return;
+    }
 }
 
 static void install_handlers(void)
 {
-    static int done;
-    if (done)
+    if (handlers_on)
         return;
-    done = 1;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_fatal_signal;
     sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
+    for (int i = 0; i < 3; i++)
+        sigaddset(&sa.sa_mask, fatal_sigs[i]);
+    for (int i = 0; i < 3; i++)
+        sigaction(fatal_sigs[i], &sa, &saved[i]);
+    handlers_on = 1;
+}
+
+static void remove_handlers(void)
+{
+    if (!handlers_on)
+        return;
+    for (int i = 0; i < 3; i++)
+        sigaction(fatal_sigs[i], &saved[i], NULL);
+    handlers_on = 0;
 }
 
 static int proc_exists(pid_t pid)
@@ -336,6 +366,7 @@ out:
         detach_all(L);
         L->nt = 0;
         g_stopped = NULL;
+        remove_handlers();
         return rc;
     }
     size_t live_threads = 0;
@@ -344,6 +375,7 @@ out:
     if (live_threads == 0) {
         g_stopped = NULL;
         L->nt = 0;
+        remove_handlers();
         return hv_fail(err, HV_EXIT_NOPROC, "no such process: %d (it exited)", (int)src->pid);
     }
     L->is_stopped = 1;
@@ -358,6 +390,7 @@ static void live_resume(struct hv_source *src)
     detach_all(L);
     src->last_stop_ns = hv_now_ns() - L->stop_t0;
     g_stopped = NULL;
+    remove_handlers();
     L->nt = 0;
     L->is_stopped = 0;
 }
