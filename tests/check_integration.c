@@ -207,6 +207,9 @@ END_TEST
 START_TEST(git_session) { run_script("git", 90); }
 END_TEST
 
+START_TEST(cxx_program) { run_script("cxx", 90); }
+END_TEST
+
 static Suite *suite_integration(void)
 {
     Suite *s = suite_create("integration");
@@ -224,6 +227,7 @@ static Suite *suite_integration(void)
     tcase_add_test(tc, python3_workload);
     tcase_add_test(tc, gcc_compiles);
     tcase_add_test(tc, git_session);
+    tcase_add_test(tc, cxx_program);
     suite_add_tcase(s, tc);
     return s;
 }
