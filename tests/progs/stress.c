@@ -19,7 +19,8 @@
  * to be zero, posix_memalign results to be aligned.  The churn phase starts
  * thousands of short-lived threads (each allocating, freeing, and leaving one
  * block for the main thread to free after it exited) and checks that the
- * resident set stays bounded.  The fork phase forks while workers allocate; each
+ * resident set stays bounded (and, on liballoc, that only the main thread's tcache
+ * is still registered).  The fork phase forks while workers allocate; each
  * child must allocate and free at once and exit 0, within a timeout (a deadlock
  * on an arena lock inherited from the parent shows up as a hang).  When liballoc
  * The sigfork phase forks from a SIGALRM handler that interrupts a single-threaded
@@ -43,6 +44,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include "debug_abi.h"
 
 #define SLOTS 256
 #define QUEUE 1024
@@ -54,6 +56,7 @@ struct blk {
 };
 
 static int (*check_heap)(void);
+static struct la_debug *dbg;        /* liballoc's metadata when it is the malloc in use */
 static atomic_int stop_flag;
 
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
@@ -437,10 +440,20 @@ static void phase_churn(void)
     printf("churn: %d threads in %.1f s, RSS after %d threads %ld KiB, at the end %ld KiB\n",
            total, now() - t0, warm, rss_warm, rss_end);
     fflush(stdout);
-    const long bound = 32 * 1024;
+    /* 4 MiB over ~2700 threads: a leak of 1.5 KiB per thread (a tcache) shows. */
+    const long bound = 4 * 1024;
     if (rss_end - rss_warm > bound)
         die("stress: RSS grew by %ld KiB over %d short-lived threads (bound %ld KiB): per-thread memory leaks",
             rss_end - rss_warm, total - warm, bound);
+    if (dbg) {
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        if (dbg->ntcaches > 1)
+            die("stress: %llu tcaches registered after every churn thread exited (want 1: main's)",
+                (unsigned long long)dbg->ntcaches);
+        if (dbg->narenas > 8 * (uint64_t)(cores > 0 ? cores : 1))
+            die("stress: %u arenas for %ld cores", dbg->narenas, cores);
+        printf("churn: %llu tcache(s) and %u arenas left\n", (unsigned long long)dbg->ntcaches, dbg->narenas);
+    }
 }
 
 /* ---- fork while allocating --------------------------------------------------------------- */
@@ -613,7 +626,7 @@ static void phase_sigfork(void)
 int main(int argc, char **argv)
 {
     check_heap = (int (*)(void))dlsym(RTLD_DEFAULT, "liballoc_check_heap");
-    void *dbg = dlsym(RTLD_DEFAULT, "liballoc_debug");
+    dbg = dlsym(RTLD_DEFAULT, LA_DEBUG_SYMBOL);
     const char *req = getenv("STRESS_REQUIRE_LIBALLOC");
     if (req && strcmp(req, "1") == 0 && (!dbg || !check_heap))
         die("stress: liballoc is not loaded (no liballoc_debug / liballoc_check_heap symbol)");
