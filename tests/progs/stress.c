@@ -22,12 +22,12 @@
  * resident set stays bounded (and, on liballoc, that only the main thread's tcache
  * is still registered).  The fork phase forks while workers allocate; each
  * child must allocate and free at once and exit 0, within a timeout (a deadlock
- * on an arena lock inherited from the parent shows up as a hang).  When liballoc
- * The sigfork phase forks from a SIGALRM handler that interrupts a single-threaded
- * malloc/free loop (so often inside the allocator): fork's prepare handlers must
- * not deadlock on a lock the interrupted code holds.  When liballoc
- * is preloaded its heap checker (liballoc_check_heap, found with dlsym) runs
- * after each phase.  Any fault prints one line and exits 1.
+ * on an arena lock inherited from the parent shows up as a hang).  The sigfork
+ * phase forks from a SIGALRM handler that interrupts a single-threaded malloc/free
+ * loop (so often inside the allocator): fork's prepare handlers must not deadlock
+ * on a lock the interrupted code holds.  When liballoc is preloaded its heap
+ * checker (liballoc_check_heap, found with dlsym) runs after each phase.  Any
+ * fault prints one line and exits 1.
  */
 #include <dlfcn.h>
 #include <malloc.h>
