@@ -29,6 +29,10 @@
 #   page cache) then hits every allocator alike instead of whichever allocator
 #   happened to run during the disturbance; this matters on a shared 2-core box.
 #
+#   CPU time (user + sys of the child, from wait4) is a second table: on a
+#   loaded machine it moves less than wall time, though it also counts cache
+#   misses caused by the other load, and it counts spinning but not waiting.
+#
 #   Figures.  (5 runs by default; --runs N.)  For each (benchmark, allocator) the cell is the MEDIAN of the runs
 #   (robust to one disturbed run).  A "~" after a time marks cells whose runs
 #   spread by more than 10 % of the median ((max - min) / median).  The ratio is
@@ -290,6 +294,7 @@ fi
                 if (st != "ok") { bad = (st ~ /timeout/) ? "TIMEOUT" : "FAIL"; continue }
                 t = (rk SUBSEP "time") in val ? val[rk, "time"] : val[rk, "wall"]
                 T[k] = T[k] " " t; M[k] = M[k] " " val[rk, "maxrss_kb"]
+                C[k] = C[k] " " (val[rk, "user"] + val[rk, "sys"])
             }
             if (T[k] == "") STATE[k] = (bad == "") ? "-" : bad
             else if (bad != "") PART[k] = 1
@@ -321,6 +326,33 @@ fi
             a = A[ai]
             if (a == "glibc") printf "%" W "s", "1.00"
             else if (NT[a] > 0) printf "%" W "s", sprintf("%.2f%s", exp(LT[a] / NT[a]), NT[a] < nb ? sprintf(" (%d/%d)", NT[a], nb) : "")
+            else printf "%" W "s", "-"
+        }
+        printf "\n"
+
+        printf "\nCPU: user + sys seconds of the whole process, median [ratio to glibc]\n"
+        printf "(less disturbed than wall time when the machine is shared; counts spinning, not waiting)\n"
+        printf "%-16s", "benchmark"; for (ai = 1; ai <= na; ai++) printf "%" W "s", A[ai]; printf "\n"
+        for (bi = 1; bi <= nb; bi++) {
+            b = B[bi]; printf "%-16s", b
+            g = (C[b SUBSEP "glibc"] != "") ? median(C[b SUBSEP "glibc"]) : ""
+            for (ai = 1; ai <= na; ai++) {
+                a = A[ai]; k = b SUBSEP a
+                if (C[k] == "") { printf "%" W "s", STATE[k]; continue }
+                m = median(C[k])
+                if (g != "" && g > 0 && a != "glibc") {
+                    r = m / g; cell = sprintf("%.3f [%.2f]", m, r)
+                    LC[a] += log(r); NC[a]++
+                } else cell = sprintf("%.3f", m)
+                printf "%" W "s", cell
+            }
+            printf "\n"
+        }
+        printf "%-16s", "geomean ratio"
+        for (ai = 1; ai <= na; ai++) {
+            a = A[ai]
+            if (a == "glibc") printf "%" W "s", "1.00"
+            else if (NC[a] > 0) printf "%" W "s", sprintf("%.2f%s", exp(LC[a] / NC[a]), NC[a] < nb ? sprintf(" (%d/%d)", NC[a], nb) : "")
             else printf "%" W "s", "-"
         }
         printf "\n"
