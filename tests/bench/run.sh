@@ -33,8 +33,8 @@
 #   loaded machine it moves less than wall time, though it also counts cache
 #   misses caused by the other load, and it counts spinning but not waiting.
 #
-#   Figures.  (5 runs by default; --runs N.)  For each (benchmark, allocator) the cell is the MEDIAN of the runs
-#   (robust to one disturbed run).  A "~" after a time marks cells whose runs
+#   Figures.  5 runs by default (--runs N).  For each (benchmark, allocator)
+#   the cell is the MEDIAN of the runs (robust to one disturbed run).  A "~" after a time marks cells whose runs
 #   spread by more than 10 % of the median ((max - min) / median).  The ratio is
 #   median(allocator) / median(glibc): below 1.00 is faster (or smaller) than
 #   glibc.  The last row is the GEOMETRIC MEAN of those ratios over the
@@ -48,10 +48,12 @@
 #   under `valgrind --tool=callgrind` for N and 2N, and the figure is
 #   (Ir(2N) - Ir(N)) / N: instructions per pair, fixed costs cancelled.
 #   callgrind_annotate's per-function profile must show `malloc` inside the
-#   preloaded library, otherwise the figure is marked "(not preloaded?)".
+#   preloaded library (or, when callgrind cannot name the object, dladdr must),
+#   otherwise the figure is marked "?" and a note says where malloc was seen.
 #
-#   The machine (CPU, cores, kernel, glibc) and the git commit are recorded in
-#   the header of the table, which is also written to FILE (-o).
+#   The machine (CPU, cores, kernel, glibc), the git commit and the load
+#   average at the start and end are recorded in the header of the table, which
+#   is also written to FILE (-o).  Per-run progress goes to stderr.
 set -u
 
 usage() { sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'; }
