@@ -34,8 +34,9 @@
 #   misses caused by the other load, and it counts spinning but not waiting.
 #
 #   Figures.  5 runs by default (--runs N).  For each (benchmark, allocator)
-#   the cell is the MEDIAN of the runs (robust to one disturbed run).  A "~" after a time marks cells whose runs
-#   spread by more than 10 % of the median ((max - min) / median).  The ratio is
+#   the cell is the MEDIAN of the runs (robust to one disturbed run).  A "~"
+#   after a time marks cells whose runs spread by more than 10 % of the median
+#   ((max - min) / median).  The ratio is
 #   median(allocator) / median(glibc): below 1.00 is faster (or smaller) than
 #   glibc.  The last row is the GEOMETRIC MEAN of those ratios over the
 #   benchmarks where both the allocator and glibc produced a figure: the
