@@ -103,11 +103,14 @@ struct target {
     char thname[4][16];
     long tid[4];
     int nth;
+    char corr[8][16];           /* hv_corrupt: "C <mode> <address>" */
+    unsigned long long corr_addr[8];
+    int ncorr;
 };
 
 /* Start prog (preloaded with liballoc); with want_ready, read its lines up to READY.
  * The target dies with the test process (PR_SET_PDEATHSIG), whatever happens. */
-static void start_target(struct target *t, const char *prog, const char *env, int want_ready)
+static void start_target_arg(struct target *t, const char *prog, const char *env, int want_ready, const char *arg)
 {
     memset(t, 0, sizeof *t);
     int fds[2];
@@ -125,7 +128,7 @@ static void start_target(struct target *t, const char *prog, const char *env, in
         if (env)
             putenv((char *)env);
         const char *path = abs_build(prog);
-        execl(path, path, t->hb, (char *)NULL);
+        execl(path, path, arg ? arg : t->hb, (char *)NULL);
         _exit(127);
     }
     close(fds[1]);
@@ -143,8 +146,16 @@ static void start_target(struct target *t, const char *prog, const char *env, in
             t->n++;
         else if (line[0] == 'T' && t->nth < 4 && sscanf(line, "T %15s %ld", t->thname[t->nth], &t->tid[t->nth]) == 2)
             t->nth++;
+        else if (line[0] == 'C' && t->ncorr < 8 &&
+                 sscanf(line, "C %15s %llx", t->corr[t->ncorr], &t->corr_addr[t->ncorr]) == 2)
+            t->ncorr++;
     }
     ck_abort_msg("target %s exited before READY", prog);
+}
+
+static void start_target(struct target *t, const char *prog, const char *env, int want_ready)
+{
+    start_target_arg(t, prog, env, want_ready, NULL);
 }
 
 static void stop_target(struct target *t)
@@ -465,7 +476,7 @@ static void ui_setup(void)
 
 static void ui_teardown(void)
 {
-    static const char *const names[] = { "views", "core", "refresh", "signals", "refuse", "mono", NULL };
+    static const char *const names[] = { "views", "core", "refresh", "signals", "refuse", "mono", "corrupt", NULL };
     for (int i = 0; names[i]; i++) {
         struct tm_s m;
         tm_name(&m, names[i]);
@@ -962,6 +973,70 @@ START_TEST(monochrome)
 }
 END_TEST
 
+/* A heap the target corrupted itself (tests/progs/hv_corrupt all): the Problems
+ * view lists every corruption at its address, n walks them, the chunk of one is
+ * marked corrupt in the Heap map and its Chunk view names the problem, and the
+ * Bins view flags the cut tcache chain and the fastbin cycle. */
+START_TEST(corrupt_heap)
+{
+    struct target t;
+    start_target_arg(&t, "tests/progs/hv_corrupt", NULL, 1, "all");
+    ck_assert_int_ge(t.ncorr, 5);
+    struct tm_s m;
+    tm_start(&m, "corrupt");
+    char args[64], w[200];
+    snprintf(args, sizeof args, "-p %d", (int)t.pid);
+    run_hv(&m, args, NULL);
+    char tab[40];
+    snprintf(tab, sizeof tab, "5:Problems(%d)", t.ncorr);
+    free(wait_words(&m, 15, "[1:Overview]", tab, NULL));
+    tm_keys(&m, "5");
+    char *s = wait_words(&m, 5, "[5:Problems(", "corrupted", "cycle");
+    for (int i = 0; i < t.ncorr; i++) {
+        snprintf(w, sizeof w, "0x%llx: ", t.corr_addr[i]);
+        ck_assert_msg(strstr(s, w) != NULL, "problem at %s (%s) not listed:\n%s", w, t.corr[i], s);
+    }
+    save_screen("problems_corrupt", s);
+    free(s);
+    /* n walks the problems, one by one, and says which */
+    for (int i = 1; i <= t.ncorr; i++) {
+        tm_keys(&m, "n");
+        snprintf(w, sizeof w, "problem %d/%d: 0x", i, t.ncorr);
+        free(wait_words(&m, 5, w, NULL, NULL));
+    }
+    tm_keys(&m, "N");
+    snprintf(w, sizeof w, "problem %d/%d: 0x", t.ncorr - 1, t.ncorr);
+    free(wait_words(&m, 5, w, NULL, NULL));
+    /* the fastbin chunk whose fd points at itself: corrupt in the Heap map, named in its Chunk view */
+    unsigned long long cyc = 0;
+    for (int i = 0; i < t.ncorr; i++)
+        if (!strcmp(t.corr[i], "cycle"))
+            cyc = t.corr_addr[i];
+    ck_assert(cyc != 0);
+    tm_keys(&m, "2");
+    goto_check(&m, cyc + 16, "corrupt", "fast[2]");
+    s = screen(&m);
+    save_screen("heapmap_corrupt", s);
+    free(s);
+    tm_keys(&m, "Enter");
+    snprintf(w, sizeof w, "Chunk 0x%llx", cyc);
+    s = wait_words(&m, 5, w, "Problems", "cycle");
+    snprintf(w, sizeof w, "revealed 0x%llx -> chunk 0x%llx", cyc, cyc);
+    ck_assert_msg(strstr(s, w) != NULL, "the self-pointing fd is not revealed as such:\n%s", s);
+    save_screen("chunk_corrupt", s);
+    free(s);
+    tm_keys(&m, "3");
+    s = wait_words(&m, 5, "[3:Bins]", "COUNT 3 != CHAIN 1", "TRUNCATED");
+    save_screen("bins_corrupt", s);
+    free(s);
+    tm_keys(&m, "q");
+    expect_exit(&m, 0);
+    ck_assert_msg(kill(t.pid, 0) == 0 && proc_state(t.pid) != 't', "target not running after heapview quit");
+    tm_stop(&m);
+    stop_target(&t);
+}
+END_TEST
+
 static Suite *suite_ui(void)
 {
     Suite *s = suite_create("heapview_ui");
@@ -974,6 +1049,7 @@ static Suite *suite_ui(void)
     tcase_add_test(tc, signals_restore);
     tcase_add_test(tc, refuse_without_terminal);
     tcase_add_test(tc, monochrome);
+    tcase_add_test(tc, corrupt_heap);
     suite_add_tcase(s, tc);
     return s;
 }
