@@ -466,7 +466,7 @@ static void build_overview(struct ui *u)
     addl(u, 0, -1, "%s   liballoc_debug 0x%llx ABI %u (compat %u)", s->source, X(s->debug_addr), s->abi_version,
          s->compat_version);
     if (s->source_kind == HV_SOURCE_LIVE)
-        l = addl(u, 0, -1, "snapshot %s after %u attempt%s%s%s; target stopped %.2f ms, take %.2f ms, %s copied",
+        l = addl(u, 0, -1, "snapshot %s, %u attempt%s%s%s; stopped %.2f ms, took %.2f ms, %s copied",
                  s->mid_operation ? "TAKEN MID-OPERATION" : "consistent", s->attempts, s->attempts == 1 ? "" : "s",
                  s->mid_operation ? ": " : "", s->mid_operation ? s->mid_reason : "", s->stop_ns / 1e6,
                  s->take_ns / 1e6, hbytes(s->copied_bytes, b1, sizeof b1));
@@ -504,11 +504,11 @@ static void build_overview(struct ui *u)
         char fb[LINE_W] = "";
         size_t o = 0;
         for (int k = K_TCACHE; k <= K_LARGE && o < sizeof fb; k++)
-            o += (size_t)snprintf(fb + o, sizeof fb - o, " %s %s (%llu)", CLS[k].name, hbytes(st->b[k], b1, sizeof b1),
+            o += (size_t)snprintf(fb + o, sizeof fb - o, " %s %s/%llu", CLS[k].name, hbytes(st->b[k], b1, sizeof b1),
                                   X(st->n[k]));
-        addl(u, 0, -1, "  free:%s", fb);
+        addl(u, 0, -1, "  free:%s", fb);          /* bytes/chunks per class */
         double frag = st->total_free ? 1.0 - (double)st->largest_free / (double)st->total_free : 0.0;
-        addl(u, 0, -1, "  fragmentation %.1f%%  (1 - largest free %s / total free %s; top excluded)", frag * 100.0,
+        addl(u, 0, -1, "  fragmentation %.1f%%  (largest free %s of %s free; top excluded)", frag * 100.0,
              hbytes(st->largest_free, b1, sizeof b1), hbytes(st->total_free, b2, sizeof b2));
     }
     addl(u, 0, -1, "%s", "");
@@ -544,9 +544,9 @@ static void build_overview(struct ui *u)
     const struct la_tunables *tu = &s->tunables;
     addl(u, 0, -1, "tunables: tcache_count %llu  tcache_max %llu  mxfast %llu  mmap_threshold %llu%s", X(tu->tcache_count),
          X(tu->tcache_max), X(tu->mxfast), X(tu->mmap_threshold), tu->no_dyn_threshold ? " (fixed)" : "");
-    addl(u, 0, -1, "          trim_threshold %llu  top_pad %llu  mmap_max %llu  arena_max %llu  arena_test %llu",
-         X(tu->trim_threshold), X(tu->top_pad), X(tu->mmap_max), X(tu->arena_max), X(tu->arena_test));
-    addl(u, 0, -1, "          perturb %llu  check %llu", X(tu->perturb), X(tu->check));
+    addl(u, 0, -1, "          trim_threshold %llu  top_pad %llu  mmap_max %llu  arena_max %llu",
+         X(tu->trim_threshold), X(tu->top_pad), X(tu->mmap_max), X(tu->arena_max));
+    addl(u, 0, -1, "          arena_test %llu  perturb %llu  check %llu", X(tu->arena_test), X(tu->perturb), X(tu->check));
     const struct hv_totals *T = &s->totals;
     addl(u, 0, -1, "mallinfo2: arena %llu  ordblks %llu  smblks %llu  hblks %llu  hblkhd %llu", X(T->arena),
          X(T->ordblks), X(T->smblks), X(T->hblks), X(T->hblkhd));
@@ -748,7 +748,7 @@ static void build_detail(struct ui *u)
         if (c->bin == HV_BIN_TCACHE || c->bin == HV_BIN_FAST) {
             uint64_t rev = la_reveal_ptr(fa, w[0]);
             uint64_t target = c->bin == HV_BIN_TCACHE && rev ? la_mem2chunk(rev) : rev;
-            addl(u, target, -1, "        +16 %s  0x%016llx (safe-linked: stored = (0x%llx >> 12) ^ ptr)",
+            addl(u, target, -1, "        +16 %s  0x%016llx  safe-linked: (0x%llx >> 12) ^ ptr",
                  c->bin == HV_BIN_TCACHE ? "next" : "fd  ", X(w[0]), X(fa));
             addl(u, target, -1, "            revealed 0x%llx -> chunk 0x%llx %s", X(rev), X(target),
                  describe_ptr(u, c, target, d1, sizeof d1));
@@ -803,10 +803,9 @@ static void build_detail(struct ui *u)
             addl(u, 0, -1, "  large bin %u (0x%llx-0x%llx, kept sorted by size)", bi, X(lo), X(hi));
         const char *why;
         switch (c->bin) {
-        case HV_BIN_TCACHE: why = "free() put it in its thread's tcache: tcache-sized and that bin had room"; break;
-        case HV_BIN_FAST: why = "free() put it in a fastbin: fast-sized and the thread's tcache bin was full"; break;
-        case HV_BIN_UNSORTED: why = "free() (after coalescing) put it in the unsorted bin; the next malloc that "
-                                    "scans it sorts it"; break;
+        case HV_BIN_TCACHE: why = "free() put it in its thread's tcache (tcache-sized, bin not full)"; break;
+        case HV_BIN_FAST: why = "free() put it in a fastbin (fast-sized, its tcache bin was full)"; break;
+        case HV_BIN_UNSORTED: why = "free() put it (coalesced) in the unsorted bin; a malloc sorts it later"; break;
         case HV_BIN_SMALL: why = "a malloc scanning the unsorted bin sorted it into its small bin"; break;
         case HV_BIN_LARGE: why = "a malloc scanning the unsorted bin sorted it into its large bin"; break;
         default:
@@ -1106,7 +1105,7 @@ static void draw_heap(struct ui *u, int y0, int h)
     int qwords = COLS >= 130 ? 2 : 1;
     attrset(A_BOLD);
     char hdr[LINE_W];
-    snprintf(hdr, sizeof hdr, "  %-14s %8s %-8s %-16s %-3s first bytes (user data)", "address", "size", "state", "bin",
+    snprintf(hdr, sizeof hdr, "  %-14s %7s %-8s %-16s %-3s first bytes (user data)", "address", "size", "state", "bin",
              "flg");
     put_clipped(y0, 0, hdr, COLS);
     attrset(A_NORMAL);
@@ -1137,7 +1136,7 @@ static void draw_heap(struct ui *u, int y0, int h)
             fb[o] = 0;
         }
         char row[LINE_W];
-        snprintf(row, sizeof row, "%c%c0x%012llx %8llx %-8s %-16s %-3s %s", sel ? '>' : ' ',
+        snprintf(row, sizeof row, "%c%c0x%012llx %7llx %-8s %-16s %-3s %s", sel ? '>' : ' ',
                  c->change == HV_NEW ? '+' : c->change == HV_CHANGED ? '~' : ' ', X(c->addr), X(c->size), CLS[k].name,
                  bl, fl, fb);
         attr_t base = (sel ? A_REVERSE : 0) | (c->change != HV_SAME ? A_BOLD : 0);
@@ -1147,7 +1146,7 @@ static void draw_heap(struct ui *u, int y0, int h)
             for (int x = (int)strlen(row); x < COLS; x++)
                 mvaddch(y0 + r, x, ' ');
         attrset(base | cls_attr(u, k));
-        put_clipped(y0 + r, 25, row + 25, (int)strlen(CLS[k].name) < COLS - 25 ? (int)strlen(CLS[k].name) : COLS - 25);
+        put_clipped(y0 + r, 24, row + 24, (int)strlen(CLS[k].name) < COLS - 24 ? (int)strlen(CLS[k].name) : COLS - 24);
     }
     attrset(A_NORMAL);
     if (!u->norder)
