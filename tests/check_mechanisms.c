@@ -1323,21 +1323,19 @@ static uint64_t rnd(uint64_t *s)
 /* 20000 random malloc/calloc/realloc/memalign/free calls under one
  * LIBALLOC_OPTIONS configuration; every block carries a pattern checked before it is
  * freed or moved, and liballoc_check_heap runs after every call. */
-START_TEST(random_ops_heap_checked)
+static void random_ops(int cfg)
 {
     enum { SLOTS = 128, OPS = 20000 };
-    if (random_configs[_i][0])
-        setenv("LIBALLOC_OPTIONS", random_configs[_i], 1);
     static void *p[SLOTS];
     static size_t n[SLOTS];
-    uint64_t s = 0x9e3779b97f4a7c15ull + (uint64_t)_i;
+    uint64_t s = 0x9e3779b97f4a7c15ull + (uint64_t)cfg;
     for (int op = 0; op < OPS; op++) {
         unsigned k = (unsigned)(rnd(&s) % SLOTS), what = (unsigned)(rnd(&s) % 10);
         uint64_t r = rnd(&s) % 100;
         size_t sz = r < 60 ? rnd(&s) % 200 : r < 90 ? 200 + rnd(&s) % 3000 : r < 98 ? 3000 + rnd(&s) % 60000
                                                                                : 100000 + rnd(&s) % 300000;
         if (p[k] && !t_check(p[k], n[k], k))
-            ck_abort_msg("op %d: block %u (%zu bytes) corrupted (config '%s')", op, k, n[k], random_configs[_i]);
+            ck_abort_msg("op %d: block %u (%zu bytes) corrupted (config '%s')", op, k, n[k], random_configs[cfg]);
         if (what < 4) {
             liballoc_free(p[k]);
             p[k] = liballoc_malloc(sz);
@@ -1371,7 +1369,7 @@ START_TEST(random_ops_heap_checked)
         }
         if (liballoc_check_heap() != 0)
             ck_abort_msg("op %d (kind %u, size %zu): liballoc_check_heap failed (config '%s')", op, what, sz,
-                         random_configs[_i]);
+                         random_configs[cfg]);
     }
     for (unsigned k = 0; k < SLOTS; k++) {
         if (p[k])
@@ -1379,6 +1377,44 @@ START_TEST(random_ops_heap_checked)
         liballoc_free(p[k]);
     }
     ck_assert_int_eq(liballoc_malloc_trim(0) >= 0, 1);
+    ck_assert_int_eq(liballoc_check_heap(), 0);
+}
+
+START_TEST(random_ops_heap_checked)
+{
+    if (random_configs[_i][0])
+        setenv("LIBALLOC_OPTIONS", random_configs[_i], 1);
+    random_ops(_i);
+}
+END_TEST
+
+static void *random_ops_thread(void *arg)
+{
+    int cfg = (int)(intptr_t)arg;
+    random_ops(cfg);
+    /* The thread's arena, from a chunk's heap (with tcache_count=0 there may be no
+     * tcache to ask). */
+    void *p = liballoc_malloc(100);
+    struct la_chunk *c = t_chunk(p);
+    struct la_arena *a = la_non_main_arena(c->size) ? ((struct la_segment *)la_heap_of((uintptr_t)c))->arena
+                                                    : t_main_arena();
+    liballoc_free(p);
+    return a;
+}
+
+/* The same in a second thread: its own (non-main) arena, heaps grown by mprotect. */
+START_TEST(random_ops_in_thread)
+{
+    if (random_configs[_i][0])
+        setenv("LIBALLOC_OPTIONS", random_configs[_i], 1);
+    void *m = liballoc_malloc(10);
+    pthread_t th;
+    void *arena = NULL;
+    ck_assert_int_eq(pthread_create(&th, NULL, random_ops_thread, (void *)(intptr_t)_i), 0);
+    pthread_join(th, &arena);
+    ck_assert_ptr_nonnull(arena);
+    ck_assert_ptr_ne(arena, t_main_arena());
+    liballoc_free(m);
     ck_assert_int_eq(liballoc_check_heap(), 0);
 }
 END_TEST
@@ -1451,6 +1487,7 @@ static Suite *suite_mechanisms(void)
     tcase_add_checked_fixture(tc, default_options, NULL);
     tcase_add_test(tc, check_heap_detects_damage);
     tcase_add_loop_test(tc, random_ops_heap_checked, 0, (int)(sizeof random_configs / sizeof random_configs[0]));
+    tcase_add_loop_test(tc, random_ops_in_thread, 0, (int)(sizeof random_configs / sizeof random_configs[0]));
     suite_add_tcase(s, tc);
 
     tc = tcase_create("brk");
