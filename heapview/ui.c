@@ -349,8 +349,10 @@ static int derive(struct ui *u)
     u->norder = s->nchunks + s->nmmapped;
     u->order = malloc((u->norder ? u->norder : 1) * sizeof *u->order);
     u->as = calloc(s->narenas ? s->narenas : 1, sizeof *u->as);
-    if (!u->order || !u->as)
+    if (!u->order || !u->as) {
+        u->norder = 0;
         return -1;
+    }
     memset(u->hist, 0, sizeof u->hist);
     size_t n = 0;
     int sorted = 1;
@@ -439,6 +441,14 @@ static void take_new(struct ui *u)
     if (derive(u) < 0) {
         u->quit = HV_EXIT_INTERNAL;
         snprintf(u->status, sizeof u->status, "out of memory");
+    }
+    /* the Heap map keeps the same chunk selected, at the same place on screen */
+    if (u->norder && u->heap_sel) {
+        struct vstate *v = &u->vs[V_HEAP];
+        size_t off = v->cur >= v->top ? v->cur - v->top : 0;
+        v->cur = order_find(u, u->heap_sel, NULL);
+        v->top = v->cur >= off ? v->cur - off : 0;
+        u->heap_sel = u->order[v->cur]->addr;
     }
     uint64_t d = hv_now_ns() - t0;
     u->sum_proc += d;
