@@ -2,7 +2,7 @@
 # Install the Debian packages the build, the tests and the demo need.
 # As root: installs what is missing.  Otherwise: prints the exact apt-get line and fails.
 set -u
-PKGS="make gcc libc6-dev pkg-config check libelf-dev libdw-dev libncurses-dev tmux gdb python3 git g++"
+PKGS="make gcc binutils libc6-dev pkg-config check libelf-dev libdw-dev libncurses-dev tmux gdb python3 git g++"
 # Optional peers for `make bench` (LD_PRELOAD comparisons); installed when asked for.
 [ "${WITH_BENCH_PEERS:-0}" = 1 ] && PKGS="$PKGS libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0 valgrind"
 missing=""
