@@ -64,6 +64,7 @@ static struct la_arena *arena_new(int locked)
     av->top = top;
     av->segments = h;
     av->system_mem = av->max_system_mem = h->size;
+    la_win_update(av);
     if (locked) av->lock = 1;
     /* publish at the end of the list */
     la_gen_begin();
@@ -149,6 +150,11 @@ static struct la_arena *arena_move(struct la_arena *cur)
     if (got && la_t_state != LA_T_DEAD) attach(cur, got);
     la_registry_unlock();
     return got;
+}
+
+struct la_arena *la_arena_attach(void)
+{
+    return la_t_arena ? la_t_arena : arena_choose();
 }
 
 struct la_arena *la_arena_lock_mine(void)

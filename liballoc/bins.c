@@ -36,11 +36,41 @@ LA_INLINE void perturb_free(void *mem, size_t n)
     if (la_unlikely(la_dbg.tunables.perturb)) memset(mem, (int)la_dbg.tunables.perturb & 0xff, n);
 }
 
+#if LA_HARDEN_EXTRA
+#define EXTRA_CHECK(cond, msg, ptr, sz) do { if (la_unlikely(!(cond))) la_fatal_arena(av, msg, ptr, sz); } while (0)
+#else
+#define EXTRA_CHECK(cond, msg, ptr, sz) do { } while (0)
+#endif
+#define OUTSIDE_FAST "malloc(): fastbin chunk outside the heap detected"
+
+/* Is p (a chunk of fastbin idx) in that fastbin?  Caller holds av->lock.  The
+ * walk checks each link like malloc would and is bounded. */
+static int fastbin_contains(struct la_arena *av, unsigned idx, const la_chunk *p)
+{
+    uint64_t limit = av->system_mem / LA_MINSIZE + 1;
+    for (la_chunk *c = av->fastbins[idx]; c; c = (la_chunk *)la_reveal_ptr((uintptr_t)&c->fd, (uintptr_t)c->fd)) {
+        if (c == p) return 1;
+        if (la_unlikely(!la_aligned((uintptr_t)c) || !la_chunk_in_arena(av, (uintptr_t)c) || limit-- == 0))
+            la_fatal_arena(av, OUTSIDE_FAST, c, LA_NOSIZE);
+    }
+    return 0;
+}
+
+/* A chunk carrying the tcache key (which fastbin chunks also carry) was not
+ * in the tcache: it must not be in its fastbin either. */
+void la_fastbin_check_double_free(struct la_arena *av, la_chunk *p)
+{
+    la_lock(&av->lock);
+    if (fastbin_contains(av, la_fastbin_index(ck_size(p)), p))
+        la_fatal_arena(av, "free(): double free detected in fastbin", ck2mem(p), p->size);
+    la_arena_unlock(av);
+}
+
 /* Put a free chunk at the front of the unsorted bin. */
 LA_INLINE void unsorted_push(struct la_arena *av, la_chunk *p, size_t size, const char *msg)
 {
     la_chunk *bck = bin_at(av, LA_BIN_UNSORTED), *fwd = bck->fd;
-    if (la_unlikely(fwd->bk != bck)) la_fatal_arena(av, msg, p);
+    if (la_unlikely(fwd->bk != bck)) la_fatal_arena(av, msg, ck2mem(p), p->size);
     p->fd = fwd;
     p->bk = bck;
     if (!la_in_smallbin_range(size)) p->fd_nextsize = p->bk_nextsize = NULL;
@@ -52,15 +82,21 @@ void la_unlink(struct la_arena *av, la_chunk *p)
 {
     size_t size = ck_size(p);
     if (la_unlikely(size != ck_at(p, size)->prev_size))
-        la_fatal_arena(av, "corrupted size vs. prev_size", p);
+        la_fatal_arena(av, "corrupted size vs. prev_size", ck2mem(p), p->size);
     la_chunk *fd = p->fd, *bk = p->bk;
+    /* links must stay in the arena and never point back at p itself (unsafe
+     * unlink, house of einherjar with a self-linked fake chunk) */
+    EXTRA_CHECK(fd != p && bk != p && la_link_in_arena(av, (uintptr_t)fd) && la_link_in_arena(av, (uintptr_t)bk),
+                "corrupted double-linked list", ck2mem(p), p->size);
     if (la_unlikely(fd->bk != p || bk->fd != p))
-        la_fatal_arena(av, "corrupted double-linked list", p);
+        la_fatal_arena(av, "corrupted double-linked list", ck2mem(p), p->size);
     fd->bk = bk;
     bk->fd = fd;
     if (!la_in_smallbin_range(size) && p->fd_nextsize != NULL) {
+        EXTRA_CHECK(la_chunk_in_arena(av, (uintptr_t)p->fd_nextsize) && la_chunk_in_arena(av, (uintptr_t)p->bk_nextsize),
+                    "corrupted double-linked list (not small)", ck2mem(p), p->size);
         if (la_unlikely(p->fd_nextsize->bk_nextsize != p || p->bk_nextsize->fd_nextsize != p))
-            la_fatal_arena(av, "corrupted double-linked list (not small)", p);
+            la_fatal_arena(av, "corrupted double-linked list (not small)", ck2mem(p), p->size);
         if (fd->fd_nextsize == NULL) {
             /* fd has the same size: it takes p's place in the size list */
             if (p->fd_nextsize == p) {
@@ -115,21 +151,30 @@ void *la_int_malloc(struct la_arena *av, size_t nb)
         victim = av->fastbins[idx];
         if (victim) {
             if (la_unlikely(!la_aligned((uintptr_t)victim)))
-                la_fatal_arena(av, "malloc(): unaligned fastbin chunk detected 2", victim);
+                la_fatal_arena(av, "malloc(): unaligned fastbin chunk detected 2", victim, LA_NOSIZE);
+            EXTRA_CHECK(la_chunk_in_arena(av, (uintptr_t)victim), OUTSIDE_FAST, victim, LA_NOSIZE);
             av->fastbins[idx] = (la_chunk *)la_reveal_ptr((uintptr_t)&victim->fd, (uintptr_t)victim->fd);
+            /* the decoded link must stay in the arena (fastbin dup into the stack) */
+            EXTRA_CHECK(!av->fastbins[idx] || la_chunk_in_arena(av, (uintptr_t)av->fastbins[idx]), OUTSIDE_FAST,
+                        av->fastbins[idx], LA_NOSIZE);
             if (la_unlikely(la_fastbin_index(ck_size(victim)) != idx))
-                la_fatal_arena(av, "malloc(): memory corruption (fast)", victim);
+                la_fatal_arena(av, "malloc(): memory corruption (fast)", ck2mem(victim), victim->size);
             if (can_cache) {
                 la_chunk *t;
                 while (tc->counts[tidx] < la_g.tc_count && (t = av->fastbins[idx]) != NULL) {
                     if (la_unlikely(!la_aligned((uintptr_t)t)))
-                        la_fatal_arena(av, "malloc(): unaligned fastbin chunk detected 3", t);
+                        la_fatal_arena(av, "malloc(): unaligned fastbin chunk detected 3", t, LA_NOSIZE);
                     av->fastbins[idx] = (la_chunk *)la_reveal_ptr((uintptr_t)&t->fd, (uintptr_t)t->fd);
+                    EXTRA_CHECK(!av->fastbins[idx] || la_chunk_in_arena(av, (uintptr_t)av->fastbins[idx]), OUTSIDE_FAST,
+                                av->fastbins[idx], LA_NOSIZE);
                     if (la_unlikely(la_fastbin_index(ck_size(t)) != idx))
-                        la_fatal_arena(av, "malloc(): memory corruption (fast)", t);
+                        la_fatal_arena(av, "malloc(): memory corruption (fast)", ck2mem(t), t->size);
                     tc_put(tc, t, tidx);
                 }
             }
+#if LA_HARDEN_EXTRA
+            victim->bk = NULL;          /* the fastbin key (see la_int_free) */
+#endif
             return ck2mem(victim);
         }
     }
@@ -140,8 +185,14 @@ void *la_int_malloc(struct la_arena *av, size_t nb)
         bin = bin_at(av, idx);
         if ((victim = bin->bk) != bin) {
             la_chunk *bck = victim->bk;
+            /* house of lore: bk must stay in the arena; the chunk must agree
+             * with its next chunk (footer, PREV_INUSE clear) */
+            EXTRA_CHECK(la_link_in_arena(av, (uintptr_t)bck), "malloc(): smallbin double linked list corrupted",
+                        ck2mem(victim), victim->size);
+            EXTRA_CHECK(ck_size(victim) == nb && ck_at(victim, nb)->prev_size == nb && !ck_inuse_at(victim, nb),
+                        "malloc(): mismatching next->prev_size (smallbin)", ck2mem(victim), victim->size);
             if (la_unlikely(bck->fd != victim))
-                la_fatal_arena(av, "malloc(): smallbin double linked list corrupted", victim);
+                la_fatal_arena(av, "malloc(): smallbin double linked list corrupted", ck2mem(victim), victim->size);
             ck_set_inuse_at(victim, nb);
             bin->bk = bck;
             bck->fd = bin;
@@ -150,8 +201,13 @@ void *la_int_malloc(struct la_arena *av, size_t nb)
                 la_chunk *t;
                 while (tc->counts[tidx] < la_g.tc_count && (t = bin->bk) != bin) {
                     bck = t->bk;
+                    /* tcache stashing unlink: the same checks for every stashed chunk */
+                    EXTRA_CHECK(la_link_in_arena(av, (uintptr_t)bck), "malloc(): smallbin double linked list corrupted",
+                                ck2mem(t), t->size);
+                    EXTRA_CHECK(ck_size(t) == nb && ck_at(t, nb)->prev_size == nb && !ck_inuse_at(t, nb),
+                                "malloc(): mismatching next->prev_size (smallbin)", ck2mem(t), t->size);
                     if (la_unlikely(bck->fd != t))
-                        la_fatal_arena(av, "malloc(): smallbin double linked list corrupted", t);
+                        la_fatal_arena(av, "malloc(): smallbin double linked list corrupted", ck2mem(t), t->size);
                     ck_set_inuse_at(t, nb);
                     t->size |= abit;
                     bin->bk = bck;
@@ -176,15 +232,17 @@ void *la_int_malloc(struct la_arena *av, size_t nb)
             size_t size = ck_size(victim);
             la_chunk *next = ck_at(victim, size);
             if (la_unlikely(victim->size <= LA_CHUNK_HDR || size > av->system_mem))
-                la_fatal_arena(av, "malloc(): invalid size (unsorted)", victim);
+                la_fatal_arena(av, "malloc(): invalid size (unsorted)", ck2mem(victim), victim->size);
             if (la_unlikely(next->size < LA_CHUNK_HDR || ck_size(next) > av->system_mem))
-                la_fatal_arena(av, "malloc(): invalid next size (unsorted)", victim);
+                la_fatal_arena(av, "malloc(): invalid next size (unsorted)", ck2mem(victim), victim->size);
             if (la_unlikely(next->prev_size != size))
-                la_fatal_arena(av, "malloc(): mismatching next->prev_size (unsorted)", victim);
+                la_fatal_arena(av, "malloc(): mismatching next->prev_size (unsorted)", ck2mem(victim), victim->size);
+            EXTRA_CHECK(la_link_in_arena(av, (uintptr_t)bck), "malloc(): unsorted double linked list corrupted",
+                        ck2mem(victim), victim->size);
             if (la_unlikely(bck->fd != victim || victim->fd != unsorted))
-                la_fatal_arena(av, "malloc(): unsorted double linked list corrupted", victim);
+                la_fatal_arena(av, "malloc(): unsorted double linked list corrupted", ck2mem(victim), victim->size);
             if (la_unlikely(next->size & LA_PREV_INUSE))
-                la_fatal_arena(av, "malloc(): invalid next->prev_inuse (unsorted)", victim);
+                la_fatal_arena(av, "malloc(): invalid next->prev_inuse (unsorted)", ck2mem(victim), victim->size);
 
             /* a small request takes a piece of the last remainder when it is
              * the only unsorted chunk: consecutive small requests stay together */
@@ -228,7 +286,14 @@ void *la_int_malloc(struct la_arena *av, size_t nb)
                 fwd = bck->fd;
                 if (fwd != bck) {
                     if (size < ck_size(bck->bk)) {
-                        /* smaller than everything: goes last, new size-list entry */
+                        /* smaller than everything: goes last, new size-list entry.
+                         * glibc checks nothing here (the large-bin attack writes
+                         * through fwd->fd->bk_nextsize): check both links. */
+                        EXTRA_CHECK(la_chunk_in_arena(av, (uintptr_t)fwd->bk_nextsize) &&
+                                    fwd->bk_nextsize->fd_nextsize == fwd,
+                                    "malloc(): largebin double linked list corrupted (nextsize)", ck2mem(fwd), fwd->size);
+                        EXTRA_CHECK(la_chunk_in_arena(av, (uintptr_t)bck->bk) && bck->bk->fd == bck,
+                                    "malloc(): largebin double linked list corrupted (bk)", ck2mem(fwd), fwd->size);
                         fwd = bck;
                         bck = bck->bk;
                         victim->fd_nextsize = fwd->fd;
@@ -236,7 +301,11 @@ void *la_int_malloc(struct la_arena *av, size_t nb)
                         fwd->fd->bk_nextsize = victim;
                         victim->bk_nextsize->fd_nextsize = victim;
                     } else {
-                        while (size < ck_size(fwd)) fwd = fwd->fd_nextsize;
+                        while (size < ck_size(fwd)) {
+                            fwd = fwd->fd_nextsize;
+                            EXTRA_CHECK(la_chunk_in_arena(av, (uintptr_t)fwd),
+                                        "malloc(): largebin double linked list corrupted (nextsize)", fwd, LA_NOSIZE);
+                        }
                         if (size == ck_size(fwd)) {
                             /* last of its size run (runs are oldest first); the
                              * size list is untouched */
@@ -247,13 +316,13 @@ void *la_int_malloc(struct la_arena *av, size_t nb)
                             victim->fd_nextsize = fwd;
                             victim->bk_nextsize = fwd->bk_nextsize;
                             if (la_unlikely(fwd->bk_nextsize->fd_nextsize != fwd))
-                                la_fatal_arena(av, "malloc(): largebin double linked list corrupted (nextsize)", fwd);
+                                la_fatal_arena(av, "malloc(): largebin double linked list corrupted (nextsize)", ck2mem(fwd), fwd->size);
                             fwd->bk_nextsize = victim;
                             victim->bk_nextsize->fd_nextsize = victim;
                         }
                         bck = fwd->bk;
                         if (la_unlikely(bck->fd != fwd))
-                            la_fatal_arena(av, "malloc(): largebin double linked list corrupted (bk)", fwd);
+                            la_fatal_arena(av, "malloc(): largebin double linked list corrupted (bk)", ck2mem(fwd), fwd->size);
                     }
                 } else {
                     victim->fd_nextsize = victim->bk_nextsize = victim;
@@ -276,7 +345,11 @@ void *la_int_malloc(struct la_arena *av, size_t nb)
             if ((victim = bin->fd) != bin && ck_size(victim) >= nb) {
                 victim = victim->bk_nextsize;           /* smallest size */
                 size_t size;
-                while ((size = ck_size(victim)) < nb) victim = victim->bk_nextsize;
+                while ((size = ck_size(victim)) < nb) {
+                    victim = victim->bk_nextsize;
+                    EXTRA_CHECK(la_chunk_in_arena(av, (uintptr_t)victim), "corrupted double-linked list (not small)",
+                                victim, LA_NOSIZE);
+                }
                 /* the head of its size run is the least recently freed chunk of
                  * that size; la_unlink hands the size list on to the next one */
                 la_unlink(av, victim);
@@ -323,7 +396,10 @@ void *la_int_malloc(struct la_arena *av, size_t nb)
         {
             size_t size = victim ? ck_size(victim) : 0;
             if (la_unlikely(size > av->system_mem))
-                la_fatal_arena(av, "malloc(): corrupted top size", victim);
+                la_fatal_arena(av, "malloc(): corrupted top size", ck2mem(victim), victim->size);
+            /* house of force and smaller lies: top ends exactly at its segment's end */
+            EXTRA_CHECK(!victim || (uintptr_t)victim + size == (uintptr_t)av->segments + av->segments->size,
+                        "malloc(): corrupted top size", ck2mem(victim), victim->size);
             if (size >= nb + LA_MINSIZE) {
                 size_t rsize = size - nb;
                 la_chunk *rem = ck_at(victim, nb);
@@ -347,30 +423,34 @@ void *la_int_malloc(struct la_arena *av, size_t nb)
 static void free_merge(struct la_arena *av, la_chunk *p, size_t size, int may_trim)
 {
     la_chunk *next = ck_at(p, size);
-    if (la_unlikely(p == av->top)) la_fatal_arena(av, "double free or corruption (top)", ck2mem(p));
+    if (la_unlikely(p == av->top)) la_fatal_arena(av, "double free or corruption (top)", ck2mem(p), p->size);
     if (av == &la_main_arena) {
         if (!(av->flags & LA_ARENA_NONCONTIG) && av->segments && !av->segments->prev && av->top &&
             la_unlikely((uintptr_t)next >= (uintptr_t)av->top + ck_size(av->top)))
-            la_fatal_arena(av, "double free or corruption (out)", ck2mem(p));
+            la_fatal_arena(av, "double free or corruption (out)", ck2mem(p), p->size);
     } else {
         struct la_segment *h = (struct la_segment *)la_heap_of((uintptr_t)p);
         if (la_unlikely((uintptr_t)next >= (uintptr_t)h + h->size))
-            la_fatal_arena(av, "double free or corruption (out)", ck2mem(p));
+            la_fatal_arena(av, "double free or corruption (out)", ck2mem(p), p->size);
     }
     if (la_unlikely(!(next->size & LA_PREV_INUSE)))
-        la_fatal_arena(av, "double free or corruption (!prev)", ck2mem(p));
+        la_fatal_arena(av, "double free or corruption (!prev)", ck2mem(p), p->size);
     size_t nextsize = ck_size(next);
     if (la_unlikely(next->size <= LA_CHUNK_HDR || nextsize >= av->system_mem))
-        la_fatal_arena(av, "free(): invalid next size (normal)", ck2mem(p));
+        la_fatal_arena(av, "free(): invalid next size (normal)", ck2mem(p), p->size);
 
     perturb_free(ck2mem(p), size - LA_CHUNK_HDR);
 
     if (!(p->size & LA_PREV_INUSE)) {
         size_t prevsize = p->prev_size;
         size += prevsize;
+        /* house of einherjar / poison null byte: the previous chunk must be in
+         * the arena before it is even read */
+        EXTRA_CHECK(la_chunk_in_arena(av, (uintptr_t)p - prevsize), "corrupted size vs. prev_size while consolidating",
+                    ck2mem(p), p->size);
         p = ck_at(p, -prevsize);
         if (la_unlikely(ck_size(p) != prevsize))
-            la_fatal_arena(av, "corrupted size vs. prev_size while consolidating", ck2mem(p));
+            la_fatal_arena(av, "corrupted size vs. prev_size while consolidating", ck2mem(p), p->size);
         la_unlink(av, p);
     }
     if (next != av->top) {
@@ -406,23 +486,32 @@ void la_int_free(struct la_arena *av, la_chunk *p, int have_lock)
 {
     size_t size = ck_size(p);
     if (la_unlikely((uintptr_t)p > (uintptr_t)-size || !la_aligned((uintptr_t)p)))
-        la_fatal("free(): invalid pointer", ck2mem(p));
+        la_fatal("free(): invalid pointer", ck2mem(p), p->size);
     if (la_unlikely(size < LA_MINSIZE || !la_aligned(size)))
-        la_fatal("free(): invalid size", ck2mem(p));
+        la_fatal("free(): invalid size", ck2mem(p), p->size);
 
     if (!have_lock) la_lock(&av->lock);
     av->ops++;
     if (size <= la_g.max_fast) {
         la_chunk *next = ck_at(p, size);
         if (la_unlikely(next->size <= LA_CHUNK_HDR || ck_size(next) >= av->system_mem))
-            la_fatal_arena(av, "free(): invalid next size (fast)", ck2mem(p));
+            la_fatal_arena(av, "free(): invalid next size (fast)", ck2mem(p), p->size);
         perturb_free(ck2mem(p), size - LA_CHUNK_HDR);
         av->have_fastchunks = 1;
         unsigned idx = la_fastbin_index(size);
         la_chunk *old = av->fastbins[idx];
-        if (la_unlikely(old == p)) la_fatal_arena(av, "double free or corruption (fasttop)", ck2mem(p));
+        if (la_unlikely(old == p)) la_fatal_arena(av, "double free or corruption (fasttop)", ck2mem(p), p->size);
         if (old && la_unlikely(la_fastbin_index(ck_size(old)) != idx))
-            la_fatal_arena(av, "invalid fastbin entry (free)", ck2mem(p));
+            la_fatal_arena(av, "invalid fastbin entry (free)", ck2mem(p), p->size);
+#if LA_HARDEN_EXTRA
+        /* in use, so the next chunk says so */
+        EXTRA_CHECK(next->size & LA_PREV_INUSE, "double free or corruption (!prev)", ck2mem(p), p->size);
+        /* a fastbin chunk carries the tcache key in bk (as a tcache entry
+         * would): a free that finds it looks deeper than the head */
+        if (la_unlikely((uint64_t)(uintptr_t)p->bk == la_g.tc_key) && fastbin_contains(av, idx, p))
+            la_fatal_arena(av, "free(): double free detected in fastbin", ck2mem(p), p->size);
+        p->bk = (la_chunk *)(uintptr_t)la_g.tc_key;
+#endif
         p->fd = (la_chunk *)la_protect_ptr((uintptr_t)&p->fd, (uintptr_t)old);
         av->fastbins[idx] = p;
     } else {
@@ -440,9 +529,11 @@ void la_consolidate(struct la_arena *av)
         av->fastbins[i] = NULL;
         while (p) {
             if (la_unlikely(!la_aligned((uintptr_t)p)))
-                la_fatal_arena(av, "malloc_consolidate(): unaligned fastbin chunk detected", p);
+                la_fatal_arena(av, "malloc_consolidate(): unaligned fastbin chunk detected", p, LA_NOSIZE);
+            EXTRA_CHECK(la_chunk_in_arena(av, (uintptr_t)p), "malloc_consolidate(): fastbin chunk outside the heap detected",
+                        p, LA_NOSIZE);
             if (la_unlikely(la_fastbin_index(ck_size(p)) != i))
-                la_fatal_arena(av, "malloc_consolidate(): invalid chunk size", ck2mem(p));
+                la_fatal_arena(av, "malloc_consolidate(): invalid chunk size", ck2mem(p), p->size);
             la_chunk *nextp = (la_chunk *)la_reveal_ptr((uintptr_t)&p->fd, (uintptr_t)p->fd);
             size_t size = ck_size(p);
             la_chunk *next = ck_at(p, size);
@@ -450,9 +541,11 @@ void la_consolidate(struct la_arena *av)
             if (!(p->size & LA_PREV_INUSE)) {
                 size_t prevsize = p->prev_size;
                 size += prevsize;
+                EXTRA_CHECK(la_chunk_in_arena(av, (uintptr_t)p - prevsize), "corrupted size vs. prev_size in fastbins",
+                            ck2mem(p), p->size);
                 p = ck_at(p, -prevsize);
                 if (la_unlikely(ck_size(p) != prevsize))
-                    la_fatal_arena(av, "corrupted size vs. prev_size in fastbins", ck2mem(p));
+                    la_fatal_arena(av, "corrupted size vs. prev_size in fastbins", ck2mem(p), p->size);
                 la_unlink(av, p);
             }
             if (next != av->top) {
@@ -487,7 +580,7 @@ void *la_int_realloc(struct la_arena *av, la_chunk *p, size_t oldsize, size_t nb
     size_t abit = la_arena_bit(av);
     la_chunk *next = ck_at(p, oldsize);
     if (la_unlikely(next->size <= LA_CHUNK_HDR || ck_size(next) >= av->system_mem))
-        la_fatal_arena(av, "realloc(): invalid next size", ck2mem(p));
+        la_fatal_arena(av, "realloc(): invalid next size", ck2mem(p), p->size);
     size_t newsize = oldsize;
     av->ops++;
     if (oldsize < nb) {

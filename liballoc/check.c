@@ -1,8 +1,12 @@
 /*
  * liballoc/check.c - the abort path and the heap checker.
  *
- * la_fatal writes "liballoc: <glibc's message> (pointer 0x...)" with write(2)
- * from a stack buffer (nothing here allocates) and raises SIGABRT.
+ * la_fatal writes one line,
+ *     liballoc: <message> (in <function>(), pointer 0x..., chunk size N)
+ * (glibc's message for glibc's checks, see man/liballoc.3 SECURITY) with one
+ * write(2) from a stack buffer and raises SIGABRT.  It allocates nothing, takes
+ * no lock and reads no heap memory, so it works on a corrupted heap, from any
+ * lock state.
  *
  * la_check_heap walks every arena (each under its lock): every segment chunk
  * by chunk (alignment, sizes, boundary tags, no two adjacent free chunks, top
@@ -13,6 +17,9 @@
  * calling thread's tcache (count == chain length, key, aligned, in a heap) and
  * the mmapped-chunk registry.  Other threads' tcaches change without a lock, so
  * only their registration is checked.  The first fault is reported in one line.
+ * Like the allocator's own checks, the walker never reads through a link it has
+ * not first found inside the arena (or, for tcache entries, inside a heap), so
+ * a poisoned pointer is reported, not followed.
  */
 #include "internal.h"
 
@@ -42,27 +49,43 @@ static size_t cat(char *buf, size_t at, size_t cap, const char *s)
     return at;
 }
 
-void la_fatal(const char *msg, const void *ptr)
+LA_TLS const char *la_t_fn;
+
+/* The abort path.  Runs on a heap that may be corrupted and may be called with
+ * any lock held: it reads nothing but its arguments and la_t_fn, formats into
+ * a stack buffer and writes with one write(2); nothing here allocates.
+ *   liballoc: <message> (in <function>(), pointer 0x..., chunk size N)
+ * The caller passes the chunk's size field when it has already read it safely
+ * (LA_NOSIZE otherwise: the pointer may be wild). */
+void la_fatal(const char *msg, const void *ptr, size_t size_field)
 {
-    char buf[256];
+    char buf[320];
+    char x[24];
     size_t n = cat(buf, 0, sizeof buf, "liballoc: ");
     n = cat(buf, n, sizeof buf, msg);
+    n = cat(buf, n, sizeof buf, " (in ");
+    n = cat(buf, n, sizeof buf, la_t_fn ? la_t_fn : "liballoc");
+    n = cat(buf, n, sizeof buf, "()");
     if (ptr) {
-        char x[24];
         x[la_fmt_x(x, (uint64_t)(uintptr_t)ptr)] = 0;
-        n = cat(buf, n, sizeof buf, " (pointer ");
+        n = cat(buf, n, sizeof buf, ", pointer ");
         n = cat(buf, n, sizeof buf, x);
-        n = cat(buf, n, sizeof buf, ")");
     }
+    if (size_field != LA_NOSIZE) {
+        x[la_fmt_u(x, la_chunksize(size_field))] = 0;
+        n = cat(buf, n, sizeof buf, ", chunk size ");
+        n = cat(buf, n, sizeof buf, x);
+    }
+    n = cat(buf, n, sizeof buf, ")");
     buf[n++] = '\n';
     la_os_write(2, buf, n);
     la_os_abort();
 }
 
-void la_fatal_arena(struct la_arena *av, const char *msg, const void *ptr)
+void la_fatal_arena(struct la_arena *av, const char *msg, const void *ptr, size_t size_field)
 {
     if (av) av->flags |= LA_ARENA_CORRUPT;
-    la_fatal(msg, ptr);
+    la_fatal(msg, ptr, size_field);
 }
 
 void la_warn(const char *a, const char *b, const char *c)
@@ -129,7 +152,7 @@ static int check_segments(struct la_arena *av, struct fault *f, uint64_t *nfree,
             if (p + size > end || p + size < p) FAIL(f, "chunk runs past its segment", p);
             if (c == av->top) {
                 if (!newest) FAIL(f, "top is not in the newest segment", p);
-                if (p + size != end) FAIL(f, "top is not the last chunk", p);
+                if (p + size != end) FAIL(f, "top does not end at its segment's end", p);
                 if (!(c->size & LA_PREV_INUSE)) FAIL(f, "top follows a free chunk", p);
                 if (c->size & (LA_IS_MMAPPED | LA_NON_MAIN_ARENA)) FAIL(f, "top has flag bits", p);
                 sum += size;
@@ -165,6 +188,8 @@ static int check_bins(struct la_arena *av, struct fault *f, uint64_t nfree_walk,
         la_chunk *b = bin_at(av, i);
         size_t lo, hi;
         la_bin_range(i, &lo, &hi);
+        if (!la_link_in_arena(av, (uintptr_t)b->fd) || !la_link_in_arena(av, (uintptr_t)b->bk))
+            FAIL(f, "bin header link leaves the arena", b);
         if (b->fd->bk != b || b->bk->fd != b) FAIL(f, "bin header links broken", b);
         if (b->fd != b && !(av->binmap[la_binmap_word(i)] & la_binmap_bit(i)) && i != LA_BIN_UNSORTED)
             FAIL(f, "non-empty bin has its binmap bit clear", b);
@@ -173,6 +198,9 @@ static int check_bins(struct la_arena *av, struct fault *f, uint64_t nfree_walk,
         for (la_chunk *p = b->fd; p != b; p = p->fd) {
             if (++steps > limit) FAIL(f, "bin list does not end (cycle)", b);
             if (!la_aligned((uintptr_t)p)) FAIL(f, "misaligned chunk in a bin", p);
+            if (!in_arena(av, (uintptr_t)p, LA_MINSIZE)) FAIL(f, "binned chunk outside the arena", p);
+            if (!la_link_in_arena(av, (uintptr_t)p->fd) || !la_link_in_arena(av, (uintptr_t)p->bk))
+                FAIL(f, "bin link leaves the arena", p);
             size_t size = ck_size(p);
             if (!in_arena(av, (uintptr_t)p, size)) FAIL(f, "binned chunk outside the arena", p);
             if (p->fd->bk != p || p->bk->fd != p) FAIL(f, "bin links disagree (fd->bk or bk->fd)", p);
@@ -185,6 +213,9 @@ static int check_bins(struct la_arena *av, struct fault *f, uint64_t nfree_walk,
                 if (head && !p->fd_nextsize) FAIL(f, "large bin size-list head missing", p);
                 if (!head && p->fd_nextsize) FAIL(f, "large bin duplicate on the size list", p);
                 if (head) {
+                    if (!in_arena(av, (uintptr_t)p->fd_nextsize, LA_MINSIZE) ||
+                        !in_arena(av, (uintptr_t)p->bk_nextsize, LA_MINSIZE))
+                        FAIL(f, "large bin size-list link leaves the arena", p);
                     if (p->fd_nextsize->bk_nextsize != p || p->bk_nextsize->fd_nextsize != p)
                         FAIL(f, "large bin size-list links broken", p);
                 }
@@ -205,6 +236,7 @@ static int check_fastbins(struct la_arena *av, struct fault *f, uint64_t limit)
              p = (la_chunk *)la_reveal_ptr((uintptr_t)&p->fd, (uintptr_t)p->fd)) {
             if (++steps > limit) FAIL(f, "fastbin list does not end (cycle)", p);
             if (!la_aligned((uintptr_t)p)) FAIL(f, "misaligned fastbin chunk", p);
+            if (!in_arena(av, (uintptr_t)p, LA_MINSIZE)) FAIL(f, "fastbin chunk outside the arena", p);
             size_t size = ck_size(p);
             if (!in_arena(av, (uintptr_t)p, size)) FAIL(f, "fastbin chunk outside the arena", p);
             if (la_fastbin_index(size) != i) FAIL(f, "fastbin chunk of the wrong size", p);
@@ -223,13 +255,17 @@ static int check_tcache(struct la_tcache *tc, struct fault *f)
              e = (struct la_tcache_entry *)la_reveal_ptr((uintptr_t)&e->next, e->next)) {
             if (++n > tc->counts[i]) FAIL(f, "tcache chain longer than its count", e);
             if (!la_aligned((uintptr_t)e)) FAIL(f, "misaligned tcache entry", e);
+            /* nothing is read from an entry before it is known to be in a heap */
+            struct la_arena *av = la_heap_owner((uintptr_t)e, NULL);
+            if (!av) FAIL(f, "tcache entry outside the heap", e);
             if (e->key != la_g.tc_key) FAIL(f, "tcache entry without the tcache key", e);
             la_chunk *p = mem2ck(e);
             size_t size = ck_size(p);
             if (la_tcache_index(size) != i) FAIL(f, "tcache entry of the wrong size", e);
             if (p->size & LA_IS_MMAPPED) FAIL(f, "mmapped chunk in a tcache", e);
-            struct la_arena *av = la_arena_of(p);
+            if (la_arena_of(p) != av) FAIL(f, "tcache entry's NON_MAIN_ARENA bit disagrees with its heap", e);
             if (!in_arena(av, (uintptr_t)p, size)) FAIL(f, "tcache entry outside the heap", e);
+            if (!(ck_at(p, size)->size & LA_PREV_INUSE)) FAIL(f, "tcache entry marked free by its next chunk", e);
         }
         if (n != tc->counts[i]) FAIL(f, "tcache count larger than its chain", tc);
     }
@@ -310,7 +346,7 @@ void la_periodic_check(void)
     if (!every) return;
     if (++la_g.check_calls < every) return;
     la_g.check_calls = 0;
-    if (la_check_heap() != 0) la_fatal("heap check failed (LIBALLOC_OPTIONS check)", NULL);
+    if (la_check_heap() != 0) la_fatal("heap check failed (LIBALLOC_OPTIONS check)", NULL, LA_NOSIZE);
 }
 
 int liballoc_check_heap(void) __attribute__((alias("la_check_heap"), visibility("default")));

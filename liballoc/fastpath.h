@@ -19,9 +19,16 @@ LA_INLINE void *la_malloc_inline(size_t n)
         size_t idx = n < 9 ? 0 : (n - 9) >> 4;     /* la_tcache_index(la_request2size(n)) */
         struct la_tcache_entry *e = tc->entries[idx];
         if (la_likely(e != NULL)) {
+#if LA_HARDEN_EXTRA
+            /* the entry itself must be in a heap (it may come from a poisoned
+             * next pointer or a tampered entries[]): aligned and in a window */
+            if (la_likely(la_win_ok(&la_main_arena, (uintptr_t)e) || la_win_ok(tc->arena, (uintptr_t)e))) {
+                tc->entries[idx] = (struct la_tcache_entry *)la_reveal_ptr((uintptr_t)&e->next, e->next);
+#else
             uintptr_t next = la_reveal_ptr((uintptr_t)&e->next, e->next);
             if (la_likely(la_aligned(next))) {
                 tc->entries[idx] = (struct la_tcache_entry *)next;
+#endif
                 tc->counts[idx]--;
                 e->key = 0;
                 return e;
@@ -34,23 +41,42 @@ LA_INLINE void *la_malloc_inline(size_t n)
 LA_INLINE void la_free_inline(void *mem)
 {
     if (la_unlikely(mem == NULL)) return;
-    /* keep IS_MMAPPED: a set bit fails the alignment test below, so an
-     * mmapped (or corrupted) chunk always takes the slow path */
-    size_t size = mem2ck(mem)->size & ~(size_t)(LA_PREV_INUSE | LA_NON_MAIN_ARENA);
-    size_t idx = (size - 17) >> 4;                   /* la_tcache_index(size); huge if size < 17 */
-    if (la_likely(idx < la_g.fast_bins && (((uintptr_t)mem | size) & LA_ALIGN_MASK) == 0)) {
-        struct la_tcache *tc = la_tc;
-        struct la_tcache_entry *e = mem;
-        uint64_t key = la_g.tc_key;
-        if (la_likely(tc->counts[idx] < la_g.tc_count && e->key != key)) {
-            /* two plain stores (volatile keeps gcc from pairing them through SSE) */
-            *(volatile uint64_t *)&e->key = key;
-            e->next = la_protect_ptr((uintptr_t)&e->next, (uintptr_t)tc->entries[idx]);
-            tc->entries[idx] = e;
-            tc->counts[idx]++;
-            return;
+#if LA_HARDEN_EXTRA
+    /* ownership filter before any read of the chunk (see internal.h) */
+    if (la_unlikely(!la_win_ok(&la_main_arena, (uintptr_t)mem) && !la_win_ok(la_tc->arena, (uintptr_t)mem)))
+        goto slow;
+    {
+        /* keep IS_MMAPPED: a set bit makes idx huge (ror), so an mmapped (or
+         * corrupted) chunk takes the slow path; so does a size below 32 */
+        size_t size = mem2ck(mem)->size & ~(size_t)(LA_PREV_INUSE | LA_NON_MAIN_ARENA);
+        size_t idx = la_ror4(size - LA_MINSIZE);         /* la_tcache_index(size) */
+        /* the next chunk must say this one is in use (house of botcake, a
+         * chunk already coalesced into a free neighbour, a bad size) */
+        if (la_likely(idx < la_g.fast_bins && (ck_at(mem2ck(mem), size)->size & LA_PREV_INUSE))) {
+#else
+    {
+        /* keep IS_MMAPPED: a set bit fails the alignment test below, so an
+         * mmapped (or corrupted) chunk always takes the slow path */
+        size_t size = mem2ck(mem)->size & ~(size_t)(LA_PREV_INUSE | LA_NON_MAIN_ARENA);
+        size_t idx = (size - 17) >> 4;                   /* la_tcache_index(size); huge if size < 17 */
+        if (la_likely(idx < la_g.fast_bins && (((uintptr_t)mem | size) & LA_ALIGN_MASK) == 0)) {
+#endif
+            struct la_tcache *tc = la_tc;
+            struct la_tcache_entry *e = mem;
+            uint64_t key = la_g.tc_key;
+            if (la_likely(tc->counts[idx] < la_g.tc_count && e->key != key)) {
+                /* two plain stores (volatile keeps gcc from pairing them through SSE) */
+                *(volatile uint64_t *)&e->key = key;
+                e->next = la_protect_ptr((uintptr_t)&e->next, (uintptr_t)tc->entries[idx]);
+                tc->entries[idx] = e;
+                tc->counts[idx]++;
+                return;
+            }
         }
     }
+#if LA_HARDEN_EXTRA
+slow:
+#endif
     la_free_slow(mem);
 }
 

@@ -46,6 +46,41 @@
 
 typedef struct la_chunk la_chunk;
 
+/* ---- hardening ------------------------------------------------------------------
+ * Every integrity check glibc 2.36 makes is always compiled in.  The checks
+ * beyond glibc (ownership of freed pointers, decoded tcache/fastbin pointers
+ * that leave the heap, fastbin double free below the head, bin links that leave
+ * the arena, exact top size, tcache bookkeeping, next-chunk checks on the tcache
+ * path) are compiled in when LA_HARDEN_EXTRA is 1 (the default); building with
+ * -DLA_HARDEN_EXTRA=0 (make liballoc-noextra) leaves them out to measure their cost.
+ *
+ * Ownership.  A user pointer belongs to liballoc when its chunk lies
+ *   - in a segment of the main arena (walk of its few segments), or
+ *   - in a non-main heap: la_heapmap has one bit per 64 MiB slot of the address
+ *     space, set while a heap is mapped there, so la_heap_of() is only
+ *     dereferenced for real heaps; the heap's arena must be set and the chunk
+ *     must lie between its first chunk and its end, or
+ *   - nowhere, but its address is in the mmapped-chunk registry.
+ * No chunk memory is read before this is known.  The inline fast paths use a
+ * cheaper, conservative filter: the user pointer must be 16-aligned and inside
+ * the "window" of the main arena or of the thread's own arena (the newest
+ * segment, less LA_WIN_TAIL bytes at its end so that the next chunk's header of
+ * any tcache-sized chunk is readable); la_ror4 folds the alignment test into the
+ * range test.  Anything outside goes to the slow path's full check.
+ * The window is stored in la_arena.spare[0] (lowest user pointer) and spare[1]
+ * (window length / 16), rewritten under the arena lock whenever the newest
+ * segment changes (la_win_update). */
+#ifndef LA_HARDEN_EXTRA
+#define LA_HARDEN_EXTRA 1
+#endif
+#define LA_WIN_TAIL 1056u
+LA_INLINE uintptr_t la_ror4(uintptr_t x) { return (x >> 4) | (x << 60); }
+/* mem is 16-aligned and inside av's fast ownership window */
+LA_INLINE int la_win_ok(const struct la_arena *av, uintptr_t mem)
+{
+    return la_ror4(mem - av->spare[0]) < av->spare[1];
+}
+
 /* ---- chunk helpers on live pointers (the value arithmetic is in layout.h) ---- */
 
 LA_INLINE la_chunk *ck_at(const void *p, size_t off) { return (la_chunk *)((char *)p + off); }
@@ -208,6 +243,7 @@ void la_meta_free(void *p) LA_HIDDEN;              /* under registry lock */
 /* ---- arena.c ------------------------------------------------------------------ */
 void la_arena_init(struct la_arena *av, uint32_t index) LA_HIDDEN;
 struct la_arena *la_arena_lock_mine(void) LA_HIDDEN;   /* this thread's arena, locked */
+struct la_arena *la_arena_attach(void) LA_HIDDEN;      /* this thread's arena, chosen if need be */
 struct la_arena *la_arena_retry(struct la_arena *failed) LA_HIDDEN; /* another arena, locked, or NULL */
 void la_arena_detach_thread(void) LA_HIDDEN;
 LA_INLINE struct la_arena *la_arena_of(const la_chunk *p)
@@ -223,6 +259,7 @@ void *la_int_malloc(struct la_arena *av, size_t nb) LA_HIDDEN;
 void la_int_free(struct la_arena *av, la_chunk *p, int have_lock) LA_HIDDEN;
 void la_consolidate(struct la_arena *av) LA_HIDDEN;
 void la_unlink(struct la_arena *av, la_chunk *p) LA_HIDDEN;
+void la_fastbin_check_double_free(struct la_arena *av, la_chunk *p) LA_HIDDEN;   /* takes av->lock */
 void *la_int_realloc(struct la_arena *av, la_chunk *p, size_t oldsize, size_t nb) LA_HIDDEN;
 void *la_int_memalign(struct la_arena *av, size_t alignment, size_t nb) LA_HIDDEN;
 int la_trim_arena(struct la_arena *av, size_t pad) LA_HIDDEN;
@@ -240,6 +277,16 @@ void la_mreg_remove(uintptr_t chunk, size_t size) LA_HIDDEN;     /* takes the re
 void la_mreg_move(uintptr_t from, uintptr_t to, size_t oldsize, size_t newsize) LA_HIDDEN;
 int la_mreg_contains(uintptr_t chunk) LA_HIDDEN;                 /* caller holds registry lock */
 struct la_segment *la_segment_of(struct la_arena *av, const la_chunk *p) LA_HIDDEN;
+void la_win_update(struct la_arena *av) LA_HIDDEN;               /* arena lock held */
+/* The arena whose heap holds the chunk of user pointer mem (and its segment),
+ * or NULL; reads no chunk memory. */
+struct la_arena *la_heap_owner(uintptr_t mem, struct la_segment **seg) LA_HIDDEN;
+/* x is a chunk inside one of av's segments (no chunk memory read) */
+int la_chunk_in_arena(struct la_arena *av, uintptr_t x) LA_HIDDEN;
+/* x is a chunk of av or one of av's bin headers: a valid fd/bk target */
+int la_link_in_arena(struct la_arena *av, uintptr_t x) LA_HIDDEN;
+int la_mreg_lookup(uintptr_t chunk) LA_HIDDEN;                   /* takes the registry lock */
+void la_heapmap_set(uintptr_t heap, int on) LA_HIDDEN;
 
 /* ---- options.c ------------------------------------------------------------------- */
 void la_options_init(void) LA_HIDDEN;
@@ -254,8 +301,11 @@ int la_malloc_info(int options, FILE *fp) LA_HIDDEN;
 int la_malloc_trim(size_t pad) LA_HIDDEN;
 
 /* ---- check.c ---------------------------------------------------------------------- */
-LA_NORETURN void la_fatal(const char *msg, const void *ptr) LA_HIDDEN;
-LA_NORETURN void la_fatal_arena(struct la_arena *av, const char *msg, const void *ptr) LA_HIDDEN;
+#define LA_NOSIZE ((size_t)-1)   /* la_fatal: the chunk's size was not (safely) read */
+LA_NORETURN void la_fatal(const char *msg, const void *ptr, size_t size_field) LA_HIDDEN;
+LA_NORETURN void la_fatal_arena(struct la_arena *av, const char *msg, const void *ptr, size_t size_field) LA_HIDDEN;
+/* name of the public function being served (set on entry to each slow path) */
+extern LA_TLS const char *la_t_fn LA_HIDDEN;
 void la_warn(const char *a, const char *b, const char *c) LA_HIDDEN;
 int la_check_heap(void) LA_HIDDEN;
 void la_periodic_check(void) LA_HIDDEN;

@@ -72,6 +72,7 @@ static void *arena_malloc(size_t nb)
 
 LA_NOINLINE void *la_malloc_slow(size_t n)
 {
+    la_t_fn = "malloc";
     la_ensure_init();
     maybe_check();
     if (la_unlikely(n > PTRDIFF_MAX)) {
@@ -95,16 +96,55 @@ LA_NOINLINE void *la_malloc_slow(size_t n)
     return m;
 }
 
+#if LA_HARDEN_EXTRA
+/* The full ownership check of a pointer passed to free or realloc (see
+ * "hardening" in internal.h).  Returns the owning arena and segment, or NULL
+ * for a registered mmapped chunk; aborts with msg ("free(): invalid pointer")
+ * for anything else: stack, globals, another mapping, a misaligned pointer, a
+ * fake chunk beyond top.  Reads the chunk header only once it is known to lie
+ * in liballoc's memory. */
+static struct la_arena *owner_or_die(void *mem, const char *msg, const char *size_msg, struct la_segment **segp)
+{
+    la_chunk *p = mem2ck(mem);
+    struct la_segment *seg = NULL;
+    struct la_arena *av = la_heap_owner((uintptr_t)mem, &seg);
+    if (!av) {
+        if (!la_aligned((uintptr_t)mem) || (uintptr_t)mem < LA_CHUNK_HDR || !la_mreg_lookup((uintptr_t)p))
+            la_fatal(msg, mem, LA_NOSIZE);
+        if (!(p->size & LA_IS_MMAPPED)) la_fatal(msg, mem, p->size);
+        return NULL;
+    }
+    size_t sf = p->size, size = la_chunksize(sf);
+    if ((sf & LA_IS_MMAPPED) || (sf & LA_NON_MAIN_ARENA) != la_arena_bit(av)) la_fatal(msg, mem, sf);
+    uintptr_t end = (uintptr_t)seg + seg->size;
+    la_chunk *top = __atomic_load_n(&av->top, __ATOMIC_RELAXED);
+    if (seg == __atomic_load_n(&av->segments, __ATOMIC_RELAXED) && top) {
+        if (p == top) la_fatal("double free or corruption (top)", mem, sf);
+        if (p > top) la_fatal(msg, mem, sf);               /* inside top: never handed out */
+        end = (uintptr_t)top + LA_CHUNK_HDR;               /* a chunk ends at or before top */
+    }
+    /* the chunk and the next chunk's header lie in the segment */
+    if (size >= LA_MINSIZE && end - (uintptr_t)p < size + LA_CHUNK_HDR) la_fatal(size_msg, mem, sf);
+    *segp = seg;
+    return av;
+}
+#endif
+
 LA_NOINLINE void la_free_slow(void *mem)
 {
     if (!mem) return;
+    la_t_fn = "free";
     maybe_check();
     la_chunk *p = mem2ck(mem);
+#if LA_HARDEN_EXTRA
+    struct la_segment *seg = NULL;
+    struct la_arena *owner = owner_or_die(mem, "free(): invalid pointer", "free(): invalid size", &seg);
+#endif
     size_t size = ck_size(p);
     if (la_unlikely((uintptr_t)p > (uintptr_t)-size || !la_aligned((uintptr_t)mem)))
-        la_fatal("free(): invalid pointer", mem);
+        la_fatal("free(): invalid pointer", mem, p->size);
     if (la_unlikely(size < LA_MINSIZE || !la_aligned(size)))
-        la_fatal("free(): invalid size", mem);
+        la_fatal("free(): invalid size", mem, p->size);
     if (p->size & LA_IS_MMAPPED) {
         struct la_tunables *t = &la_dbg.tunables;
         if (!t->no_dyn_threshold && size > t->mmap_threshold && size <= LA_MMAP_THRESHOLD_MAX) {
@@ -118,8 +158,28 @@ LA_NOINLINE void la_free_slow(void *mem)
     size_t idx = la_tcache_index(size);
     if (tc && idx < la_g.tc_bins) {
         struct la_tcache_entry *e = mem;
-        if (la_unlikely(e->key == la_g.tc_key)) la_tcache_check_double_free(tc, mem, idx);
+        if (la_unlikely(e->key == la_g.tc_key)) {
+            la_tcache_check_double_free(tc, mem, idx);
+#if LA_HARDEN_EXTRA
+            /* fastbin chunks carry the same key: not in this tcache, it may
+             * still be in a fastbin (a fastbin chunk must not enter the tcache) */
+            if (size <= la_g.max_fast) la_fastbin_check_double_free(owner, p);
+#endif
+        }
+#if LA_HARDEN_EXTRA
+        if (la_unlikely(tc->counts[idx] > la_g.tc_count))
+            la_fatal("free(): corrupted tcache count", mem, p->size);
+#endif
         if (tc->counts[idx] < la_g.tc_count) {
+#if LA_HARDEN_EXTRA
+            /* glibc checks the next chunk only on the arena path; the tcache
+             * path gets the same checks here (the inline path tests PREV_INUSE) */
+            la_chunk *next = ck_at(p, size);
+            if (la_unlikely(next->size <= LA_CHUNK_HDR || ck_size(next) >= owner->system_mem))
+                la_fatal("free(): invalid next size (fast)", mem, p->size);
+            if (la_unlikely(!(next->size & LA_PREV_INUSE)))
+                la_fatal("double free or corruption (!prev)", mem, p->size);
+#endif
             if (la_unlikely(la_dbg.tunables.perturb))
                 memset(mem, (int)la_dbg.tunables.perturb & 0xff, size - LA_CHUNK_HDR);
             tc_put(tc, p, idx);
@@ -143,6 +203,7 @@ void *la_calloc(size_t nmemb, size_t size)
         errno = ENOMEM;
         return NULL;
     }
+    la_t_fn = "calloc";
     la_ensure_init();
     maybe_check();
     size_t nb = la_request2size(n);
@@ -198,12 +259,17 @@ void *la_realloc(void *mem, size_t n)
     }
     la_ensure_init();
     maybe_check();
+    la_t_fn = "realloc";
     la_chunk *p = mem2ck(mem);
+#if LA_HARDEN_EXTRA
+    struct la_segment *seg = NULL;
+    owner_or_die(mem, "realloc(): invalid pointer", "realloc(): invalid old size", &seg);
+#endif
     size_t oldsize = ck_size(p);
     if (la_unlikely((uintptr_t)p > (uintptr_t)-oldsize || !la_aligned((uintptr_t)mem)))
-        la_fatal("realloc(): invalid pointer", mem);
+        la_fatal("realloc(): invalid pointer", mem, p->size);
     if (la_unlikely(oldsize < LA_MINSIZE || !la_aligned(oldsize)))
-        la_fatal("realloc(): invalid old size", mem);
+        la_fatal("realloc(): invalid old size", mem, p->size);
     size_t nb = la_request2size(n);
 
     if (p->size & LA_IS_MMAPPED) {
@@ -260,6 +326,7 @@ static void *aligned_malloc(size_t alignment, size_t n)
         errno = ENOMEM;
         return NULL;
     }
+    la_t_fn = "memalign";
     la_ensure_init();
     maybe_check();
     my_tcache();

@@ -39,6 +39,30 @@ $(LIBALLOC_A): $(LIBALLOC_OBJS) $(LIBALLOC_OVERRIDE_OBJ)
 $(LIBALLOC_CORE): $(LIBALLOC_OBJS)
 	rm -f $@ && ar rcs $@ $^
 
+# The same library with the beyond-glibc hardening compiled out
+# (-DLA_HARDEN_EXTRA=0), to measure what those checks cost:
+#   make liballoc-noextra   ->  $(B)/liballoc/liballoc-noextra.so and liballoc-noextra.a
+# Not part of `make all`.  Its objects go to $(B)/liballoc/noextra/.
+LIBALLOC_NOEXTRA_OBJS := $(LIBALLOC_SRCS:liballoc/%.c=$(B)/liballoc/noextra/%.o) $(B)/liballoc/noextra/override.o
+LIBALLOC_NOEXTRA_SO := $(B)/liballoc/liballoc-noextra.so
+LIBALLOC_NOEXTRA_A  := $(B)/liballoc/liballoc-noextra.a
+CLEAN_FILES += $(LIBALLOC_NOEXTRA_SO) $(LIBALLOC_NOEXTRA_A) $(B)/liballoc/noextra
+
+.PHONY: liballoc-noextra
+liballoc-noextra: $(LIBALLOC_NOEXTRA_SO) $(LIBALLOC_NOEXTRA_A)
+
+$(B)/liballoc/noextra/%.o: liballoc/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(MOD_CFLAGS_liballoc) -DLA_HARDEN_EXTRA=0 -MMD -MP -MF $(@:.o=.d) -MT $@ -c $< -o $@.tmp
+	objcopy --rename-section .text=liballoc_text,alloc,load,readonly,code,contents $@.tmp
+	@mv $@.tmp $@
+
+$(LIBALLOC_NOEXTRA_SO): $(LIBALLOC_NOEXTRA_OBJS)
+	$(CC) -shared -Wl,-soname,liballoc.so -Wl,-z,nodelete $(LDFLAGS) -o $@ $^ -lpthread
+
+$(LIBALLOC_NOEXTRA_A): $(LIBALLOC_NOEXTRA_OBJS)
+	rm -f $@ && ar rcs $@ $^
+
 $(B)/liballoc/liballoc.pc: liballoc/liballoc.pc.in
 	@mkdir -p $(dir $@)
 	sed -e 's|@PREFIX@|$(PREFIX)|' $< > $@

@@ -65,6 +65,14 @@ static long reg_find(uintptr_t c)
 
 int la_mreg_contains(uintptr_t chunk) { return reg_find(chunk) >= 0; }
 
+int la_mreg_lookup(uintptr_t chunk)
+{
+    la_registry_lock();
+    int r = reg_find(chunk) >= 0;
+    la_registry_unlock();
+    return r;
+}
+
 static void reg_add(uintptr_t c, size_t size)
 {
     struct la_mmap_registry *r = &la_dbg.mmaps;
@@ -147,13 +155,13 @@ void la_munmap_chunk(la_chunk *p)
     uintptr_t block = (uintptr_t)p - p->prev_size;
     size_t total = p->prev_size + size;
     if (la_unlikely(((block | total) & (la_g.pagesize - 1)) != 0))
-        la_fatal("munmap_chunk(): invalid pointer", ck2mem(p));
+        la_fatal("munmap_chunk(): invalid pointer", ck2mem(p), p->size);
     la_registry_lock();
     la_gen_begin();
     int bad = reg_del((uintptr_t)p, size);
     la_gen_end();
     la_registry_unlock();
-    if (la_unlikely(bad)) la_fatal("munmap_chunk(): invalid pointer", ck2mem(p));
+    if (la_unlikely(bad)) la_fatal("munmap_chunk(): invalid pointer", ck2mem(p), p->size);
     la_os_munmap((void *)block, total);
 }
 
@@ -165,14 +173,14 @@ la_chunk *la_mremap_chunk(la_chunk *p, size_t nb)
     uintptr_t block = (uintptr_t)p - off;
     size_t total = off + size;
     if (la_unlikely(((block | total) & (ps - 1)) != 0))
-        la_fatal("mremap_chunk(): invalid pointer", ck2mem(p));
+        la_fatal("mremap_chunk(): invalid pointer", ck2mem(p), p->size);
     if (nb > SIZE_MAX - off - ps - LA_SIZE_SZ) return NULL;
     size_t newtotal = la_align_up(nb + off + LA_SIZE_SZ, ps);
     if (newtotal == total) return p;
     la_registry_lock();
     int known = la_mreg_contains((uintptr_t)p);
     la_registry_unlock();
-    if (la_unlikely(!known)) la_fatal("mremap_chunk(): invalid pointer", ck2mem(p));
+    if (la_unlikely(!known)) la_fatal("mremap_chunk(): invalid pointer", ck2mem(p), p->size);
     void *nm;
     if (la_os_mremap((void *)block, total, newtotal, MREMAP_MAYMOVE, &nm)) return NULL;
     la_chunk *np = (la_chunk *)((char *)nm + off);
@@ -188,6 +196,88 @@ struct la_segment *la_segment_of(struct la_arena *av, const la_chunk *p)
     for (struct la_segment *s = av->segments; s; s = s->prev)
         if ((uintptr_t)p >= s->chunks && (uintptr_t)p < (uintptr_t)s + s->size) return s;
     return NULL;
+}
+
+/* ---- ownership (see "hardening" in internal.h) ----------------------------------------- */
+
+#define HEAPMAP_SLOTS ((size_t)1 << 21)     /* 2^47 bytes of user address space / LA_HEAP_MAX */
+static uint64_t la_heapmap[HEAPMAP_SLOTS / 64];
+
+void la_heapmap_set(uintptr_t heap, int on)
+{
+    size_t slot = heap / LA_HEAP_MAX;
+    if (slot >= HEAPMAP_SLOTS) return;
+    uint64_t bit = (uint64_t)1 << (slot & 63);
+    if (on) __atomic_fetch_or(&la_heapmap[slot >> 6], bit, __ATOMIC_RELEASE);
+    else __atomic_fetch_and(&la_heapmap[slot >> 6], ~bit, __ATOMIC_RELEASE);
+}
+
+/* The non-main heap holding address x, or NULL when no heap is mapped there. */
+static struct la_segment *heap_at(uintptr_t x)
+{
+    size_t slot = x / LA_HEAP_MAX;
+    if (slot >= HEAPMAP_SLOTS) return NULL;
+    if (!((__atomic_load_n(&la_heapmap[slot >> 6], __ATOMIC_ACQUIRE) >> (slot & 63)) & 1)) return NULL;
+    return (struct la_segment *)la_heap_of(x);
+}
+
+/* chunk c (header and a minimal body) lies in segment s */
+static int in_seg(const struct la_segment *s, uintptr_t c)
+{
+    uintptr_t end = (uintptr_t)s + s->size;
+    return c >= s->chunks && c < end && end - c >= LA_MINSIZE;
+}
+
+struct la_arena *la_heap_owner(uintptr_t mem, struct la_segment **segp)
+{
+    if (!la_aligned(mem) || mem < LA_CHUNK_HDR) return NULL;
+    uintptr_t c = mem - LA_CHUNK_HDR;
+    for (struct la_segment *s = __atomic_load_n(&la_main_arena.segments, __ATOMIC_ACQUIRE); s; s = s->prev)
+        if (in_seg(s, c)) {
+            if (segp) *segp = s;
+            return &la_main_arena;
+        }
+    struct la_segment *h = heap_at(c);
+    struct la_arena *av = h ? __atomic_load_n(&h->arena, __ATOMIC_ACQUIRE) : NULL;
+    if (av && in_seg(h, c)) {
+        if (segp) *segp = h;
+        return av;
+    }
+    return NULL;
+}
+
+int la_chunk_in_arena(struct la_arena *av, uintptr_t x)
+{
+    if (!la_aligned(x)) return 0;
+    if (av == &la_main_arena) {
+        for (struct la_segment *s = av->segments; s; s = s->prev)
+            if (in_seg(s, x)) return 1;
+        return 0;
+    }
+    struct la_segment *h = heap_at(x);
+    return h && h->arena == av && in_seg(h, x);
+}
+
+int la_link_in_arena(struct la_arena *av, uintptr_t x)
+{
+    uintptr_t b1 = la_bin_at((uintptr_t)av, 1);
+    if (x >= b1 && x <= la_bin_at((uintptr_t)av, LA_NBINS - 1) && ((x - b1) & LA_ALIGN_MASK) == 0) return 1;
+    return la_chunk_in_arena(av, x);
+}
+
+void la_win_update(struct la_arena *av)
+{
+    struct la_segment *s = av->segments;
+    uint64_t lo = 0, span = 0;
+    if (s) {
+        uintptr_t end = (uintptr_t)s + s->size;
+        lo = s->chunks + LA_CHUNK_HDR;
+        if (end > lo + LA_WIN_TAIL) span = (end - LA_WIN_TAIL - lo) >> 4;
+    }
+    /* a racing fast path sees an empty window, never a wrong one */
+    __atomic_store_n(&av->spare[1], 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&av->spare[0], lo, __ATOMIC_RELEASE);
+    __atomic_store_n(&av->spare[1], span, __ATOMIC_RELEASE);
 }
 
 static void account(struct la_arena *av, size_t add)
@@ -242,6 +332,7 @@ static void main_new_segment(struct la_arena *av, uintptr_t base, size_t len, ui
     av->segments = s;
     av->top = top;
     account(av, len);
+    la_win_update(av);
     if (olds) close_top(av, olds, old);
 }
 
@@ -270,6 +361,7 @@ static int grow_main(struct la_arena *av, size_t nb)
                     seg->reserved += want;
                     av->top->size += want;
                     account(av, want);
+                    la_win_update(av);
                     return 1;
                 }
                 /* the break moved between our two calls: a new segment there */
@@ -329,6 +421,7 @@ struct la_segment *la_new_heap(size_t size, size_t top_pad)
     h->kind = LA_SEG_HEAP;
     h->pad = 0;
     h->spare = 0;
+    la_heapmap_set(a, 1);
     return h;
 }
 
@@ -361,6 +454,7 @@ static int grow_nonmain(struct la_arena *av, size_t nb)
     if (added) {
         top->size = (topsize + added) | LA_PREV_INUSE;
         account(av, added);
+        la_win_update(av);
         return 1;
     }
     struct la_segment *nh = la_new_heap(nb + LA_MINSIZE + sizeof *nh + LA_ALIGNMENT, t->top_pad);
@@ -373,6 +467,7 @@ static int grow_nonmain(struct la_arena *av, size_t nb)
     av->segments = nh;
     av->top = nt;
     account(av, nh->size);
+    la_win_update(av);
     close_top(av, h, top);
     return 1;
 }
@@ -409,6 +504,7 @@ void la_unmap_pending(void)
     while (la_t_unmap) {
         struct la_segment *h = la_t_unmap;
         la_t_unmap = h->prev;
+        la_heapmap_set((uintptr_t)h, 0);
         la_os_munmap(h, LA_HEAP_MAX);
     }
 }
@@ -432,6 +528,7 @@ int la_systrim(struct la_arena *av, size_t pad)
     if (nend >= end || nend < (uintptr_t)top + LA_MINSIZE) return 0;
     size_t released = end - nend;
     seg->size -= released;
+    la_win_update(av);
     seg->reserved -= released;
     top->size = (topsize - released) | LA_PREV_INUSE;
     av->system_mem -= released;
@@ -470,6 +567,7 @@ void la_heap_trim(struct la_arena *av)
         la_t_unmap = h;
         h = ph;
         top = nt;
+        la_win_update(av);
     }
 
     size_t topsize = ck_size(top);
@@ -481,6 +579,7 @@ void la_heap_trim(struct la_arena *av)
     if (nend < (uintptr_t)top + LA_MINSIZE) return;
     if (la_os_madvise((void *)nend, extra, MADV_DONTNEED)) return;
     h->size -= extra;
+    la_win_update(av);
     top->size = (topsize - extra) | LA_PREV_INUSE;
     av->system_mem -= extra;
 }

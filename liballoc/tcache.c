@@ -14,7 +14,10 @@
 
 #include "internal.h"
 
-const struct la_tcache la_tc_none = { .counts = { [0 ... LA_TCACHE_BINS - 1] = UINT16_MAX } };
+/* its arena has an empty ownership window, so the inline free's filter fails */
+static const struct la_arena la_arena_none;
+const struct la_tcache la_tc_none = { .counts = { [0 ... LA_TCACHE_BINS - 1] = UINT16_MAX },
+                                      .arena = (struct la_arena *)&la_arena_none };
 LA_TLS struct la_tcache *la_tc = LA_TC_NONE;
 LA_TLS int la_t_state;
 
@@ -79,6 +82,8 @@ struct la_tcache *la_tcache_create(void)
     }
     la_registry_unlock();
     if (!tc) return NULL;
+    /* before la_tc is set: the inline free reads tc->arena's ownership window */
+    if (!tc->arena) tc->arena = la_arena_attach();
     la_tc = tc;
     la_t_state = LA_T_LIVE;
     /* May allocate (keys beyond the first 32): la_tc is already set. */
@@ -98,14 +103,26 @@ static void unregister(struct la_tcache *tc)
     la_registry_unlock();
 }
 
+/* A tcache entry about to be read: aligned (glibc's check, message `unaligned`)
+ * and, with the extra checks, inside a heap (message `outside`). */
+LA_INLINE void entry_ok(const void *e, const char *unaligned, const char *outside)
+{
+    if (la_unlikely(!la_aligned((uintptr_t)e))) la_fatal(unaligned, e, LA_NOSIZE);
+#if LA_HARDEN_EXTRA
+    if (la_unlikely(!la_heap_owner((uintptr_t)e, NULL))) la_fatal(outside, e, LA_NOSIZE);
+#else
+    (void)outside;
+#endif
+}
+
 /* Return every cached chunk to its arena. */
 static void flush(struct la_tcache *tc)
 {
     for (size_t i = 0; i < LA_TCACHE_BINS; i++) {
         struct la_tcache_entry *e = tc->entries[i];
         while (e) {
-            if (la_unlikely(!la_aligned((uintptr_t)e)))
-                la_fatal("tcache_thread_shutdown(): unaligned tcache chunk detected", e);
+            entry_ok(e, "tcache_thread_shutdown(): unaligned tcache chunk detected",
+                     "tcache_thread_shutdown(): tcache chunk outside the heap detected");
             struct la_tcache_entry *next = (struct la_tcache_entry *)la_reveal_ptr((uintptr_t)&e->next, e->next);
             e->key = 0;
             la_chunk *p = mem2ck(e);
@@ -135,7 +152,7 @@ void la_tcache_thread_exit(void *arg)
 void la_tcache_double_free(struct la_tcache *tc, void *mem, size_t idx)
 {
     (void)tc; (void)idx;
-    la_fatal("free(): double free detected in tcache 2", mem);
+    la_fatal("free(): double free detected in tcache 2", mem, mem2ck(mem)->size);
 }
 
 /* The freed chunk carries the tcache key: it is either in this bin (a double
@@ -146,19 +163,27 @@ void la_tcache_check_double_free(struct la_tcache *tc, void *mem, size_t idx)
     for (struct la_tcache_entry *t = tc->entries[idx]; t;
          t = (struct la_tcache_entry *)la_reveal_ptr((uintptr_t)&t->next, t->next)) {
         if (la_unlikely(n++ >= la_dbg.tunables.tcache_count))
-            la_fatal("free(): too many chunks detected in tcache", mem);
-        if (la_unlikely(!la_aligned((uintptr_t)t)))
-            la_fatal("free(): unaligned chunk detected in tcache 2", t);
+            la_fatal("free(): too many chunks detected in tcache", mem, mem2ck(mem)->size);
+        entry_ok(t, "free(): unaligned chunk detected in tcache 2", "free(): tcache chunk outside the heap detected");
         if (t == mem) la_tcache_double_free(tc, mem, idx);
     }
 }
 
+/* Pop the first entry of bin idx (not empty).  The inline malloc does the same
+ * with a cheaper check; this is where its failures land. */
 void *la_tcache_get_slow(struct la_tcache *tc, size_t idx)
 {
     struct la_tcache_entry *e = tc->entries[idx];
+#if LA_HARDEN_EXTRA
+    entry_ok(e, "malloc(): unaligned tcache chunk detected", "malloc(): tcache chunk outside the heap detected");
+    if (la_unlikely(tc->counts[idx] == 0 || tc->counts[idx] > la_g.tc_count))
+        la_fatal("malloc(): corrupted tcache count", e, LA_NOSIZE);
+    uintptr_t next = la_reveal_ptr((uintptr_t)&e->next, e->next);
+#else
     uintptr_t next = la_reveal_ptr((uintptr_t)&e->next, e->next);
     if (la_unlikely(!la_aligned(next)))
-        la_fatal("malloc(): unaligned tcache chunk detected", (void *)next);
+        la_fatal("malloc(): unaligned tcache chunk detected", (void *)next, LA_NOSIZE);
+#endif
     tc->entries[idx] = (struct la_tcache_entry *)next;
     tc->counts[idx]--;
     e->key = 0;
