@@ -13,10 +13,11 @@
  * is back (tmux's alternate_on is 0) and the target still runs (its heartbeat
  * advances, it answers SIGUSR1 with its heap intact).
  *
- * HV_UI_HEAPVIEW=PATH tests another heapview binary (the sanitizer build) against
- * the ordinary targets.  With HV_UI_SCREENS=DIR set, the screens are saved there as
- * text (that is how
- * the committed tests/ui_screens files are made).
+ * HV_UI_HEAPVIEW=PATH tests another heapview binary, and HV_UI_TARGETS=DIR takes
+ * liballoc.so and the targets from another build directory (for the sanitizer
+ * build: LA_BUILD=build-san HV_UI_TARGETS=.).  With HV_UI_SCREENS=DIR set, the
+ * screens are saved there as text (that is how the committed tests/ui_screens
+ * files are made).
  */
 #include <ctype.h>
 #include <dirent.h>
@@ -87,6 +88,23 @@ static const char *abs_build(const char *rel)
     return o;
 }
 
+/* liballoc.so and the target programs: from HV_UI_TARGETS (a build directory) if
+ * set, so that a sanitizer build of heapview (LA_BUILD=build-san) can be tested
+ * against ordinary targets (ASan cannot run under a preloaded malloc). */
+static const char *target_path(const char *rel)
+{
+    const char *d = getenv("HV_UI_TARGETS");
+    if (!d || !*d)
+        return abs_build(rel);
+    static char buf[4][PATH_MAX];
+    static int k;
+    char *o = buf[k++ & 3], tmp[PATH_MAX];
+    snprintf(tmp, sizeof tmp, "%s/%s", d, rel);
+    if (!realpath(tmp, o))
+        snprintf(o, PATH_MAX, "%s", tmp);
+    return o;
+}
+
 /* ---- targets ----------------------------------------------------------------------- */
 
 struct ptr {
@@ -124,10 +142,10 @@ static void start_target_arg(struct target *t, const char *prog, const char *env
         dup2(fds[1], 1);
         close(fds[0]);
         close(fds[1]);
-        setenv("LD_PRELOAD", abs_build("liballoc/liballoc.so"), 1);
+        setenv("LD_PRELOAD", target_path("liballoc/liballoc.so"), 1);
         if (env)
             putenv((char *)env);
-        const char *path = abs_build(prog);
+        const char *path = target_path(prog);
         execl(path, path, arg ? arg : t->hb, (char *)NULL);
         _exit(127);
     }
