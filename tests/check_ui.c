@@ -13,9 +13,9 @@
  * is back (tmux's alternate_on is 0) and the target still runs (its heartbeat
  * advances, it answers SIGUSR1 with its heap intact).
  *
- * HV_UI_HEAPVIEW=PATH tests another heapview binary, and HV_UI_TARGETS=DIR takes
+ * HV_UI_HEAPVIEW=PATH tests another heapview binary, and HV_TARGET_BUILD=DIR takes
  * liballoc.so and the targets from another build directory (for the sanitizer
- * build: LA_BUILD=build-san HV_UI_TARGETS=.).  With HV_UI_SCREENS=DIR set, the
+ * build, as `make sanitize` runs it).  With HV_UI_SCREENS=DIR set, the
  * screens are saved there as text (that is how the committed tests/ui_screens
  * files are made).
  */
@@ -88,12 +88,12 @@ static const char *abs_build(const char *rel)
     return o;
 }
 
-/* liballoc.so and the target programs: from HV_UI_TARGETS (a build directory) if
+/* liballoc.so and the target programs: from HV_TARGET_BUILD (a build directory) if
  * set, so that a sanitizer build of heapview (LA_BUILD=build-san) can be tested
  * against ordinary targets (ASan cannot run under a preloaded malloc). */
 static const char *target_path(const char *rel)
 {
-    const char *d = getenv("HV_UI_TARGETS");
+    const char *d = getenv("HV_TARGET_BUILD");
     if (!d || !*d)
         return abs_build(rel);
     static char buf[4][PATH_MAX];
