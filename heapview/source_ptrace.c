@@ -119,11 +119,22 @@ static void remove_handlers(void)
     handlers_on = 0;
 }
 
+/* 1 if the process exists and has not exited (a zombie has exited). */
 static int proc_exists(pid_t pid)
 {
-    char p[64];
+    char p[64], line[128];
     snprintf(p, sizeof p, "/proc/%d/status", (int)pid);
-    return access(p, F_OK) == 0;
+    FILE *f = fopen(p, "re");
+    if (!f)
+        return 0;
+    int alive = 1;
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, "State:", 6) == 0) {
+            alive = strchr(line, 'Z') == NULL && strchr(line, 'X') == NULL;
+            break;
+        }
+    fclose(f);
+    return alive;
 }
 
 static int perm_error(struct hv_error *err, pid_t pid)
@@ -338,6 +349,10 @@ static int live_stop(struct hv_source *src, struct hv_error *err)
             if (ptrace(PTRACE_SEIZE, tids[i], 0, 0) < 0) {
                 if (errno == ESRCH)
                     continue;           /* thread exited meanwhile */
+                if ((errno == EPERM || errno == EACCES) && !proc_exists(src->pid)) {
+                    rc = hv_fail(err, HV_EXIT_NOPROC, "no such process: %d (it has exited)", (int)src->pid);
+                    goto out;
+                }
                 if (errno == EPERM || errno == EACCES) {
                     rc = perm_error(err, src->pid);
                     goto out;

@@ -1077,6 +1077,14 @@ START_TEST(err_no_such_process)
     snprintf(pid, sizeof pid, "%d", (int)p);
     const char *args[] = { "--dump=text", "-p", pid, NULL };
     expect_error(args, -1, 3, "no such process");
+    /* an exited child not yet reaped (a zombie) is no process to look at either */
+    p = fork();
+    if (p == 0)
+        _exit(0);
+    ck_assert_msg(wait_state(p, 'Z', 5), "child did not become a zombie");
+    snprintf(pid, sizeof pid, "%d", (int)p);
+    expect_error(args, -1, 3, "no such process");
+    waitpid(p, NULL, 0);
     rm_tmpdir();
 }
 END_TEST
