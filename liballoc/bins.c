@@ -38,8 +38,10 @@ LA_INLINE void perturb_free(void *mem, size_t n)
 
 #if LA_HARDEN_EXTRA
 #define EXTRA_CHECK(cond, msg, ptr, sz) do { if (la_unlikely(!(cond))) la_fatal_arena(av, msg, ptr, sz); } while (0)
+#define EXTRA_CHECK_NS(cond, msg, ptr) do { if (la_unlikely(!(cond))) la_fatal_arena_ns(av, msg, ptr); } while (0)
 #else
 #define EXTRA_CHECK(cond, msg, ptr, sz) do { } while (0)
+#define EXTRA_CHECK_NS(cond, msg, ptr) do { } while (0)
 #endif
 #define OUTSIDE_FAST "malloc(): fastbin chunk outside the heap detected"
 
@@ -51,7 +53,7 @@ static int fastbin_contains(struct la_arena *av, unsigned idx, const la_chunk *p
     for (la_chunk *c = av->fastbins[idx]; c; c = (la_chunk *)la_reveal_ptr((uintptr_t)&c->fd, (uintptr_t)c->fd)) {
         if (c == p) return 1;
         if (la_unlikely(!la_aligned((uintptr_t)c) || !la_chunk_in_arena(av, (uintptr_t)c) || limit-- == 0))
-            la_fatal_arena(av, OUTSIDE_FAST, c, LA_NOSIZE);
+            la_fatal_arena_ns(av, OUTSIDE_FAST, c);
     }
     return 0;
 }
@@ -61,7 +63,10 @@ static int fastbin_contains(struct la_arena *av, unsigned idx, const la_chunk *p
 void la_fastbin_check_double_free(struct la_arena *av, la_chunk *p)
 {
     la_lock(&av->lock);
-    if (fastbin_contains(av, la_fastbin_index(ck_size(p)), p))
+    unsigned idx = la_fastbin_index(ck_size(p));
+    if (la_unlikely(av->fastbins[idx] == p))          /* glibc's message for the head */
+        la_fatal_arena(av, "double free or corruption (fasttop)", ck2mem(p), p->size);
+    if (fastbin_contains(av, idx, p))
         la_fatal_arena(av, "free(): double free detected in fastbin", ck2mem(p), p->size);
     la_arena_unlock(av);
 }
@@ -151,22 +156,22 @@ void *la_int_malloc(struct la_arena *av, size_t nb)
         victim = av->fastbins[idx];
         if (victim) {
             if (la_unlikely(!la_aligned((uintptr_t)victim)))
-                la_fatal_arena(av, "malloc(): unaligned fastbin chunk detected 2", victim, LA_NOSIZE);
-            EXTRA_CHECK(la_chunk_in_arena(av, (uintptr_t)victim), OUTSIDE_FAST, victim, LA_NOSIZE);
+                la_fatal_arena_ns(av, "malloc(): unaligned fastbin chunk detected 2", victim);
+            EXTRA_CHECK_NS(la_chunk_in_arena(av, (uintptr_t)victim), OUTSIDE_FAST, victim);
             av->fastbins[idx] = (la_chunk *)la_reveal_ptr((uintptr_t)&victim->fd, (uintptr_t)victim->fd);
             /* the decoded link must stay in the arena (fastbin dup into the stack) */
-            EXTRA_CHECK(!av->fastbins[idx] || la_chunk_in_arena(av, (uintptr_t)av->fastbins[idx]), OUTSIDE_FAST,
-                        av->fastbins[idx], LA_NOSIZE);
+            EXTRA_CHECK_NS(!av->fastbins[idx] || la_chunk_in_arena(av, (uintptr_t)av->fastbins[idx]), OUTSIDE_FAST,
+                        av->fastbins[idx]);
             if (la_unlikely(la_fastbin_index(ck_size(victim)) != idx))
                 la_fatal_arena(av, "malloc(): memory corruption (fast)", ck2mem(victim), victim->size);
             if (can_cache) {
                 la_chunk *t;
                 while (tc->counts[tidx] < la_g.tc_count && (t = av->fastbins[idx]) != NULL) {
                     if (la_unlikely(!la_aligned((uintptr_t)t)))
-                        la_fatal_arena(av, "malloc(): unaligned fastbin chunk detected 3", t, LA_NOSIZE);
+                        la_fatal_arena_ns(av, "malloc(): unaligned fastbin chunk detected 3", t);
                     av->fastbins[idx] = (la_chunk *)la_reveal_ptr((uintptr_t)&t->fd, (uintptr_t)t->fd);
-                    EXTRA_CHECK(!av->fastbins[idx] || la_chunk_in_arena(av, (uintptr_t)av->fastbins[idx]), OUTSIDE_FAST,
-                                av->fastbins[idx], LA_NOSIZE);
+                    EXTRA_CHECK_NS(!av->fastbins[idx] || la_chunk_in_arena(av, (uintptr_t)av->fastbins[idx]), OUTSIDE_FAST,
+                                av->fastbins[idx]);
                     if (la_unlikely(la_fastbin_index(ck_size(t)) != idx))
                         la_fatal_arena(av, "malloc(): memory corruption (fast)", ck2mem(t), t->size);
                     tc_put(tc, t, tidx);
@@ -303,8 +308,8 @@ void *la_int_malloc(struct la_arena *av, size_t nb)
                     } else {
                         while (size < ck_size(fwd)) {
                             fwd = fwd->fd_nextsize;
-                            EXTRA_CHECK(la_chunk_in_arena(av, (uintptr_t)fwd),
-                                        "malloc(): largebin double linked list corrupted (nextsize)", fwd, LA_NOSIZE);
+                            EXTRA_CHECK_NS(la_chunk_in_arena(av, (uintptr_t)fwd),
+                                        "malloc(): largebin double linked list corrupted (nextsize)", fwd);
                         }
                         if (size == ck_size(fwd)) {
                             /* last of its size run (runs are oldest first); the
@@ -347,8 +352,8 @@ void *la_int_malloc(struct la_arena *av, size_t nb)
                 size_t size;
                 while ((size = ck_size(victim)) < nb) {
                     victim = victim->bk_nextsize;
-                    EXTRA_CHECK(la_chunk_in_arena(av, (uintptr_t)victim), "corrupted double-linked list (not small)",
-                                victim, LA_NOSIZE);
+                    EXTRA_CHECK_NS(la_chunk_in_arena(av, (uintptr_t)victim), "corrupted double-linked list (not small)",
+                                victim);
                 }
                 /* the head of its size run is the least recently freed chunk of
                  * that size; la_unlink hands the size list on to the next one */
@@ -529,9 +534,9 @@ void la_consolidate(struct la_arena *av)
         av->fastbins[i] = NULL;
         while (p) {
             if (la_unlikely(!la_aligned((uintptr_t)p)))
-                la_fatal_arena(av, "malloc_consolidate(): unaligned fastbin chunk detected", p, LA_NOSIZE);
-            EXTRA_CHECK(la_chunk_in_arena(av, (uintptr_t)p), "malloc_consolidate(): fastbin chunk outside the heap detected",
-                        p, LA_NOSIZE);
+                la_fatal_arena_ns(av, "malloc_consolidate(): unaligned fastbin chunk detected", p);
+            EXTRA_CHECK_NS(la_chunk_in_arena(av, (uintptr_t)p), "malloc_consolidate(): fastbin chunk outside the heap detected",
+                        p);
             if (la_unlikely(la_fastbin_index(ck_size(p)) != i))
                 la_fatal_arena(av, "malloc_consolidate(): invalid chunk size", ck2mem(p), p->size);
             la_chunk *nextp = (la_chunk *)la_reveal_ptr((uintptr_t)&p->fd, (uintptr_t)p->fd);

@@ -55,9 +55,9 @@ LA_TLS const char *la_t_fn;
  * any lock held: it reads nothing but its arguments and la_t_fn, formats into
  * a stack buffer and writes with one write(2); nothing here allocates.
  *   liballoc: <message> (in <function>(), pointer 0x..., chunk size N)
- * The caller passes the chunk's size field when it has already read it safely
- * (LA_NOSIZE otherwise: the pointer may be wild). */
-void la_fatal(const char *msg, const void *ptr, size_t size_field)
+ * The caller passes the chunk's size field when it has already read it safely;
+ * the _ns variants print no size (the pointer may be wild). */
+static LA_NORETURN void fatal(const char *msg, const void *ptr, int have_size, size_t size_field)
 {
     char buf[320];
     char x[24];
@@ -71,7 +71,7 @@ void la_fatal(const char *msg, const void *ptr, size_t size_field)
         n = cat(buf, n, sizeof buf, ", pointer ");
         n = cat(buf, n, sizeof buf, x);
     }
-    if (size_field != LA_NOSIZE) {
+    if (have_size) {
         x[la_fmt_u(x, la_chunksize(size_field))] = 0;
         n = cat(buf, n, sizeof buf, ", chunk size ");
         n = cat(buf, n, sizeof buf, x);
@@ -82,10 +82,19 @@ void la_fatal(const char *msg, const void *ptr, size_t size_field)
     la_os_abort();
 }
 
+void la_fatal(const char *msg, const void *ptr, size_t size_field) { fatal(msg, ptr, 1, size_field); }
+void la_fatal_ns(const char *msg, const void *ptr) { fatal(msg, ptr, 0, 0); }
+
 void la_fatal_arena(struct la_arena *av, const char *msg, const void *ptr, size_t size_field)
 {
     if (av) av->flags |= LA_ARENA_CORRUPT;
-    la_fatal(msg, ptr, size_field);
+    fatal(msg, ptr, 1, size_field);
+}
+
+void la_fatal_arena_ns(struct la_arena *av, const char *msg, const void *ptr)
+{
+    if (av) av->flags |= LA_ARENA_CORRUPT;
+    fatal(msg, ptr, 0, 0);
 }
 
 void la_warn(const char *a, const char *b, const char *c)
@@ -346,7 +355,7 @@ void la_periodic_check(void)
     if (!every) return;
     if (++la_g.check_calls < every) return;
     la_g.check_calls = 0;
-    if (la_check_heap() != 0) la_fatal("heap check failed (LIBALLOC_OPTIONS check)", NULL, LA_NOSIZE);
+    if (la_check_heap() != 0) la_fatal_ns("heap check failed (LIBALLOC_OPTIONS check)", NULL);
 }
 
 int liballoc_check_heap(void) __attribute__((alias("la_check_heap"), visibility("default")));

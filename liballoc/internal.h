@@ -301,9 +301,11 @@ int la_malloc_info(int options, FILE *fp) LA_HIDDEN;
 int la_malloc_trim(size_t pad) LA_HIDDEN;
 
 /* ---- check.c ---------------------------------------------------------------------- */
-#define LA_NOSIZE ((size_t)-1)   /* la_fatal: the chunk's size was not (safely) read */
+/* the abort path; the _ns variants for a pointer whose chunk must not be read */
 LA_NORETURN void la_fatal(const char *msg, const void *ptr, size_t size_field) LA_HIDDEN;
+LA_NORETURN void la_fatal_ns(const char *msg, const void *ptr) LA_HIDDEN;
 LA_NORETURN void la_fatal_arena(struct la_arena *av, const char *msg, const void *ptr, size_t size_field) LA_HIDDEN;
+LA_NORETURN void la_fatal_arena_ns(struct la_arena *av, const char *msg, const void *ptr) LA_HIDDEN;
 /* name of the public function being served (set on entry to each slow path) */
 extern LA_TLS const char *la_t_fn LA_HIDDEN;
 void la_warn(const char *a, const char *b, const char *c) LA_HIDDEN;

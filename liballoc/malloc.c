@@ -101,16 +101,17 @@ LA_NOINLINE void *la_malloc_slow(size_t n)
  * "hardening" in internal.h).  Returns the owning arena and segment, or NULL
  * for a registered mmapped chunk; aborts with msg ("free(): invalid pointer")
  * for anything else: stack, globals, another mapping, a misaligned pointer, a
- * fake chunk beyond top.  Reads the chunk header only once it is known to lie
+ * fake chunk beyond top, an (interior) pointer whose chunk would run past top
+ * or past the end of its segment.  Reads the chunk header only once it is known to lie
  * in liballoc's memory. */
-static struct la_arena *owner_or_die(void *mem, const char *msg, const char *size_msg, struct la_segment **segp)
+static struct la_arena *owner_or_die(void *mem, const char *msg, struct la_segment **segp)
 {
     la_chunk *p = mem2ck(mem);
     struct la_segment *seg = NULL;
     struct la_arena *av = la_heap_owner((uintptr_t)mem, &seg);
     if (!av) {
         if (!la_aligned((uintptr_t)mem) || (uintptr_t)mem < LA_CHUNK_HDR || !la_mreg_lookup((uintptr_t)p))
-            la_fatal(msg, mem, LA_NOSIZE);
+            la_fatal_ns(msg, mem);
         if (!(p->size & LA_IS_MMAPPED)) la_fatal(msg, mem, p->size);
         return NULL;
     }
@@ -124,7 +125,7 @@ static struct la_arena *owner_or_die(void *mem, const char *msg, const char *siz
         end = (uintptr_t)top + LA_CHUNK_HDR;               /* a chunk ends at or before top */
     }
     /* the chunk and the next chunk's header lie in the segment */
-    if (size >= LA_MINSIZE && end - (uintptr_t)p < size + LA_CHUNK_HDR) la_fatal(size_msg, mem, sf);
+    if (size >= LA_MINSIZE && end - (uintptr_t)p < size + LA_CHUNK_HDR) la_fatal(msg, mem, sf);
     *segp = seg;
     return av;
 }
@@ -138,7 +139,7 @@ LA_NOINLINE void la_free_slow(void *mem)
     la_chunk *p = mem2ck(mem);
 #if LA_HARDEN_EXTRA
     struct la_segment *seg = NULL;
-    struct la_arena *owner = owner_or_die(mem, "free(): invalid pointer", "free(): invalid size", &seg);
+    struct la_arena *owner = owner_or_die(mem, "free(): invalid pointer", &seg);
 #endif
     size_t size = ck_size(p);
     if (la_unlikely((uintptr_t)p > (uintptr_t)-size || !la_aligned((uintptr_t)mem)))
@@ -263,7 +264,7 @@ void *la_realloc(void *mem, size_t n)
     la_chunk *p = mem2ck(mem);
 #if LA_HARDEN_EXTRA
     struct la_segment *seg = NULL;
-    owner_or_die(mem, "realloc(): invalid pointer", "realloc(): invalid old size", &seg);
+    owner_or_die(mem, "realloc(): invalid pointer", &seg);
 #endif
     size_t oldsize = ck_size(p);
     if (la_unlikely((uintptr_t)p > (uintptr_t)-oldsize || !la_aligned((uintptr_t)mem)))

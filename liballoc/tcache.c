@@ -107,9 +107,9 @@ static void unregister(struct la_tcache *tc)
  * and, with the extra checks, inside a heap (message `outside`). */
 LA_INLINE void entry_ok(const void *e, const char *unaligned, const char *outside)
 {
-    if (la_unlikely(!la_aligned((uintptr_t)e))) la_fatal(unaligned, e, LA_NOSIZE);
+    if (la_unlikely(!la_aligned((uintptr_t)e))) la_fatal_ns(unaligned, e);
 #if LA_HARDEN_EXTRA
-    if (la_unlikely(!la_heap_owner((uintptr_t)e, NULL))) la_fatal(outside, e, LA_NOSIZE);
+    if (la_unlikely(!la_heap_owner((uintptr_t)e, NULL))) la_fatal_ns(outside, e);
 #else
     (void)outside;
 #endif
@@ -177,12 +177,12 @@ void *la_tcache_get_slow(struct la_tcache *tc, size_t idx)
 #if LA_HARDEN_EXTRA
     entry_ok(e, "malloc(): unaligned tcache chunk detected", "malloc(): tcache chunk outside the heap detected");
     if (la_unlikely(tc->counts[idx] == 0 || tc->counts[idx] > la_g.tc_count))
-        la_fatal("malloc(): corrupted tcache count", e, LA_NOSIZE);
+        la_fatal_ns("malloc(): corrupted tcache count", e);
     uintptr_t next = la_reveal_ptr((uintptr_t)&e->next, e->next);
 #else
     uintptr_t next = la_reveal_ptr((uintptr_t)&e->next, e->next);
     if (la_unlikely(!la_aligned(next)))
-        la_fatal("malloc(): unaligned tcache chunk detected", (void *)next, LA_NOSIZE);
+        la_fatal_ns("malloc(): unaligned tcache chunk detected", (void *)next);
 #endif
     tc->entries[idx] = (struct la_tcache_entry *)next;
     tc->counts[idx]--;
