@@ -851,14 +851,23 @@ static pid_t hv_pid(const struct tm_s *m)
     return 0;
 }
 
-static void signal_case(struct tm_s *m, struct target *t, int sig, int usr1_nth)
+/* Send sig to heapview while it runs the live view; with mid_snapshot, heapview
+ * holds the target stopped 700 ms per snapshot (HEAPVIEW_HOLD_MS) and the signal
+ * is sent while the target IS stopped. */
+static void signal_case_at(struct tm_s *m, struct target *t, int sig, int usr1_nth, int mid_snapshot)
 {
     char args[64], w[32];
-    snprintf(args, sizeof args, "-p %d -d 0.1", (int)t->pid);
-    run_hv(m, args, NULL);
+    snprintf(args, sizeof args, "-p %d -d %s", (int)t->pid, mid_snapshot ? "0.05" : "0.1");
+    run_hv(m, args, mid_snapshot ? "HEAPVIEW_HOLD_MS=700" : NULL);
     free(wait_words(m, 15, "[1:Overview]", "Arena 0 (main)", NULL));
     ck_assert_int_eq(tm_num(m, "#{alternate_on}"), 1);
     nap_ms(300);                                  /* a few refreshes: the target is seized and resumed */
+    if (mid_snapshot) {
+        double t0 = now_s();
+        while (proc_state(t->pid) != 't' && now_s() - t0 < 10)
+            nap_ms(5);
+        ck_assert_msg(proc_state(t->pid) == 't', "the target was never seen stopped by a snapshot");
+    }
     if (sig == SIGINT)
         tm_keys(m, "C-c");
     else
@@ -869,6 +878,11 @@ static void signal_case(struct tm_s *m, struct target *t, int sig, int usr1_nth)
     assert_target_running(t, usr1_nth);
     tm_line(m, "clear");
     nap_ms(200);
+}
+
+static void signal_case(struct tm_s *m, struct target *t, int sig, int usr1_nth)
+{
+    signal_case_at(m, t, sig, usr1_nth, 0);
 }
 
 START_TEST(signals_restore)
@@ -882,6 +896,8 @@ START_TEST(signals_restore)
     signal_case(&m, &t, SIGHUP, 3);
     signal_case(&m, &t, SIGSEGV, 4);              /* crash path: restore and re-raise */
     signal_case(&m, &t, SIGABRT, 5);
+    signal_case_at(&m, &t, SIGTERM, 6, 1);        /* while a snapshot holds the target stopped */
+    signal_case_at(&m, &t, SIGHUP, 7, 1);
     tm_stop(&m);
     stop_target(&t);
 }
