@@ -18,6 +18,7 @@ tmp=$(mktemp -d /tmp/hvuibench.XXXXXX)
 sock="hvuibench$$"
 cleanup() {
     tmux -L "$sock" -f /dev/null kill-server >/dev/null 2>&1
+    rm -f "${TMUX_TMPDIR:-/tmp}/tmux-$(id -u)/$sock"
     [ -n "${tpid:-}" ] && kill "$tpid" 2>/dev/null && wait "$tpid" 2>/dev/null
     rm -rf "$tmp"
 }

@@ -327,9 +327,14 @@ static void tm_start(struct tm_s *m, const char *test)
     }
 }
 
+/* Kill the private server and remove its socket file (tmux leaves it behind). */
 static void tm_stop(struct tm_s *m)
 {
     tmux(m, "kill-server");
+    const char *dir = getenv("TMUX_TMPDIR");
+    char path[600];
+    snprintf(path, sizeof path, "%s/tmux-%u/%s", dir && *dir ? dir : "/tmp", (unsigned)getuid(), m->sock);
+    unlink(path);
 }
 
 /* Type a line into the shell (literally) and press Enter. */
@@ -498,7 +503,7 @@ static void ui_teardown(void)
     for (int i = 0; names[i]; i++) {
         struct tm_s m;
         tm_name(&m, names[i]);
-        tmux(&m, "kill-server");
+        tm_stop(&m);
     }
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", ui_tmp);
