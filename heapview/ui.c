@@ -491,7 +491,7 @@ static void build_overview(struct ui *u)
         const struct hv_arena *a = &s->arenas[ai];
         const struct astats *st = &u->as[ai];
         addl(u, 0, -1, "%s", "");
-        l = addl(u, a->addr, -1, "Arena %u%s @ 0x%llx  flags 0x%x%s%s%s  threads %u  next 0x%llx", a->index,
+        l = addl(u, 0, -1, "Arena %u%s @ 0x%llx  flags 0x%x%s%s%s  threads %u  next 0x%llx", a->index,
                  a->is_main ? " (main)" : "", X(a->addr), a->flags, a->flags & LA_ARENA_NONCONTIG ? " NONCONTIG" : "",
                  a->flags & LA_ARENA_CORRUPT ? " CORRUPT" : "", a->lock ? " LOCKED" : "", a->nthreads, X(a->next));
         if (l) {
@@ -671,7 +671,7 @@ static void build_bins(struct ui *u)
     for (size_t ai = 0; ai < s->narenas; ai++) {
         const struct hv_arena *a = &s->arenas[ai];
         addl(u, 0, -1, "%s", "");
-        l = addl(u, a->addr, -1, "Arena %u%s bins", a->index, a->is_main ? " (main)" : "");
+        l = addl(u, 0, -1, "Arena %u%s bins", a->index, a->is_main ? " (main)" : "");
         if (l)
             l->attr = A_BOLD;
         int any = 0;
