@@ -83,23 +83,34 @@ LA_INLINE void unsorted_push(struct la_arena *av, la_chunk *p, size_t size, cons
     fwd->bk = p;
 }
 
-void la_unlink(struct la_arena *av, la_chunk *p)
+/* The extra link checks of unlink: links stay in the arena and never point
+ * back at p itself (unsafe unlink, house of einherjar with a self-linked fake
+ * chunk).  `full` also walks older segments (out of line); the inline test
+ * only knows the newest segment and the bin headers. */
+LA_INLINE void unlink_links_ok(struct la_arena *av, la_chunk *p, size_t size, int full)
 {
-    size_t size = ck_size(p);
-    if (la_unlikely(size != ck_at(p, size)->prev_size))
-        la_fatal_arena(av, "corrupted size vs. prev_size", ck2mem(p), p->size);
+#if LA_HARDEN_EXTRA
     la_chunk *fd = p->fd, *bk = p->bk;
-    /* links must stay in the arena and never point back at p itself (unsafe
-     * unlink, house of einherjar with a self-linked fake chunk) */
-    EXTRA_CHECK(fd != p && bk != p && la_link_in_arena(av, (uintptr_t)fd) && la_link_in_arena(av, (uintptr_t)bk),
-                "corrupted double-linked list", ck2mem(p), p->size);
+    int (*in)(struct la_arena *, uintptr_t) = full ? la_link_in_arena : la_link_fast;
+    int (*cin)(struct la_arena *, uintptr_t) = full ? la_chunk_in_arena : la_seg_ok_fn;
+    if (la_unlikely(!(fd != p && bk != p && in(av, (uintptr_t)fd) && in(av, (uintptr_t)bk))))
+        la_fatal_arena(av, "corrupted double-linked list", ck2mem(p), p->size);
+    if (!la_in_smallbin_range(size) && p->fd_nextsize != NULL &&
+        la_unlikely(!(cin(av, (uintptr_t)p->fd_nextsize) && cin(av, (uintptr_t)p->bk_nextsize))))
+        la_fatal_arena(av, "corrupted double-linked list (not small)", ck2mem(p), p->size);
+#else
+    (void)av; (void)p; (void)size; (void)full;
+#endif
+}
+
+LA_INLINE void unlink_body(struct la_arena *av, la_chunk *p, size_t size)
+{
+    la_chunk *fd = p->fd, *bk = p->bk;
     if (la_unlikely(fd->bk != p || bk->fd != p))
         la_fatal_arena(av, "corrupted double-linked list", ck2mem(p), p->size);
     fd->bk = bk;
     bk->fd = fd;
     if (!la_in_smallbin_range(size) && p->fd_nextsize != NULL) {
-        EXTRA_CHECK(la_chunk_in_arena(av, (uintptr_t)p->fd_nextsize) && la_chunk_in_arena(av, (uintptr_t)p->bk_nextsize),
-                    "corrupted double-linked list (not small)", ck2mem(p), p->size);
         if (la_unlikely(p->fd_nextsize->bk_nextsize != p || p->bk_nextsize->fd_nextsize != p))
             la_fatal_arena(av, "corrupted double-linked list (not small)", ck2mem(p), p->size);
         if (fd->fd_nextsize == NULL) {
@@ -117,6 +128,33 @@ void la_unlink(struct la_arena *av, la_chunk *p)
             p->bk_nextsize->fd_nextsize = p->fd_nextsize;
         }
     }
+}
+
+#if LA_HARDEN_EXTRA
+/* links outside the newest segment: the full check, out of line */
+static LA_NOINLINE void unlink_slow(struct la_arena *av, la_chunk *p, size_t size)
+{
+    unlink_links_ok(av, p, size, 1);
+    unlink_body(av, p, size);
+}
+#endif
+
+void la_unlink(struct la_arena *av, la_chunk *p)
+{
+    size_t size = ck_size(p);
+    if (la_unlikely(size != ck_at(p, size)->prev_size))
+        la_fatal_arena(av, "corrupted size vs. prev_size", ck2mem(p), p->size);
+#if LA_HARDEN_EXTRA
+    la_chunk *fd = p->fd, *bk = p->bk;
+    if (la_unlikely(!(la_link_fast(av, (uintptr_t)fd) && la_link_fast(av, (uintptr_t)bk) &&
+                      (la_in_smallbin_range(size) || p->fd_nextsize == NULL ||
+                       (la_seg_ok(av, (uintptr_t)p->fd_nextsize) && la_seg_ok(av, (uintptr_t)p->bk_nextsize)))))) {
+        unlink_slow(av, p, size);       /* tail call */
+        return;
+    }
+    if (la_unlikely(fd == p || bk == p)) la_fatal_arena(av, "corrupted double-linked list", ck2mem(p), p->size);
+#endif
+    unlink_body(av, p, size);
 }
 
 /* Split nb bytes off the front of free chunk `victim` (already unlinked) of
@@ -540,6 +578,9 @@ void la_consolidate(struct la_arena *av)
             if (la_unlikely(la_fastbin_index(ck_size(p)) != i))
                 la_fatal_arena(av, "malloc_consolidate(): invalid chunk size", ck2mem(p), p->size);
             la_chunk *nextp = (la_chunk *)la_reveal_ptr((uintptr_t)&p->fd, (uintptr_t)p->fd);
+#if LA_HARDEN_EXTRA
+            p->bk = NULL;               /* no stale fastbin key inside a merged chunk */
+#endif
             size_t size = ck_size(p);
             la_chunk *next = ck_at(p, size);
             size_t nextsize = ck_size(next);

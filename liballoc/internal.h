@@ -68,8 +68,14 @@ typedef struct la_chunk la_chunk;
  * any tcache-sized chunk is readable); la_ror4 folds the alignment test into the
  * range test.  Anything outside goes to the slow path's full check.
  * The window is stored in la_arena.spare[0] (lowest user pointer) and spare[1]
- * (window length / 16), rewritten under the arena lock whenever the newest
- * segment changes (la_win_update). */
+ * (window length / 16); spare[2] and spare[3] hold the same for chunk
+ * addresses over the whole newest segment (first chunk; number of 16-byte
+ * steps at which a minimal chunk still fits), used by la_chunk_in_arena.  Both
+ * are rewritten under the arena lock whenever the newest segment changes
+ * (la_win_update).  A chunk of another arena's heap (freed by another thread)
+ * is recognised inline through la_heapmap and its heap's header (la_heap_win):
+ * a non-main heap keeps the length / 16 of the same window over itself in its
+ * la_segment.pad (a field heapview does not read; the ABI layout is unchanged). */
 #ifndef LA_HARDEN_EXTRA
 #define LA_HARDEN_EXTRA 1
 #endif
@@ -79,6 +85,37 @@ LA_INLINE uintptr_t la_ror4(uintptr_t x) { return (x >> 4) | (x << 60); }
 LA_INLINE int la_win_ok(const struct la_arena *av, uintptr_t mem)
 {
     return la_ror4(mem - av->spare[0]) < av->spare[1];
+}
+/* chunk address x is 16-aligned and a minimal chunk at x fits in av's newest segment */
+LA_INLINE int la_seg_ok(const struct la_arena *av, uintptr_t x)
+{
+    return la_ror4(x - av->spare[2]) < av->spare[3];
+}
+/* an arena with empty windows (la_tc_none's) */
+extern const struct la_arena la_arena_none LA_HIDDEN;
+#define LA_ARENA_NONE ((struct la_arena *)&la_arena_none)
+
+/* One bit per LA_HEAP_MAX slot of the user address space, set while a
+ * non-main heap is mapped there (sysmem.c). */
+#define LA_HEAPMAP_SLOTS ((size_t)1 << 21)     /* 2^47 bytes / LA_HEAP_MAX */
+extern uint64_t la_heapmap[LA_HEAPMAP_SLOTS / 64] LA_HIDDEN;
+/* The non-main heap holding address x, or NULL when no heap is mapped there. */
+LA_INLINE struct la_segment *la_heap_at(uintptr_t x)
+{
+    size_t slot = x / LA_HEAP_MAX;
+    if (slot >= LA_HEAPMAP_SLOTS) return NULL;
+    if (!((__atomic_load_n(&la_heapmap[slot >> 6], __ATOMIC_ACQUIRE) >> (slot & 63)) & 1)) return NULL;
+    return (struct la_segment *)la_heap_of(x);
+}
+/* The window test for any non-main heap: mem is 16-aligned, in a mapped heap,
+ * at or after its first chunk's user pointer and LA_WIN_TAIL before its end.
+ * Returns the heap or NULL. */
+LA_INLINE struct la_segment *la_heap_win(uintptr_t mem)
+{
+    struct la_segment *h = la_heap_at(mem);
+    /* h->pad: window length / 16, kept by la_win_update (0 = empty) */
+    if (!h || la_ror4(mem - LA_CHUNK_HDR - h->chunks) >= __atomic_load_n(&h->pad, __ATOMIC_RELAXED)) return NULL;
+    return h;
 }
 
 /* ---- chunk helpers on live pointers (the value arithmetic is in layout.h) ---- */
@@ -282,9 +319,23 @@ void la_win_update(struct la_arena *av) LA_HIDDEN;               /* arena lock h
  * or NULL; reads no chunk memory. */
 struct la_arena *la_heap_owner(uintptr_t mem, struct la_segment **seg) LA_HIDDEN;
 /* x is a chunk inside one of av's segments (no chunk memory read) */
-int la_chunk_in_arena(struct la_arena *av, uintptr_t x) LA_HIDDEN;
+int la_chunk_in_arena_slow(struct la_arena *av, uintptr_t x) LA_HIDDEN;
+LA_INLINE int la_chunk_in_arena(struct la_arena *av, uintptr_t x)
+{
+    return la_seg_ok(av, x) || la_chunk_in_arena_slow(av, x);
+}
+/* x is a chunk in av's newest segment or one of av's bin headers (no call) */
+LA_INLINE int la_link_fast(struct la_arena *av, uintptr_t x)
+{
+    /* bin i's header is la_bin_at(av, i) = la_bin_at(av, 1) + 16 (i - 1), i = 1..127 */
+    return la_seg_ok(av, x) || la_ror4(x - la_bin_at((uintptr_t)av, 1)) < LA_NBINS - 1;
+}
+LA_INLINE int la_seg_ok_fn(struct la_arena *av, uintptr_t x) { return la_seg_ok(av, x); }
 /* x is a chunk of av or one of av's bin headers: a valid fd/bk target */
-int la_link_in_arena(struct la_arena *av, uintptr_t x) LA_HIDDEN;
+LA_INLINE int la_link_in_arena(struct la_arena *av, uintptr_t x)
+{
+    return la_link_fast(av, x) || la_chunk_in_arena_slow(av, x);
+}
 int la_mreg_lookup(uintptr_t chunk) LA_HIDDEN;                   /* takes the registry lock */
 void la_heapmap_set(uintptr_t heap, int on) LA_HIDDEN;
 

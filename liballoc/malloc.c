@@ -98,13 +98,13 @@ LA_NOINLINE void *la_malloc_slow(size_t n)
 
 #if LA_HARDEN_EXTRA
 /* The full ownership check of a pointer passed to free or realloc (see
- * "hardening" in internal.h).  Returns the owning arena and segment, or NULL
- * for a registered mmapped chunk; aborts with msg ("free(): invalid pointer")
- * for anything else: stack, globals, another mapping, a misaligned pointer, a
- * fake chunk beyond top, an (interior) pointer whose chunk would run past top
- * or past the end of its segment.  Reads the chunk header only once it is known to lie
+ * "hardening" in internal.h).  Returns the owning arena, or NULL for a
+ * registered mmapped chunk; aborts with msg ("free(): invalid pointer") for
+ * anything else: stack, globals, another mapping, a misaligned pointer, a fake
+ * chunk inside top, an (interior) pointer whose chunk would run past top or past
+ * the end of its segment.  Reads the chunk header only once it is known to lie
  * in liballoc's memory. */
-static struct la_arena *owner_or_die(void *mem, const char *msg, struct la_segment **segp)
+static LA_NOINLINE struct la_arena *owner_or_die(void *mem, const char *msg)
 {
     la_chunk *p = mem2ck(mem);
     struct la_segment *seg = NULL;
@@ -126,8 +126,28 @@ static struct la_arena *owner_or_die(void *mem, const char *msg, struct la_segme
     }
     /* the chunk and the next chunk's header lie in the segment */
     if (size >= LA_MINSIZE && end - (uintptr_t)p < size + LA_CHUNK_HDR) la_fatal(msg, mem, sf);
-    *segp = seg;
     return av;
+}
+
+/* The common case inline: the chunk is in the window of the main arena's
+ * newest segment or of the newest heap of a non-main arena, below top, and
+ * ends at or before top, with flags that fit.  Anything else takes the full
+ * check. */
+LA_INLINE struct la_arena *owner_check(void *mem, const char *msg)
+{
+    la_chunk *p = mem2ck(mem);
+    struct la_arena *av = &la_main_arena;
+    struct la_segment *h;
+    if (la_likely(la_win_ok(av, (uintptr_t)mem)) ||
+        ((h = la_heap_win((uintptr_t)mem)) && (av = __atomic_load_n(&h->arena, __ATOMIC_ACQUIRE)) &&
+         h == __atomic_load_n(&av->segments, __ATOMIC_ACQUIRE))) {
+        size_t sf = p->size;
+        la_chunk *top = __atomic_load_n(&av->top, __ATOMIC_RELAXED);
+        if (la_likely(p < top && !(sf & LA_IS_MMAPPED) && (sf & LA_NON_MAIN_ARENA) == la_arena_bit(av) &&
+                      la_chunksize(sf) <= (uintptr_t)top - (uintptr_t)p))
+            return av;
+    }
+    return owner_or_die(mem, msg);
 }
 #endif
 
@@ -138,8 +158,7 @@ LA_NOINLINE void la_free_slow(void *mem)
     maybe_check();
     la_chunk *p = mem2ck(mem);
 #if LA_HARDEN_EXTRA
-    struct la_segment *seg = NULL;
-    struct la_arena *owner = owner_or_die(mem, "free(): invalid pointer", &seg);
+    struct la_arena *owner = owner_check(mem, "free(): invalid pointer");
 #endif
     size_t size = ck_size(p);
     if (la_unlikely((uintptr_t)p > (uintptr_t)-size || !la_aligned((uintptr_t)mem)))
@@ -263,8 +282,7 @@ void *la_realloc(void *mem, size_t n)
     la_t_fn = "realloc";
     la_chunk *p = mem2ck(mem);
 #if LA_HARDEN_EXTRA
-    struct la_segment *seg = NULL;
-    owner_or_die(mem, "realloc(): invalid pointer", &seg);
+    owner_check(mem, "realloc(): invalid pointer");
 #endif
     size_t oldsize = ck_size(p);
     if (la_unlikely((uintptr_t)p > (uintptr_t)-oldsize || !la_aligned((uintptr_t)mem)))

@@ -48,8 +48,12 @@ LIBALLOC_NOEXTRA_SO := $(B)/liballoc/liballoc-noextra.so
 LIBALLOC_NOEXTRA_A  := $(B)/liballoc/liballoc-noextra.a
 CLEAN_FILES += $(LIBALLOC_NOEXTRA_SO) $(LIBALLOC_NOEXTRA_A) $(B)/liballoc/noextra
 
-.PHONY: liballoc-noextra
+.PHONY: liballoc-noextra bench-harden
 liballoc-noextra: $(LIBALLOC_NOEXTRA_SO) $(LIBALLOC_NOEXTRA_A)
+
+# Both builds side by side on the benchmark suite (liballoc/bench_harden.sh).
+bench-harden: real-all liballoc-noextra
+	LA_BUILD=$(B) bash liballoc/bench_harden.sh $(HARDEN_RUNS)
 
 $(B)/liballoc/noextra/%.o: liballoc/%.c
 	@mkdir -p $(dir $@)

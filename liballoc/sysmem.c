@@ -200,25 +200,15 @@ struct la_segment *la_segment_of(struct la_arena *av, const la_chunk *p)
 
 /* ---- ownership (see "hardening" in internal.h) ----------------------------------------- */
 
-#define HEAPMAP_SLOTS ((size_t)1 << 21)     /* 2^47 bytes of user address space / LA_HEAP_MAX */
-static uint64_t la_heapmap[HEAPMAP_SLOTS / 64];
+uint64_t la_heapmap[LA_HEAPMAP_SLOTS / 64];
 
 void la_heapmap_set(uintptr_t heap, int on)
 {
     size_t slot = heap / LA_HEAP_MAX;
-    if (slot >= HEAPMAP_SLOTS) return;
+    if (slot >= LA_HEAPMAP_SLOTS) return;
     uint64_t bit = (uint64_t)1 << (slot & 63);
     if (on) __atomic_fetch_or(&la_heapmap[slot >> 6], bit, __ATOMIC_RELEASE);
     else __atomic_fetch_and(&la_heapmap[slot >> 6], ~bit, __ATOMIC_RELEASE);
-}
-
-/* The non-main heap holding address x, or NULL when no heap is mapped there. */
-static struct la_segment *heap_at(uintptr_t x)
-{
-    size_t slot = x / LA_HEAP_MAX;
-    if (slot >= HEAPMAP_SLOTS) return NULL;
-    if (!((__atomic_load_n(&la_heapmap[slot >> 6], __ATOMIC_ACQUIRE) >> (slot & 63)) & 1)) return NULL;
-    return (struct la_segment *)la_heap_of(x);
 }
 
 /* chunk c (header and a minimal body) lies in segment s */
@@ -237,7 +227,7 @@ struct la_arena *la_heap_owner(uintptr_t mem, struct la_segment **segp)
             if (segp) *segp = s;
             return &la_main_arena;
         }
-    struct la_segment *h = heap_at(c);
+    struct la_segment *h = la_heap_at(c);
     struct la_arena *av = h ? __atomic_load_n(&h->arena, __ATOMIC_ACQUIRE) : NULL;
     if (av && in_seg(h, c)) {
         if (segp) *segp = h;
@@ -246,7 +236,7 @@ struct la_arena *la_heap_owner(uintptr_t mem, struct la_segment **segp)
     return NULL;
 }
 
-int la_chunk_in_arena(struct la_arena *av, uintptr_t x)
+int la_chunk_in_arena_slow(struct la_arena *av, uintptr_t x)
 {
     if (!la_aligned(x)) return 0;
     if (av == &la_main_arena) {
@@ -254,30 +244,31 @@ int la_chunk_in_arena(struct la_arena *av, uintptr_t x)
             if (in_seg(s, x)) return 1;
         return 0;
     }
-    struct la_segment *h = heap_at(x);
+    struct la_segment *h = la_heap_at(x);
     return h && h->arena == av && in_seg(h, x);
-}
-
-int la_link_in_arena(struct la_arena *av, uintptr_t x)
-{
-    uintptr_t b1 = la_bin_at((uintptr_t)av, 1);
-    if (x >= b1 && x <= la_bin_at((uintptr_t)av, LA_NBINS - 1) && ((x - b1) & LA_ALIGN_MASK) == 0) return 1;
-    return la_chunk_in_arena(av, x);
 }
 
 void la_win_update(struct la_arena *av)
 {
     struct la_segment *s = av->segments;
-    uint64_t lo = 0, span = 0;
+    uint64_t lo = 0, span = 0, clo = 0, cspan = 0;
     if (s) {
         uintptr_t end = (uintptr_t)s + s->size;
         lo = s->chunks + LA_CHUNK_HDR;
         if (end > lo + LA_WIN_TAIL) span = (end - LA_WIN_TAIL - lo) >> 4;
+        clo = s->chunks;
+        if (end >= clo + LA_MINSIZE) cspan = ((end - LA_MINSIZE - clo) >> 4) + 1;
     }
-    /* a racing fast path sees an empty window, never a wrong one */
+    /* a racing reader sees an empty window, never a wrong one */
     __atomic_store_n(&av->spare[1], 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&av->spare[3], 0, __ATOMIC_RELEASE);
     __atomic_store_n(&av->spare[0], lo, __ATOMIC_RELEASE);
+    __atomic_store_n(&av->spare[2], clo, __ATOMIC_RELEASE);
     __atomic_store_n(&av->spare[1], span, __ATOMIC_RELEASE);
+    __atomic_store_n(&av->spare[3], cspan, __ATOMIC_RELEASE);
+    /* a non-main heap carries its own window length in pad (la_heap_win);
+     * only the newest heap of an arena ever changes size */
+    if (s && av != &la_main_arena) __atomic_store_n(&s->pad, (uint32_t)span, __ATOMIC_RELEASE);
 }
 
 static void account(struct la_arena *av, size_t add)

@@ -15,9 +15,9 @@
 #include "internal.h"
 
 /* its arena has an empty ownership window, so the inline free's filter fails */
-static const struct la_arena la_arena_none;
+const struct la_arena la_arena_none;
 const struct la_tcache la_tc_none = { .counts = { [0 ... LA_TCACHE_BINS - 1] = UINT16_MAX },
-                                      .arena = (struct la_arena *)&la_arena_none };
+                                      .arena = LA_ARENA_NONE };
 LA_TLS struct la_tcache *la_tc = LA_TC_NONE;
 LA_TLS int la_t_state;
 
@@ -109,7 +109,9 @@ LA_INLINE void entry_ok(const void *e, const char *unaligned, const char *outsid
 {
     if (la_unlikely(!la_aligned((uintptr_t)e))) la_fatal_ns(unaligned, e);
 #if LA_HARDEN_EXTRA
-    if (la_unlikely(!la_heap_owner((uintptr_t)e, NULL))) la_fatal_ns(outside, e);
+    if (la_unlikely(!la_win_ok(&la_main_arena, (uintptr_t)e) && !la_heap_win((uintptr_t)e) &&
+                    !la_heap_owner((uintptr_t)e, NULL)))
+        la_fatal_ns(outside, e);
 #else
     (void)outside;
 #endif
