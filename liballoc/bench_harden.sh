@@ -2,6 +2,7 @@
 # liballoc/bench_harden.sh - what the beyond-glibc hardening costs.
 #
 # usage: bench_harden.sh [RUNS] [SCALE]        (defaults 9 and 1; `make bench-harden`)
+#        bench_harden.sh --instr [SCALE]        (default 0.05)
 #
 # Runs every benchmark of tests/bench/run.sh's suite under two builds of
 # liballoc, the shipped one ($B/liballoc/liballoc.so) and the one with the
@@ -14,9 +15,15 @@
 # The two libraries are copied first, so a rebuild during the run changes nothing.
 # Then the fast path: instructions per malloc(32)+free pair under callgrind,
 # (Ir(2N) - Ir(N)) / N as run.sh measures it, for both libraries.
+# --instr: instead of times, the total instructions each benchmark executes
+# under callgrind (whole program, threads serialised by valgrind) at a small
+# scale: deterministic, so it does not depend on the load of a shared machine.
 set -u
+INSTR=0
+if [ "${1:-}" = --instr ]; then INSTR=1; shift; fi
 RUNS=${1:-9}
 SCALE=${2:-1}
+[ "$INSTR" = 1 ] && { SCALE=${1:-0.05}; RUNS=1; }
 case "$RUNS" in ''|*[!0-9]*|0) echo "bench_harden.sh: RUNS must be a positive integer, got '$RUNS'" >&2; exit 2 ;; esac
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 B=${LA_BUILD:-$ROOT}
@@ -35,6 +42,26 @@ SUITE=$(awk '/^SUITE="/ { on = 1; next } on && /^"/ { exit } on && NF { print }'
 
 RAW=$TMP/raw
 : > "$RAW"
+if [ "$INSTR" = 1 ]; then
+    command -v valgrind >/dev/null 2>&1 || { echo "bench_harden.sh: --instr needs valgrind" >&2; exit 2; }
+    echo "liballoc hardening cost in instructions, $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+    echo "method:  total Ir of each benchmark under callgrind (LD_PRELOAD), scale $SCALE; cost = hardened / noextra - 1"
+    printf '%-16s %14s %14s %8s\n' benchmark noextra hardened cost
+    while IFS='|' read -r name cmd; do
+        [ -n "$name" ] || continue
+        set -- $cmd
+        prog=$1; shift
+        for lib in noextra hardened; do
+            LD_PRELOAD="$TMP/$lib.so" valgrind --tool=callgrind --callgrind-out-file="$TMP/cg.$lib" \
+                "$BIN/$prog" "$@" -s "$SCALE" > /dev/null 2>&1
+            eval "ir_$lib=\$(awk '\$1 == \"summary:\" { print \$2 }' \"$TMP/cg.$lib\")"
+        done
+        awk -v b="$name" -v x="$ir_noextra" -v h="$ir_hardened" 'BEGIN {
+            if (x == "" || h == "") { printf "%-16s %14s %14s %8s\n", b, "-", "-", "FAIL"; exit }
+            printf "%-16s %14d %14d %+7.1f%%\n", b, x, h, (h / x - 1) * 100 }'
+    done <<< "$SUITE"
+    exit 0
+fi
 for rep in $(seq 1 "$RUNS"); do
     if [ $((rep % 2)) = 1 ]; then order="hardened noextra"; else order="noextra hardened"; fi
     while IFS='|' read -r name cmd; do

@@ -218,20 +218,60 @@ static int in_seg(const struct la_segment *s, uintptr_t c)
     return c >= s->chunks && c < end && end - c >= LA_MINSIZE;
 }
 
+/* The main arena's segments sorted by address, so that a heap that fell back
+ * to many mmap'd segments (brk exhausted, or under valgrind) is searched in
+ * O(log n).  Written under the main arena lock; read without it, so a miss
+ * (a racing insert) falls back to the walk of the segment list, which is
+ * authoritative.  Entries are always valid segments (main segments are never
+ * unmapped). */
+#define MAIN_IDX_MAX 512
+static struct la_segment *main_idx[MAIN_IDX_MAX];
+static uint32_t main_idx_n;
+
+static void main_idx_add(struct la_segment *s)
+{
+    uint32_t n = main_idx_n;
+    if (n >= MAIN_IDX_MAX) return;
+    uint32_t i = n;
+    while (i > 0 && main_idx[i - 1]->chunks > s->chunks) {
+        __atomic_store_n(&main_idx[i], main_idx[i - 1], __ATOMIC_RELEASE);
+        i--;
+    }
+    __atomic_store_n(&main_idx[i], s, __ATOMIC_RELEASE);
+    __atomic_store_n(&main_idx_n, n + 1, __ATOMIC_RELEASE);
+}
+
+static struct la_segment *main_seg_of(uintptr_t c)
+{
+    uint32_t lo = 0, hi = __atomic_load_n(&main_idx_n, __ATOMIC_ACQUIRE);
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (__atomic_load_n(&main_idx[mid], __ATOMIC_ACQUIRE)->chunks <= c) lo = mid + 1;
+        else hi = mid;
+    }
+    if (lo > 0) {
+        struct la_segment *s = __atomic_load_n(&main_idx[lo - 1], __ATOMIC_ACQUIRE);
+        if (in_seg(s, c)) return s;
+    }
+    for (struct la_segment *s = __atomic_load_n(&la_main_arena.segments, __ATOMIC_ACQUIRE); s; s = s->prev)
+        if (in_seg(s, c)) return s;
+    return NULL;
+}
+
 struct la_arena *la_heap_owner(uintptr_t mem, struct la_segment **segp)
 {
     if (!la_aligned(mem) || mem < LA_CHUNK_HDR) return NULL;
     uintptr_t c = mem - LA_CHUNK_HDR;
-    for (struct la_segment *s = __atomic_load_n(&la_main_arena.segments, __ATOMIC_ACQUIRE); s; s = s->prev)
-        if (in_seg(s, c)) {
-            if (segp) *segp = s;
-            return &la_main_arena;
-        }
     struct la_segment *h = la_heap_at(c);
     struct la_arena *av = h ? __atomic_load_n(&h->arena, __ATOMIC_ACQUIRE) : NULL;
     if (av && in_seg(h, c)) {
         if (segp) *segp = h;
         return av;
+    }
+    if (h) return NULL;                 /* inside a heap's reservation, not in its chunks */
+    if ((h = main_seg_of(c)) != NULL) {
+        if (segp) *segp = h;
+        return &la_main_arena;
     }
     return NULL;
 }
@@ -239,11 +279,7 @@ struct la_arena *la_heap_owner(uintptr_t mem, struct la_segment **segp)
 int la_chunk_in_arena_slow(struct la_arena *av, uintptr_t x)
 {
     if (!la_aligned(x)) return 0;
-    if (av == &la_main_arena) {
-        for (struct la_segment *s = av->segments; s; s = s->prev)
-            if (in_seg(s, x)) return 1;
-        return 0;
-    }
+    if (av == &la_main_arena) return main_seg_of(x) != NULL;
     struct la_segment *h = la_heap_at(x);
     return h && h->arena == av && in_seg(h, x);
 }
@@ -320,6 +356,7 @@ static void main_new_segment(struct la_arena *av, uintptr_t base, size_t len, ui
     top->size = (end - s->chunks) | LA_PREV_INUSE;
     la_chunk *old = av->top;
     struct la_segment *olds = av->segments;
+    main_idx_add(s);
     av->segments = s;
     av->top = top;
     account(av, len);
