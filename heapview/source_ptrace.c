@@ -137,8 +137,32 @@ static int proc_exists(pid_t pid)
     return alive;
 }
 
+/* TracerPid of a process (0 if none or unknown). */
+static long tracer_of(pid_t pid)
+{
+    char p[64], line[128];
+    long t = 0;
+    snprintf(p, sizeof p, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(p, "re");
+    if (!f)
+        return 0;
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, "TracerPid:", 10) == 0) {
+            t = strtol(line + 10, NULL, 10);
+            break;
+        }
+    fclose(f);
+    return t;
+}
+
 static int perm_error(struct hv_error *err, pid_t pid)
 {
+    long tracer = tracer_of(pid);
+    if (tracer > 0 && tracer != (long)getpid())
+        return hv_fail(err, HV_EXIT_PERM,
+                       "permission denied: pid %d is already traced by pid %ld (a debugger such as gdb or "
+                       "strace); detach it first", (int)pid, tracer);
+
     char scope[32] = "";
     FILE *f = fopen("/proc/sys/kernel/yama/ptrace_scope", "r");
     if (f) {

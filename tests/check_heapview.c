@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ptrace.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -1111,6 +1112,39 @@ START_TEST(err_permission)
 }
 END_TEST
 
+/* Another tracer (a debugger) holds the target: heapview says so and leaves it alone. */
+START_TEST(err_already_traced)
+{
+    make_tmpdir();
+    struct target t;
+    start(&t, target_prog(0), 1, NULL, 0);
+    int ready[2];
+    ck_assert_int_eq(pipe(ready), 0);
+    pid_t tracer = fork();
+    if (tracer == 0) {
+        char ok = ptrace(PTRACE_SEIZE, t.pid, 0, 0) == 0 ? 'y' : 'n';
+        if (write(ready[1], &ok, 1) != 1)
+            _exit(1);
+        pause();
+        _exit(0);
+    }
+    char ok = 0;
+    ck_assert_int_eq(read(ready[0], &ok, 1), 1);
+    ck_assert_msg(ok == 'y', "helper could not seize the target");
+    char pid[32];
+    snprintf(pid, sizeof pid, "%d", (int)t.pid);
+    const char *args[] = { "--dump=json", "-p", pid, NULL };
+    expect_error(args, -1, 4, "already traced by pid");
+    kill(tracer, SIGKILL);
+    waitpid(tracer, NULL, 0);
+    close(ready[0]);
+    close(ready[1]);
+    assert_running(&t, 0);
+    stop_target(&t);
+    rm_tmpdir();
+}
+END_TEST
+
 START_TEST(err_not_liballoc)
 {
     make_tmpdir();
@@ -1337,6 +1371,7 @@ static Suite *suite_heapview(void)
     tcase_add_test(tc, err_no_such_process);
     tcase_add_test(tc, err_permission);
     tcase_add_test(tc, err_not_liballoc);
+    tcase_add_test(tc, err_already_traced);
     tcase_add_test(tc, err_cores);
     tcase_add_test(tc, err_usage);
     suite_add_tcase(s, tc);
