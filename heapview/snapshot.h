@@ -165,7 +165,7 @@ struct hv_totals {
 
 struct hv_problem {
     uint64_t addr;              /* chunk, bin header or structure the problem is about */
-    char msg[160];              /* glibc/liballoc wording where one exists, e.g.
+    char msg[256];              /* glibc/liballoc wording where one exists, e.g.
                                    "corrupted double-linked list", "free(): invalid size" */
 };
 

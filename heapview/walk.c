@@ -400,6 +400,44 @@ static void walk_fastbin(struct w *w, struct hv_arena *ar, const struct la_arena
     finish_bin(w, b, first, trunc);
 }
 
+/* Large bins: the first chunk of each run of equal sizes (a "head") is on a
+ * circular list through fd_nextsize/bk_nextsize, in the same order as the bin. */
+static void check_nextsize(struct w *w, const char *list, uint32_t first, uint32_t n)
+{
+    struct hv_snapshot *s = w->s;
+    const struct hv_binent *e = s->binents + first;
+    uint32_t nheads = 0, firsthead = 0, prevhead = 0, lasthead = 0;
+    for (uint32_t i = 0; i < n; i++)
+        if (i == 0 || s->chunks[e[i].chunk].size != s->chunks[e[i - 1].chunk].size) {
+            if (nheads++ == 0)
+                firsthead = i;
+            lasthead = i;
+        }
+    for (uint32_t i = 0, k = 0; i < n; i++) {
+        if (!(i == 0 || s->chunks[e[i].chunk].size != s->chunks[e[i - 1].chunk].size))
+            continue;
+        uint32_t next = n, prev = k == 0 ? lasthead : prevhead;
+        for (uint32_t j = i + 1; j < n; j++)
+            if (s->chunks[e[j].chunk].size != s->chunks[e[j - 1].chunk].size) {
+                next = j;
+                break;
+            }
+        if (next == n)
+            next = firsthead;
+        int ok = 1;
+        uint64_t fdn = rd64(w, e[i].addr + 32, &ok), bkn = rd64(w, e[i].addr + 40, &ok);
+        if (ok && (fdn != e[next].addr || bkn != e[prev].addr)) {
+            hv_problem(s, e[i].addr, "malloc(): largebin double linked list corrupted (nextsize) (%s: chunk 0x%llx "
+                       "has fd_nextsize 0x%llx bk_nextsize 0x%llx, expected 0x%llx and 0x%llx)", list,
+                       (unsigned long long)e[i].addr, (unsigned long long)fdn, (unsigned long long)bkn,
+                       (unsigned long long)e[next].addr, (unsigned long long)e[prev].addr);
+            return;             /* one report per bin */
+        }
+        prevhead = i;
+        k++;
+    }
+}
+
 static void walk_bin(struct w *w, struct hv_arena *ar, const struct la_arena *la, unsigned i)
 {
     struct hv_snapshot *s = w->s;
@@ -473,6 +511,8 @@ static void walk_bin(struct w *w, struct hv_arena *ar, const struct la_arena *la
     if (!trunc && bk != prev)
         hv_problem(s, hdr, "corrupted double-linked list (%s: header bk 0x%llx, last chunk 0x%llx)", list,
                    (unsigned long long)bk, (unsigned long long)prev);
+    if (!trunc && kind == HV_BIN_LARGE && n > 0)
+        check_nextsize(w, list, first, n);
     if (n > 0 && !bitset && i != LA_BIN_UNSORTED)   /* the unsorted bin has no binmap bit */
         hv_problem(s, hdr, "%s is not empty but its binmap bit is clear", list);
     finish_bin(w, b, first, trunc);

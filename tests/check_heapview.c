@@ -326,7 +326,7 @@ struct target {
     long tid[4];
     int nth;
     char corr[8][16];
-    unsigned long long corr_addr[8];
+    unsigned long long corr_addr[8];   /* up to 8 corruptions per target */
     int ncorr;
 };
 
@@ -978,10 +978,17 @@ START_TEST(corrupt_dll)
     corrupt_case("dll", e);
 }
 END_TEST
+START_TEST(corrupt_nextsize)
+{
+    const char *e[] = { "largebin double linked list corrupted (nextsize)", NULL };
+    corrupt_case("nextsize", e);
+}
+END_TEST
 START_TEST(corrupt_all)
 {
     const char *e[] = { "free(): invalid size", "cycle", "count says 3 but the chain has 1", "outside the heap",
-                        "unsorted double linked list corrupted", NULL };
+                        "unsorted double linked list corrupted", "largebin double linked list corrupted (nextsize)",
+                        NULL };
     corrupt_case("all", e);
 }
 END_TEST
@@ -1363,6 +1370,7 @@ static Suite *suite_heapview(void)
     tcase_add_test(tc, corrupt_tcount);
     tcase_add_test(tc, corrupt_outside);
     tcase_add_test(tc, corrupt_dll);
+    tcase_add_test(tc, corrupt_nextsize);
     tcase_add_test(tc, corrupt_all);
     suite_add_tcase(s, tc);
 

@@ -12,6 +12,7 @@
  *   tcount   a tcache chain of 3 is cut after its head (count still 3)
  *   outside  a tcache next pointer points outside the heap (0x10000)
  *   dll      an unsorted chunk's bk points elsewhere
+ *   nextsize a large-bin chunk's fd_nextsize points elsewhere
  *   midop    (not a corruption) liballoc_debug.generation is made odd, as if a
  *            registry change were in progress: heapview must retry, then mark
  *            its snapshot mid-operation
@@ -74,8 +75,13 @@ int main(int argc, char **argv)
     g = K(malloc(24));
     char *u = K(malloc(0x500));
     g = K(malloc(24));
+    char *lg = K(malloc(0x600));        /* 0x610: goes to a large bin */
+    g = K(malloc(24));
     (void)g;
-    /* frees */
+    /* frees: first the large chunk, sorted into its bin by a bigger request
+     * (before any fastbin chunk exists: that request consolidates fastbins) */
+    free(lg);
+    K(malloc(0x1000));
     for (int i = 0; i < 7; i++)
         free(f7[i]);
     free(fa);
@@ -107,6 +113,10 @@ int main(int argc, char **argv)
     if (all || !strcmp(mode, "dll")) {
         say("C dll 0x%lx\n", (unsigned long)((uintptr_t)u - 16));
         ((uintptr_t *)u)[1] = (uintptr_t)u + 0x100;
+    }
+    if (all || !strcmp(mode, "nextsize")) {
+        say("C nextsize 0x%lx\n", (unsigned long)((uintptr_t)lg - 16));
+        ((uintptr_t *)lg)[2] = (uintptr_t)lg + 0x40;
     }
     if (!strcmp(mode, "midop") || !strcmp(mode, "locked")) {
         struct la_debug *d = dlsym(RTLD_DEFAULT, LA_DEBUG_SYMBOL);
