@@ -79,7 +79,7 @@ struct la_segment {
     uint64_t reserved;          /* bytes of address space reserved for this segment */
     uint64_t chunks;            /* address of the first chunk */
     uint32_t kind;              /* LA_SEG_* */
-    uint32_t pad;
+    uint32_t pad;               /* non-main heaps: liballoc's ownership window / 16; readers ignore */
     uint64_t spare;
 };
 
@@ -105,7 +105,7 @@ struct la_arena {
     struct la_segment *segments;/* newest segment */
     uint64_t system_mem;
     uint64_t max_system_mem;
-    uint64_t spare[4];
+    uint64_t spare[4];          /* liballoc's ownership windows (internal.h); readers ignore */
 };
 
 static inline uintptr_t la_bin_at(uintptr_t arena_addr, unsigned i)
