@@ -130,7 +130,8 @@ static LA_NOINLINE struct la_arena *owner_or_die(void *mem, const char *msg)
 }
 
 /* The common case inline: the chunk is in the window of the main arena's
- * newest segment or of the newest heap of a non-main arena, below top, and
+ * newest segment, of this thread's arena or of the newest heap of another
+ * non-main arena, below top, and
  * ends at or before top, with flags that fit.  Anything else takes the full
  * check. */
 LA_INLINE struct la_arena *owner_check(void *mem, const char *msg)
@@ -138,7 +139,7 @@ LA_INLINE struct la_arena *owner_check(void *mem, const char *msg)
     la_chunk *p = mem2ck(mem);
     struct la_arena *av = &la_main_arena;
     struct la_segment *h;
-    if (la_likely(la_win_ok(av, (uintptr_t)mem)) ||
+    if (la_likely(la_win_ok(av, (uintptr_t)mem)) || la_win_ok(av = la_tc->arena, (uintptr_t)mem) ||
         ((h = la_heap_win((uintptr_t)mem)) && (av = __atomic_load_n(&h->arena, __ATOMIC_ACQUIRE)) &&
          h == __atomic_load_n(&av->segments, __ATOMIC_ACQUIRE))) {
         size_t sf = p->size;
