@@ -27,6 +27,20 @@
  * neighbours into the unsorted bin or into top; a coalesced chunk of 64 KiB or
  * more consolidates the fastbins and may trim top (sbrk down, or MADV_DONTNEED
  * and unmapping of emptied heaps).
+ *
+ * Where the hardening sits (internal.h "hardening", man liballoc(3) SECURITY).
+ * Nothing is read from a pointer handed to free or realloc before it is known
+ * to lie in liballoc's memory: the inline free tests it against the ownership
+ * windows (main arena, this thread's arena, any non-main heap through the heap
+ * map) before reading the header, then also requires the next chunk's
+ * PREV_INUSE; the inline malloc tests the tcache entry it is about to return
+ * the same way.  Whatever fails goes to the slow paths, which decide with the
+ * full check (owner_or_die: segments, heap map, mmap registry) and abort with
+ * glibc's message where glibc has one.  Inside the arena (bins.c) every link
+ * that is followed or written through must stay in the arena; fastbin chunks
+ * carry the tcache key so a double free below a fastbin's head is found.  All
+ * aborts go through la_fatal (check.c), which names the function, the pointer
+ * and, when it could be read safely, the chunk size.
  */
 #include <sys/mman.h>
 
