@@ -75,6 +75,11 @@ LA_INLINE void la_free_inline(void *mem)
                 tc->counts[idx]++;
                 return;
             }
+#if LA_HARDEN_EXTRA
+            /* full bin or key: the pointer is already known to be in a heap */
+            la_free_slow_inheap(mem);
+            return;
+#endif
         }
     }
 #if LA_HARDEN_EXTRA

@@ -267,6 +267,7 @@ void *la_pvalloc(size_t n) LA_HIDDEN;
 size_t la_malloc_usable_size(void *p) LA_HIDDEN;
 void *la_malloc_slow(size_t n) LA_HIDDEN;
 void la_free_slow(void *p) LA_HIDDEN;
+void la_free_slow_inheap(void *p) LA_HIDDEN;   /* passed the inline ownership window */
 
 /* ---- tcache.c ----------------------------------------------------------------- */
 struct la_tcache *la_tcache_create(void) LA_HIDDEN;

@@ -166,15 +166,11 @@ LA_INLINE struct la_arena *owner_check(void *mem, const char *msg)
 }
 #endif
 
-LA_NOINLINE void la_free_slow(void *mem)
+/* free's slow path once the owning arena is known (NULL: an mmapped chunk, or
+ * nothing checked in the build without the extra checks). */
+LA_INLINE void free_body(void *mem, struct la_arena *owner)
 {
-    if (!mem) return;
-    la_t_fn = "free";
-    maybe_check();
     la_chunk *p = mem2ck(mem);
-#if LA_HARDEN_EXTRA
-    struct la_arena *owner = owner_check(mem, "free(): invalid pointer");
-#endif
     size_t size = ck_size(p);
     if (la_unlikely((uintptr_t)p > (uintptr_t)-size || !la_aligned((uintptr_t)mem)))
         la_fatal("free(): invalid pointer", mem, p->size);
@@ -189,6 +185,11 @@ LA_NOINLINE void la_free_slow(void *mem)
         la_munmap_chunk(p);             /* raw syscall: errno untouched */
         return;
     }
+#if LA_HARDEN_EXTRA
+    /* here owner is the heap chunk's arena (owner_check) */
+#else
+    owner = la_arena_of(p);
+#endif
     struct la_tcache *tc = la_tc_get();
     size_t idx = la_tcache_index(size);
     if (tc && idx < la_g.tc_bins) {
@@ -221,8 +222,43 @@ LA_NOINLINE void la_free_slow(void *mem)
             return;
         }
     }
-    la_int_free(la_arena_of(p), p, 0);
+    la_int_free(owner, p, 0);
 }
+
+LA_NOINLINE void la_free_slow(void *mem)
+{
+    if (!mem) return;
+    la_t_fn = "free";
+    maybe_check();
+#if LA_HARDEN_EXTRA
+    free_body(mem, owner_check(mem, "free(): invalid pointer"));
+#else
+    free_body(mem, NULL);
+#endif
+}
+
+#if LA_HARDEN_EXTRA
+/* From the inline free, for a pointer that passed an ownership window, with a
+ * tcache-sized, aligned, not mmapped chunk whose next chunk says it is in use
+ * (so chunk and next header lie in the heap).  The arena follows from the
+ * NON_MAIN_ARENA bit, which must agree with where the chunk is: a main-arena
+ * chunk in the main arena's window, a non-main one in a mapped heap. */
+LA_NOINLINE void la_free_slow_inheap(void *mem)
+{
+    la_t_fn = "free";
+    maybe_check();
+    la_chunk *p = mem2ck(mem);
+    struct la_arena *av = &la_main_arena;
+    if (p->size & LA_NON_MAIN_ARENA) {
+        struct la_segment *h = la_heap_at((uintptr_t)p);
+        av = h ? __atomic_load_n(&h->arena, __ATOMIC_ACQUIRE) : NULL;
+    } else if (!la_win_ok(av, (uintptr_t)mem)) {
+        av = NULL;
+    }
+    if (la_unlikely(!av)) av = owner_check(mem, "free(): invalid pointer");
+    free_body(mem, av);
+}
+#endif
 
 /* ---- malloc / free --------------------------------------------------------------- */
 
