@@ -33,7 +33,7 @@ CLEAN_FILES   :=
 CHECK_PREREQS :=
 CHECK_SCRIPTS :=
 
-.PHONY: all check bench demo sanitize install uninstall clean fuzz deps
+.PHONY: install-heapview all check bench demo sanitize install uninstall clean fuzz deps
 
 all: real-all
 
@@ -58,6 +58,13 @@ deps:
 sanitize:
 	$(MAKE) all
 	$(MAKE) B=build-san CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" LDFLAGS="-fsanitize=address,undefined" sanitize-run
+
+# heapview and its man page (liballoc's part of install is in liballoc/module.mk).
+install: install-heapview
+install-heapview: $(HEAPVIEW_BIN)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
+	install -m 755 $(HEAPVIEW_BIN) $(DESTDIR)$(BINDIR)/heapview
+	install -m 644 man/heapview.1 $(DESTDIR)$(MANDIR)/man1/heapview.1
 
 clean:
 	rm -rf $(CLEAN_FILES) build-san

@@ -76,5 +76,5 @@ install: $(LIBALLOC_SO) $(LIBALLOC_A) $(B)/liballoc/liballoc.pc
 	install -m 755 $(LIBALLOC_SO) $(DESTDIR)$(LIBDIR)/liballoc.so
 	install -m 644 $(LIBALLOC_A) $(DESTDIR)$(LIBDIR)/liballoc.a
 	install -m 644 liballoc/liballoc.h $(DESTDIR)$(INCDIR)/liballoc.h
-	install -m 644 $(B)/liballoc/liballoc.pc $(DESTDIR)$(PKGCONFIGDIR)/liballoc.pc
+	sed -e 's|@PREFIX@|$(PREFIX)|' liballoc/liballoc.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/liballoc.pc
 	install -m 644 man/liballoc.3 $(DESTDIR)$(MANDIR)/man3/liballoc.3

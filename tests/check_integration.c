@@ -210,6 +210,9 @@ END_TEST
 START_TEST(cxx_program) { run_script("cxx", 90); }
 END_TEST
 
+START_TEST(make_install) { run_script("install", 120); }
+END_TEST
+
 static Suite *suite_integration(void)
 {
     Suite *s = suite_create("integration");
@@ -228,6 +231,7 @@ static Suite *suite_integration(void)
     tcase_add_test(tc, gcc_compiles);
     tcase_add_test(tc, git_session);
     tcase_add_test(tc, cxx_program);
+    tcase_add_test(tc, make_install);
     suite_add_tcase(s, tc);
     return s;
 }
