@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "dump.h"
+#include "report.h"
 #include "snapshot.h"
 #include "source.h"
 #include "ui.h"
@@ -40,6 +41,9 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: heapview [-p PID | CORE [EXECUTABLE]] [--dump=text|json] [--check] [-d SECONDS]\n"
             "                [--no-color] [--help] [--version]\n"
+            "       heapview [-p PID | CORE [EXECUTABLE]] --leaks[=collapsed] [--since N] | --history |\n"
+            "                --explain ADDRESS\n"
+            "       heapview --diff CORE_A CORE_B\n"
             "Show the heap of a process that uses liballoc (live, by ptrace) or of its core file.\n"
             "  -p, --pid PID      attach to a running process (stopped only while copying its heap)\n"
             "  CORE [EXECUTABLE]  read a core file; EXECUTABLE (or liballoc.so) gives the symbols when\n"
@@ -47,6 +51,12 @@ static void usage(FILE *f)
             "  --dump=text|json   print one snapshot and exit (no screen)\n"
             "  --check            exit 1 if the heap has problems (with --dump, after printing;\n"
             "                     alone, print only the problems)\n"
+            "  --leaks            live chunks grouped by allocation site (needs LIBALLOC_OPTIONS=sites=N\n"
+            "                     in the target); --leaks=collapsed: flame-graph lines 'f1;f2 bytes'\n"
+            "  --since N          with --leaks: only chunks allocated after operation #N (growth)\n"
+            "  --history          the recorded operations (LIBALLOC_OPTIONS=history=N in the target)\n"
+            "  --explain ADDRESS  which chunk holds ADDRESS, its bin and why, and what points to it\n"
+            "  --diff A B         chunks new, freed and resized from core A to core B, growth per site\n"
             "  -d, --delay SECS   refresh period of the interactive view (default 1)\n"
             "  --no-color         monochrome interactive view (also: NO_COLOR set)\n"
             "  -h, --help         this text\n"
@@ -63,17 +73,23 @@ static int die(int status, const char *msg)
 
 int main(int argc, char **argv)
 {
-    enum { OPT_DUMP = 256, OPT_CHECK, OPT_NOCOLOR };
+    enum { OPT_DUMP = 256, OPT_CHECK, OPT_NOCOLOR, OPT_LEAKS, OPT_SINCE, OPT_HISTORY, OPT_EXPLAIN, OPT_DIFF };
     static const struct option longopts[] = {
         { "pid", required_argument, NULL, 'p' },      { "dump", optional_argument, NULL, OPT_DUMP },
         { "check", no_argument, NULL, OPT_CHECK },    { "delay", required_argument, NULL, 'd' },
         { "no-color", no_argument, NULL, OPT_NOCOLOR }, { "no-colour", no_argument, NULL, OPT_NOCOLOR },
+        { "leaks", optional_argument, NULL, OPT_LEAKS }, { "since", required_argument, NULL, OPT_SINCE },
+        { "history", no_argument, NULL, OPT_HISTORY },  { "explain", required_argument, NULL, OPT_EXPLAIN },
+        { "diff", no_argument, NULL, OPT_DIFF },
         { "help", no_argument, NULL, 'h' },           { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 },
     };
     long pid = -1;
     const char *dump = NULL;
     int check = 0;
+    const char *leaks = NULL;
+    int history = 0, diff = 0, explain = 0;
+    unsigned long long since = 0, explain_addr = 0;
     struct hv_ui_options uio = { 1.0, 1, 0, 0 };
     if (getenv("NO_COLOR") && *getenv("NO_COLOR"))
         uio.colour = 0;
@@ -107,6 +123,37 @@ int main(int argc, char **argv)
         case OPT_CHECK:
             check = 1;
             break;
+        case OPT_LEAKS:
+            leaks = optarg ? optarg : "text";
+            if (strcmp(leaks, "text") != 0 && strcmp(leaks, "collapsed") != 0) {
+                fprintf(stderr, "heapview: --leaks takes text or collapsed, not '%s'\n", leaks);
+                return HV_EXIT_USAGE;
+            }
+            break;
+        case OPT_SINCE:
+        case OPT_EXPLAIN:
+            errno = 0;
+            {
+                unsigned long long v = strtoull(optarg, &end, 0);
+                if (errno || *end || end == optarg || optarg[0] == '-') {
+                    fprintf(stderr, "heapview: invalid %s: %s\n", c == OPT_SINCE ? "operation number" : "address",
+                            optarg);
+                    return HV_EXIT_USAGE;
+                }
+                if (c == OPT_SINCE)
+                    since = v;
+                else {
+                    explain = 1;
+                    explain_addr = v;
+                }
+            }
+            break;
+        case OPT_HISTORY:
+            history = 1;
+            break;
+        case OPT_DIFF:
+            diff = 1;
+            break;
         case OPT_NOCOLOR:
             uio.colour = 0;
             break;
@@ -122,6 +169,36 @@ int main(int argc, char **argv)
         }
     }
     int nargs = argc - optind;
+    if (diff) {
+        if (pid > 0 || nargs != 2 || dump || check || leaks || history || explain) {
+            fprintf(stderr, "heapview: --diff takes exactly two core files and no other mode (see --help)\n");
+            return HV_EXIT_USAGE;
+        }
+        struct hv_error err = { 0, "" };
+        struct hv_snapshot *s[2] = { NULL, NULL };
+        for (int i = 0; i < 2; i++) {
+            struct hv_source *src = hv_source_open_core(argv[optind + i], NULL, &err);
+            if (!src || !(s[i] = hv_snapshot_take(src, NULL, &err))) {
+                hv_source_close(src);
+                hv_snapshot_free(s[0]);
+                return die(err.status, err.msg);
+            }
+            hv_source_close(src);
+        }
+        hv_report_diff(stdout, s[0], s[1]);
+        int st = fflush(stdout) != 0 || ferror(stdout) ? die(HV_EXIT_INTERNAL, "error writing the report") : 0;
+        hv_snapshot_free(s[0]);
+        hv_snapshot_free(s[1]);
+        return st;
+    }
+    if ((leaks != NULL) + history + explain + (dump || check) > 1) {
+        fprintf(stderr, "heapview: give one of --dump/--check, --leaks, --history, --explain\n");
+        return HV_EXIT_USAGE;
+    }
+    if (since && !leaks) {
+        fprintf(stderr, "heapview: --since goes with --leaks\n");
+        return HV_EXIT_USAGE;
+    }
     if ((pid > 0 && nargs > 0) || (pid <= 0 && (nargs < 1 || nargs > 2))) {
         fprintf(stderr, "heapview: give either -p PID or CORE [EXECUTABLE] (see --help)\n");
         return HV_EXIT_USAGE;
@@ -135,6 +212,23 @@ int main(int argc, char **argv)
         return die(err.status, err.msg);
 
     int status = 0;
+    if (leaks || history || explain) {
+        struct hv_snapshot *s = hv_snapshot_take(src, NULL, &err);
+        hv_source_close(src);
+        if (!s)
+            return die(err.status, err.msg);
+        struct hv_report_opts ro = { since, leaks && strcmp(leaks, "collapsed") == 0 };
+        if (leaks)
+            status = hv_report_leaks(stdout, s, &ro) < 0 ? die(HV_EXIT_INTERNAL, "out of memory") : 0;
+        else if (history)
+            hv_report_history(stdout, s);
+        else if (hv_report_explain(stdout, s, explain_addr) != 0)
+            status = HV_EXIT_PROBLEMS;
+        if (fflush(stdout) != 0 || ferror(stdout))
+            status = die(HV_EXIT_INTERNAL, "error writing the report");
+        hv_snapshot_free(s);
+        return status;
+    }
     if (dump || check) {
         struct hv_snapshot *s = hv_snapshot_take(src, NULL, &err);
         hv_source_close(src);

@@ -3,7 +3,7 @@
 #                            interactive view: ui*.c)
 # HEAPVIEW_LIBS: libraries heapview links with (the TUI work appends ncurses).
 MOD_CFLAGS_heapview = -D_GNU_SOURCE
-HEAPVIEW_LIBS := -lelf $(shell pkg-config --libs ncursesw 2>/dev/null || echo -lncursesw -ltinfo)
+HEAPVIEW_LIBS := -ldw -lelf $(shell pkg-config --libs ncursesw 2>/dev/null || echo -lncursesw -ltinfo)
 # make demo, make bench-ui (the interactive view's targets)
 include heapview/ui.mk
 
@@ -42,7 +42,7 @@ $(FUZZ_BIN): fuzz/fuzz_core.c $(HEAPVIEW_ENGINE_SRCS) $(wildcard heapview/*.h) $
 	@mkdir -p $(dir $@)
 	@command -v $(FUZZ_CC) >/dev/null || { echo "make fuzz: needs clang with libFuzzer (apt-get install clang)" >&2; exit 1; }
 	$(FUZZ_CC) -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-	    -D_GNU_SOURCE -I$(CURDIR)/shared -I$(CURDIR)/heapview -o $@ fuzz/fuzz_core.c $(HEAPVIEW_ENGINE_SRCS) -lelf
+	    -D_GNU_SOURCE -I$(CURDIR)/shared -I$(CURDIR)/heapview -o $@ fuzz/fuzz_core.c $(HEAPVIEW_ENGINE_SRCS) -ldw -lelf
 
 fuzz: $(FUZZ_BIN)
 	@mkdir -p $(FUZZ_DIR)/corpus $(FUZZ_DIR)/artifacts

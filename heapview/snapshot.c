@@ -268,6 +268,16 @@ static int copy_all(struct ctx *c, struct hv_error *err)
                        "the one this heapview was built for (ABI version %u)", d->abi_version);
     if (img_add(&c->img, c->src, da, want) < 0)
         return hv_fail(err, HV_EXIT_INTERNAL, "out of memory");
+    if (c->nreg) {
+        free(snap->regions);
+        snap->regions = malloc(c->nreg * sizeof *snap->regions);
+        if (!snap->regions)
+            return hv_fail(err, HV_EXIT_INTERNAL, "out of memory");
+        memcpy(snap->regions, c->reg, c->nreg * sizeof *snap->regions);
+        snap->nregions = c->nreg;
+    }
+    if (hv_trace_copy(c->src, da, d, snap) < 0)
+        return hv_fail(err, HV_EXIT_INTERNAL, "out of memory");
 
     /* arenas */
     uint64_t a = (uint64_t)(uintptr_t)d->main_arena;
@@ -644,6 +654,10 @@ void hv_snapshot_free(struct hv_snapshot *snap)
     free(snap->tcaches);
     free(snap->threads);
     free(snap->problems);
+    free(snap->ops);
+    free(snap->sites);
+    free(snap->frames);
+    free(snap->regions);
     free(snap);
 }
 

@@ -35,12 +35,13 @@
 #include "layout.h"
 #include "debug_abi.h"
 #include "source.h"
+#include "trace_abi.h"
 
 #define HV_NONE UINT32_MAX
 
 /* Highest liballoc_debug ABI version this heapview reads (a target is read when
  * its compat_version <= HV_ABI_READ). */
-#define HV_ABI_READ LA_DEBUG_ABI_VERSION
+#define HV_ABI_READ 2u   /* version 2 appended the trace block (trace_abi.h) */
 
 enum hv_state {                 /* what a chunk is */
     HV_INUSE = 0,               /* allocated (tcache-held chunks are HV_FREE, bin TCACHE) */
@@ -169,6 +170,14 @@ struct hv_problem {
                                    "corrupted double-linked list", "free(): invalid size" */
 };
 
+/* The allocation site of a live chunk (LIBALLOC_OPTIONS=sites=DEPTH). */
+struct hv_site {
+    uint64_t ptr;               /* user pointer the allocator returned */
+    uint64_t req;               /* bytes the program asked for */
+    uint64_t seq;               /* operation number of the allocation */
+    uint32_t first, nframes;    /* return addresses at snap->frames[first .. +nframes), innermost first */
+};
+
 struct hv_snapshot {
     /* where it came from */
     char     source[300];       /* hv_source_describe() */
@@ -203,6 +212,13 @@ struct hv_snapshot {
     struct hv_totals   totals;
 
     void *priv;                  /* copied memory image (hv_snapshot_bytes) */
+
+    /* tracing (ABI version 2, trace.c): empty when the target did not ask for it */
+    struct la_trace    trace;                        /* the published block as copied */
+    struct la_op      *ops;      size_t nops;        /* history ring, oldest first */
+    struct hv_site    *sites;    size_t nsites;      /* allocation sites, by user pointer */
+    uint64_t          *frames;   size_t nframes;     /* storage for every hv_site's stack */
+    struct hv_region  *regions;  size_t nregions;    /* mappings, for symbolising */
 };
 
 struct hv_snapshot_opts {
@@ -243,5 +259,21 @@ size_t hv_snapshot_diff(const struct hv_snapshot *older, struct hv_snapshot *new
  * "tcache" "fast" "unsorted" "small" "large" (HV_BIN_NONE -> NULL). */
 const char *hv_state_name(unsigned state);
 const char *hv_bin_name(unsigned kind);
+
+/* ---- tracing (trace.c) ---- */
+/* While the target is stopped: copy the trace block, history ring and site
+ * table (bounded) into snap.  da = liballoc_debug address.  Never fatal: a bad
+ * table becomes a problem.  Returns -1 only when out of memory. */
+int hv_trace_copy(struct hv_source *src, uint64_t da, const struct la_debug *d, struct hv_snapshot *snap);
+/* Site recorded for user pointer ptr, or NULL. */
+const struct hv_site *hv_site_find(const struct hv_snapshot *snap, uint64_t ptr);
+/* "malloc" "free" ...; the operation as C ("malloc(0x20) = 0x5555..."), and
+ * what the allocator did in words ("size 0x30 -> tcache bin 1 (3 of 7)"). */
+const char *hv_call_name(unsigned call);
+void hv_op_call_text(const struct la_op *op, char *buf, size_t len);
+void hv_op_path_text(const struct la_op *op, uint64_t tcache_count, char *buf, size_t len);
+/* Newest history record naming user pointer ptr (as result or freed pointer)
+ * with the given call (0 = any) and seq < before (0 = no bound), or NULL. */
+const struct la_op *hv_history_find(const struct hv_snapshot *snap, uint64_t ptr, unsigned call, uint64_t before);
 
 #endif /* HEAPVIEW_SNAPSHOT_H */
