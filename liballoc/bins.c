@@ -514,12 +514,7 @@ static void free_merge(struct la_arena *av, la_chunk *p, size_t size, int may_tr
 
     if (may_trim && size >= LA_CONSOLIDATE_THRESHOLD) {
         if (av->have_fastchunks) la_consolidate(av);
-        if (av == &la_main_arena) {
-            if (ck_size(av->top) >= la_dbg.tunables.trim_threshold)
-                la_systrim(av, la_dbg.tunables.top_pad);
-        } else {
-            la_heap_trim(av);
-        }
+        la_auto_trim(av);
     }
 }
 
@@ -720,6 +715,6 @@ int la_trim_arena(struct la_arena *av, size_t pad)
         }
     }
     if (av == &la_main_arena) released |= la_systrim(av, pad);
-    else la_heap_trim(av);
+    else la_heap_trim(av, 0);
     return released;
 }

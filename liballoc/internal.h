@@ -308,7 +308,8 @@ void *la_mmap_chunk(size_t nb) LA_HIDDEN;
 void la_munmap_chunk(la_chunk *p) LA_HIDDEN;
 la_chunk *la_mremap_chunk(la_chunk *p, size_t nb) LA_HIDDEN;
 int la_systrim(struct la_arena *av, size_t pad) LA_HIDDEN;
-void la_heap_trim(struct la_arena *av) LA_HIDDEN;
+void la_heap_trim(struct la_arena *av, size_t keep) LA_HIDDEN;
+void la_auto_trim(struct la_arena *av) LA_HIDDEN;   /* after a large free: trim with hysteresis */
 struct la_segment *la_new_heap(size_t size, size_t top_pad) LA_HIDDEN;
 void la_mreg_insert(uintptr_t chunk, size_t size) LA_HIDDEN;     /* takes the registry lock */
 void la_mreg_remove(uintptr_t chunk, size_t size) LA_HIDDEN;     /* takes the registry lock */

@@ -364,8 +364,61 @@ static void main_new_segment(struct la_arena *av, uintptr_t base, size_t len, ui
     if (olds) close_top(av, olds, old);
 }
 
+/* ---- trimming with hysteresis ---------------------------------------------------------------
+ * Trimming top on every large free and growing it again on the next burst
+ * costs a syscall and a page fault per page each time (a program that builds
+ * and drops a few MiB in rounds did 25 brk calls and 1500 faults per round).
+ * Each arena remembers whether it grew since its last automatic trim: growing
+ * again right after a trim means the trim was premature, so the arena keeps
+ * (does not trim) that much more from then on ("keep", doubled at most each
+ * time, capped at LA_TRIM_KEEP_MAX).  Two automatic trims with no growth in
+ * between halve keep again, so an arena that stopped cycling returns its
+ * memory over the following large frees; malloc_trim ignores keep.  The state
+ * is private (not in the published arena struct), one slot per arena index. */
+#define LA_TRIM_KEEP_MAX ((size_t)32 << 20)
+struct la_trimstate {
+    size_t keep;          /* bytes of top the automatic trim leaves beyond top_pad */
+    size_t last_trim;     /* bytes released by the last automatic trim, 0 if none */
+    int grew;             /* grew since the last automatic trim */
+};
+static struct la_trimstate la_ts[64];
+LA_INLINE struct la_trimstate *trimstate(const struct la_arena *av) { return &la_ts[av->index & 63]; }
+
+static void note_grow(struct la_arena *av)
+{
+    struct la_trimstate *ts = trimstate(av);
+    if (ts->last_trim && !ts->grew) {
+        size_t k = ts->keep * 2;
+        if (k < ts->last_trim) k = ts->last_trim;
+        ts->keep = k < LA_TRIM_KEEP_MAX ? k : LA_TRIM_KEEP_MAX;
+    }
+    ts->grew = 1;
+}
+
+static void note_trim(struct la_arena *av, size_t released)
+{
+    struct la_trimstate *ts = trimstate(av);
+    if (!ts->grew && ts->last_trim) ts->keep /= 2;
+    ts->last_trim = released;
+    ts->grew = 0;
+}
+
+void la_auto_trim(struct la_arena *av)
+{
+    struct la_tunables *t = &la_dbg.tunables;
+    size_t keep = trimstate(av)->keep;
+    size_t before = av->system_mem;
+    if (av == &la_main_arena) {
+        if (ck_size(av->top) >= t->trim_threshold + keep) la_systrim(av, t->top_pad + keep);
+    } else {
+        la_heap_trim(av, keep);
+    }
+    if (av->system_mem < before) note_trim(av, before - av->system_mem);
+}
+
 static int grow_main(struct la_arena *av, size_t nb)
 {
+    note_grow(av);
     struct la_tunables *t = &la_dbg.tunables;
     size_t ps = la_g.pagesize;
     struct la_segment *seg = av->segments;
@@ -477,6 +530,7 @@ static int grow_nonmain(struct la_arena *av, size_t nb)
     struct la_segment *h = (struct la_segment *)la_heap_of((uintptr_t)top);
     size_t topsize = ck_size(top);
     size_t need = nb + LA_MINSIZE - topsize;
+    note_grow(av);
     size_t added = grow_heap(h, need + t->top_pad);
     if (!added) added = grow_heap(h, need);
     if (added) {
@@ -563,7 +617,7 @@ int la_systrim(struct la_arena *av, size_t pad)
     return 1;
 }
 
-void la_heap_trim(struct la_arena *av)
+void la_heap_trim(struct la_arena *av, size_t keep)
 {
     struct la_tunables *t = &la_dbg.tunables;
     size_t ps = la_g.pagesize;
@@ -599,9 +653,9 @@ void la_heap_trim(struct la_arena *av)
     }
 
     size_t topsize = ck_size(top);
-    if (topsize < t->trim_threshold) return;
-    if (topsize <= t->top_pad + LA_MINSIZE + 1) return;
-    size_t extra = (topsize - LA_MINSIZE - 1 - t->top_pad) & ~(ps - 1);
+    if (topsize < t->trim_threshold + keep) return;
+    if (topsize <= t->top_pad + keep + LA_MINSIZE + 1) return;
+    size_t extra = (topsize - LA_MINSIZE - 1 - t->top_pad - keep) & ~(ps - 1);
     if (extra == 0) return;
     uintptr_t nend = (uintptr_t)h + h->size - extra;
     if (nend < (uintptr_t)top + LA_MINSIZE) return;
