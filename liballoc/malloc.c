@@ -256,6 +256,16 @@ LA_NOINLINE void la_free_slow_inheap(void *mem)
         av = NULL;
     }
     if (la_unlikely(!av)) av = owner_check(mem, "free(): invalid pointer");
+    /* the common case, a full tcache bin and no key: straight to the arena
+     * (the inline path checked size, alignment and the next chunk's
+     * PREV_INUSE; la_int_free makes glibc's checks) */
+    struct la_tcache *tc = la_tc;
+    size_t idx = la_tcache_index(ck_size(p));
+    if (la_likely(av && tc->counts[idx] == la_g.tc_count && ((struct la_tcache_entry *)mem)->key != la_g.tc_key &&
+                  !la_dbg.tunables.perturb)) {
+        la_int_free(av, p, 0);
+        return;
+    }
     free_body(mem, av);
 }
 #endif
