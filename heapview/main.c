@@ -30,6 +30,7 @@
 
 #include "dump.h"
 #include "report.h"
+#include "step.h"
 #include "snapshot.h"
 #include "source.h"
 #include "ui.h"
@@ -44,6 +45,7 @@ static void usage(FILE *f)
             "       heapview [-p PID | CORE [EXECUTABLE]] --leaks[=collapsed] [--since N] | --history |\n"
             "                --explain ADDRESS\n"
             "       heapview --diff CORE_A CORE_B\n"
+            "       heapview [--step-batch] [--steps N] [--liballoc PATH] -- PROGRAM [ARGS]\n"
             "Show the heap of a process that uses liballoc (live, by ptrace) or of its core file.\n"
             "  -p, --pid PID      attach to a running process (stopped only while copying its heap)\n"
             "  CORE [EXECUTABLE]  read a core file; EXECUTABLE (or liballoc.so) gives the symbols when\n"
@@ -57,6 +59,11 @@ static void usage(FILE *f)
             "  --history          the recorded operations (LIBALLOC_OPTIONS=history=N in the target)\n"
             "  --explain ADDRESS  which chunk holds ADDRESS, its bin and why, and what points to it\n"
             "  --diff A B         chunks new, freed and resized from core A to core B, growth per site\n"
+            "  -- PROGRAM [ARGS]  step mode: run PROGRAM on liballoc, stop after every allocator call and\n"
+            "                     say what the allocator did (commands: n c f m b d v l e q)\n"
+            "  --step-batch       step mode without commands: print every call to the end\n"
+            "  --steps N          step mode: stop after N shown calls\n"
+            "  --liballoc PATH    step mode: the liballoc.so to preload\n"
             "  -d, --delay SECS   refresh period of the interactive view (default 1)\n"
             "  --no-color         monochrome interactive view (also: NO_COLOR set)\n"
             "  -h, --help         this text\n"
@@ -73,7 +80,8 @@ static int die(int status, const char *msg)
 
 int main(int argc, char **argv)
 {
-    enum { OPT_DUMP = 256, OPT_CHECK, OPT_NOCOLOR, OPT_LEAKS, OPT_SINCE, OPT_HISTORY, OPT_EXPLAIN, OPT_DIFF };
+    enum { OPT_DUMP = 256, OPT_CHECK, OPT_NOCOLOR, OPT_LEAKS, OPT_SINCE, OPT_HISTORY, OPT_EXPLAIN, OPT_DIFF, OPT_STEPBATCH,
+           OPT_STEPS, OPT_LIBALLOC };
     static const struct option longopts[] = {
         { "pid", required_argument, NULL, 'p' },      { "dump", optional_argument, NULL, OPT_DUMP },
         { "check", no_argument, NULL, OPT_CHECK },    { "delay", required_argument, NULL, 'd' },
@@ -81,6 +89,8 @@ int main(int argc, char **argv)
         { "leaks", optional_argument, NULL, OPT_LEAKS }, { "since", required_argument, NULL, OPT_SINCE },
         { "history", no_argument, NULL, OPT_HISTORY },  { "explain", required_argument, NULL, OPT_EXPLAIN },
         { "diff", no_argument, NULL, OPT_DIFF },
+        { "step-batch", no_argument, NULL, OPT_STEPBATCH }, { "steps", required_argument, NULL, OPT_STEPS },
+        { "liballoc", required_argument, NULL, OPT_LIBALLOC },
         { "help", no_argument, NULL, 'h' },           { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 },
     };
@@ -90,6 +100,8 @@ int main(int argc, char **argv)
     const char *leaks = NULL;
     int history = 0, diff = 0, explain = 0;
     unsigned long long since = 0, explain_addr = 0;
+    struct hv_step_opts sto = { NULL, 0, 0, 0 };
+    int step_opt = 0;
     struct hv_ui_options uio = { 1.0, 1, 0, 0 };
     if (getenv("NO_COLOR") && *getenv("NO_COLOR"))
         uio.colour = 0;
@@ -148,6 +160,23 @@ int main(int argc, char **argv)
                 }
             }
             break;
+        case OPT_STEPBATCH:
+            sto.batch = 1;
+            step_opt = 1;
+            break;
+        case OPT_STEPS:
+            errno = 0;
+            sto.max_steps = strtol(optarg, &end, 10);
+            if (errno || *end || end == optarg || sto.max_steps <= 0) {
+                fprintf(stderr, "heapview: invalid number of steps: %s\n", optarg);
+                return HV_EXIT_USAGE;
+            }
+            step_opt = 1;
+            break;
+        case OPT_LIBALLOC:
+            sto.liballoc = optarg;
+            step_opt = 1;
+            break;
         case OPT_HISTORY:
             history = 1;
             break;
@@ -169,6 +198,17 @@ int main(int argc, char **argv)
         }
     }
     int nargs = argc - optind;
+    if (optind > 1 && strcmp(argv[optind - 1], "--") == 0) {
+        if (nargs < 1 || pid > 0 || dump || check || leaks || history || explain || diff) {
+            fprintf(stderr, "heapview: step mode takes -- PROGRAM [ARGS] and no other mode (see --help)\n");
+            return HV_EXIT_USAGE;
+        }
+        return hv_step_run(argv + optind, &sto);
+    }
+    if (step_opt) {
+        fprintf(stderr, "heapview: --step-batch, --steps and --liballoc go with -- PROGRAM (see --help)\n");
+        return HV_EXIT_USAGE;
+    }
     if (diff) {
         if (pid > 0 || nargs != 2 || dump || check || leaks || history || explain) {
             fprintf(stderr, "heapview: --diff takes exactly two core files and no other mode (see --help)\n");

@@ -94,7 +94,7 @@ struct la_trace {
     uint64_t site_count;        /* live keys */
     uint64_t site_stride;       /* bytes per slot: 24 + 8 * site_depth */
     int32_t  site_lock;         /* non-zero while the table changes */
-    uint32_t pad;
+    uint32_t step_armed;        /* set by heapview's step mode: the hook stops the process (SIGSTOP) */
     uint64_t spare[8];
 };
 
