@@ -445,9 +445,23 @@ void *la_int_malloc(struct la_arena *av, size_t nb)
                         "malloc(): corrupted top size", ck2mem(victim), victim->size);
             if (size >= nb + LA_MINSIZE) {
                 size_t rsize = size - nb;
+                victim->size = nb | LA_PREV_INUSE | abit;
+                if (la_unlikely(la_t_carve) && can_cache) {
+                    /* batch refill (see la_malloc_slow): the next chunks of
+                     * top go to the tcache, pushed last first so that they
+                     * come out in address order, as top splits would */
+                    size_t k = (rsize - LA_MINSIZE) / nb, room = la_g.tc_count - tc->counts[tidx];
+                    if (k > room) k = room;
+                    for (size_t i = k; i > 0; i--) {
+                        la_chunk *c = ck_at(victim, i * nb);
+                        c->size = nb | LA_PREV_INUSE | abit;
+                        tc_put(tc, c, tidx);
+                    }
+                    rsize -= k * nb;
+                    nb += k * nb;
+                }
                 la_chunk *rem = ck_at(victim, nb);
                 av->top = rem;
-                victim->size = nb | LA_PREV_INUSE | abit;
                 rem->size = rsize | LA_PREV_INUSE;
                 return ck2mem(victim);
             }

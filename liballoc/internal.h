@@ -198,6 +198,9 @@ extern const struct la_tcache la_tc_none LA_HIDDEN;
 #define LA_TC_NONE ((struct la_tcache *)&la_tc_none)
 LA_INLINE struct la_tcache *la_tc_get(void) { return la_tc == LA_TC_NONE ? NULL : la_tc; }
 extern LA_TLS struct la_arena *la_t_arena LA_HIDDEN;/* arena this thread is attached to */
+/* Set by la_malloc_slow around an arena allocation for a tcache bin that keeps
+ * missing: a split of top then also fills that tcache bin (bins.c). */
+extern LA_TLS int la_t_carve LA_HIDDEN;
 extern LA_TLS int la_t_state LA_HIDDEN;            /* 0 fresh, 1 has tcache, 2 exited */
 
 /* Heaps unlinked from their arena under its lock, to be unmapped by this

@@ -84,6 +84,10 @@ static void *arena_malloc(size_t nb)
     return m;
 }
 
+#define LA_CARVE_AFTER 32
+LA_TLS int la_t_carve;
+static LA_TLS uint8_t la_t_miss[LA_TCACHE_BINS];   /* arena allocations per tcache bin, up to LA_CARVE_AFTER */
+
 LA_NOINLINE void *la_malloc_slow(size_t n)
 {
     la_t_fn = "malloc";
@@ -99,6 +103,19 @@ LA_NOINLINE void *la_malloc_slow(size_t n)
     void *m;
     if (tc && idx < la_g.tc_bins && tc->entries[idx]) {
         m = la_tcache_get_slow(tc, idx);
+    } else if (tc && idx < la_g.tc_bins) {
+        /* Batch refill.  A thread that keeps missing the same tcache bin
+         * (LA_CARVE_AFTER misses) gets that bin filled by the next split of
+         * top in one arena visit, instead of one lock per chunk.  A short
+         * program (or a test that lays out a few chunks) never gets there. */
+        la_t_carve = la_t_miss[idx] >= LA_CARVE_AFTER;
+        if (!la_t_carve) la_t_miss[idx]++;
+        m = arena_malloc(nb);
+        la_t_carve = 0;
+        if (!m) {
+            errno = ENOMEM;
+            return NULL;
+        }
     } else {
         m = arena_malloc(nb);
         if (!m) {
