@@ -30,6 +30,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/single_threaded.h>
 
 #include "debug_abi.h"
 #include "layout.h"
@@ -144,19 +145,40 @@ LA_INLINE uintptr_t la_align_up(uintptr_t v, uintptr_t a) { return (v + a - 1) &
 void la_lock_wait(int32_t *l) LA_HIDDEN;   /* os_linux.c */
 void la_lock_wake(int32_t *l) LA_HIDDEN;   /* os_linux.c */
 
+/* While the process has a single thread (glibc's __libc_single_threaded,
+ * which pthread_create clears in the creating thread before the new thread
+ * exists, and which never becomes true again) a lock is taken and released
+ * with plain stores: no other thread can contend, and the value still says
+ * "held" to a fork handler or to heapview.  As glibc's own malloc does. */
 LA_INLINE void la_lock(int32_t *l)
 {
     int32_t z = 0;
+    if (la_likely(__libc_single_threaded && *l == 0)) {
+        __atomic_store_n(l, 1, __ATOMIC_RELAXED);
+        __atomic_signal_fence(__ATOMIC_ACQUIRE);
+        return;
+    }
     if (!__atomic_compare_exchange_n(l, &z, 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
         la_lock_wait(l);
 }
 LA_INLINE int la_trylock(int32_t *l)
 {
     int32_t z = 0;
+    if (la_likely(__libc_single_threaded)) {
+        if (*l != 0) return 0;
+        __atomic_store_n(l, 1, __ATOMIC_RELAXED);
+        __atomic_signal_fence(__ATOMIC_ACQUIRE);
+        return 1;
+    }
     return __atomic_compare_exchange_n(l, &z, 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
 }
 LA_INLINE void la_unlock(int32_t *l)
 {
+    if (la_likely(__libc_single_threaded)) {
+        __atomic_signal_fence(__ATOMIC_RELEASE);
+        __atomic_store_n(l, 0, __ATOMIC_RELAXED);
+        return;
+    }
     if (__atomic_exchange_n(l, 0, __ATOMIC_RELEASE) == 2)
         la_lock_wake(l);
 }
