@@ -365,6 +365,26 @@ void hv_dump_json(FILE *f, const struct hv_snapshot *s)
     fputs("\"threads\":[", f);
     for (size_t i = 0; i < s->nthreads; i++)
         fprintf(f, "%s{\"tid\":%llu,\"ip\":\"0x%llx\"}", i ? "," : "", X(s->threads[i].tid), X(s->threads[i].ip));
+    fputs("],\n", f);
+    /* tracing (LIBALLOC_OPTIONS trace/history/sites): the history ring as a timeline */
+    fprintf(f, "\"trace\":{\"history\":%s,\"sites\":%s,\"site_depth\":%u,\"operations\":%llu,\"live_sites\":%zu},\n",
+            s->trace.flags & LA_TRACE_HISTORY ? "true" : "false", s->trace.flags & LA_TRACE_SITES ? "true" : "false",
+            s->trace.site_depth, X(s->trace.seq), s->nsites);
+    fputs("\"history\":[", f);
+    for (size_t i = 0; i < s->nops; i++) {
+        const struct la_op *op = &s->ops[i];
+        char call[200], path[320];
+        hv_op_call_text(op, call, sizeof call);
+        hv_op_path_text(op, s->tunables.tcache_count, path, sizeof path);
+        fprintf(f, "%s\n{\"seq\":%llu,\"tid\":%llu,\"call\":\"%s\",\"arg0\":%llu,\"arg1\":%llu,\"result\":\"0x%llx\","
+                "\"chunk\":\"0x%llx\",\"chunk_size\":%llu,\"path\":%u,\"caller\":\"0x%llx\",\"text\":",
+                i ? "," : "", X(op->seq), X(op->tid), hv_call_name(op->call), X(op->arg0), X(op->arg1), X(op->result),
+                X(op->chunk), X(op->csize), op->path, X(op->caller));
+        jstr(f, call);
+        fputs(",\"what\":", f);
+        jstr(f, path);
+        putc('}', f);
+    }
     fputs("],\n\"problems\":[", f);
     for (size_t i = 0; i < s->nproblems; i++) {
         fprintf(f, "%s\n{\"address\":\"0x%llx\",\"message\":", i ? "," : "", X(s->problems[i].addr));

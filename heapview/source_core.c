@@ -398,9 +398,36 @@ struct hv_source *hv_source_open_core_mem(const void *buf, size_t len, int owned
     for (size_t i = 0; i < C->nfiles; i++)
         for (size_t j = 0; j < C->base.nregions; j++) {
             struct hv_region *r = &C->base.regions[j];
-            if (r->start >= C->files[i].start && r->start < C->files[i].end && !r->path[0])
+            if (r->start >= C->files[i].start && r->start < C->files[i].end && !r->path[0]) {
                 snprintf(r->path, sizeof r->path, "%s", C->files[i].path);
+                r->offset = C->files[i].pgoff + (r->start - C->files[i].start);   /* for symbols.c */
+            }
         }
+    /* File mappings the core holds no bytes of (gdb's gcore leaves out code):
+     * regions that cannot be read, kept so that code addresses can be
+     * symbolised (symbols.c). */
+    size_t nload = C->base.nregions;
+    for (size_t i = 0; i < C->nfiles; i++) {
+        const struct nfile *f = &C->files[i];
+        int overlaps = f->end <= f->start;
+        for (size_t j = 0; j < nload && !overlaps; j++)
+            overlaps = C->base.regions[j].start < f->end && f->start < C->base.regions[j].end;
+        if (overlaps)
+            continue;
+        struct hv_region r;
+        memset(&r, 0, sizeof r);
+        r.start = f->start;
+        r.end = f->end;
+        r.offset = f->pgoff;
+        r.readable = 0;
+        snprintf(r.path, sizeof r.path, "%s", f->path);
+        if (hv_src_add_region(&C->base, &r) < 0) {
+            hv_fail(err, HV_EXIT_INTERNAL, "out of memory");
+            goto fail;
+        }
+    }
+    if (C->base.nregions != nload)
+        hv_src_sort_regions(&C->base);
     if (C->base.pid)
         snprintf(C->base.describe, sizeof C->base.describe, "core %s (pid %d)", name, (int)C->base.pid);
     if (find_debug(C, exe, allow_files, err) < 0)
