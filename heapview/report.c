@@ -467,6 +467,17 @@ int hv_report_history(FILE *f, const struct hv_snapshot *s)
         fputc('\n', f);
     }
     hv_symbols_free(sym);
+    /* a call that never returned (e.g. the one that aborted, in a core) */
+    const struct la_op *l = &s->trace.last;
+    if (l->seq == 0 && l->call) {
+        hv_op_call_text(l, call, sizeof call);
+        char *eq = strstr(call, " = ");
+        if (eq)
+            *eq = 0;
+        fprintf(f, "in progress: %s (did not return)\n", call);
+        if (l->call == LA_OP_FREE || (l->call == LA_OP_REALLOC && l->arg0))
+            hv_report_double_free(f, s, l->arg0);
+    }
     return 0;
 }
 

@@ -8,6 +8,8 @@
  *            Prints "L a <ptr>" / "L b <ptr>" per kept block, then "READY".
  *   SIGUSR1: phase 2: frees the first leak_small block (prints "F <ptr>"),
  *            leak_more() keeps 4 blocks of 48 bytes ("N <ptr>"), then "READY2".
+ * With argument "double": frees a block in free_once(), prints "D <ptr>", then
+ * frees it again in free_again(): liballoc aborts (a core for the history test).
  * Printing uses write(2) from stack buffers only, so the heap holds exactly
  * these blocks (plus whatever the C library allocated before main).
  */
@@ -69,14 +71,36 @@ __attribute__((noinline)) void leak_more(void)
     }
 }
 
+static volatile int after;
+
+__attribute__((noinline)) void free_once(void *p)
+{
+    free(p);
+    after = 1;              /* keeps this frame on the stack during free */
+}
+
+__attribute__((noinline)) void free_again(void *p)
+{
+    free(p);
+    after = 2;
+}
+
 static void on_usr1(int sig)
 {
     (void)sig;
     go = 1;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "double") == 0) {
+        void *p = malloc(64);
+        kept[0] = p;
+        free_once(p);
+        say("D", p);
+        free_again(p);
+        return 0;
+    }
     sigset_t block, old;
     sigemptyset(&block);
     sigaddset(&block, SIGUSR1);
