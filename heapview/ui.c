@@ -52,6 +52,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "report.h"
 #include "snapshot.h"
 #include "ui.h"
 #include "ui_keys.h"
@@ -108,8 +109,9 @@ static int bin_cls(unsigned kind)
 
 /* ---- state ------------------------------------------------------------------------------ */
 
-enum { V_OVERVIEW, V_HEAP, V_BINS, V_DETAIL, V_PROBLEMS, V_NVIEWS, V_HELP = V_NVIEWS };
-static const char *const VIEW_NAME[] = { "Overview", "Heap map", "Bins", "Chunk", "Problems", "Help" };
+enum { V_OVERVIEW, V_HEAP, V_BINS, V_DETAIL, V_PROBLEMS, V_LEAKS, V_HISTORY, V_EXPLAIN, V_NVIEWS, V_HELP = V_NVIEWS };
+static const char *const VIEW_NAME[] = { "Overview", "Heap map", "Bins", "Chunk", "Problems", "Leaks", "History",
+                                         "Explain", "Help" };
 
 #define LINE_W 256
 struct line {
@@ -152,6 +154,8 @@ struct ui {
     uint64_t detail;                     /* chunk the Chunk view shows */
     size_t tsel;                         /* tcache shown in Bins */
     long pi;                             /* current problem for n/N */
+    uint64_t mark;                       /* m: operation number of the mark (0 = none) */
+    int marked;
 
     struct line *lines;
     size_t nlines, cap;
@@ -937,6 +941,71 @@ static void build_help(struct ui *u)
     addl(u, 0, -1, "  3 Bins: a thread's tcache (t: next thread), fastbins, unsorted, small and large bins");
     addl(u, 0, -1, "  4 Chunk: header, links (safe-linked ones revealed), why this bin, neighbours, memory");
     addl(u, 0, -1, "  5 Problems: what the engine found wrong; Enter opens the chunk");
+    addl(u, 0, -1, "  6 Leaks: live chunks by allocation site (LIBALLOC_OPTIONS=sites=N); m marks, then growth");
+    addl(u, 0, -1, "  7 History: the recorded operations (LIBALLOC_OPTIONS=history=N); Enter opens the chunk");
+    addl(u, 0, -1, "  8 Explain: the selected chunk in plain words (e): size arithmetic, bin, who points to it");
+}
+
+/* A report of report.c as lines of the view; addr_of picks the address Enter
+ * opens from a line (NULL: none). */
+static void report_lines(struct ui *u, char *text, uint64_t (*addr_of)(const char *line))
+{
+    for (char *p = text; p && *p;) {
+        char *nl = strchr(p, '\n');
+        if (nl)
+            *nl = 0;
+        struct line *l = addl(u, addr_of ? addr_of(p) : 0, -1, "%s", p);
+        if (l && (!strncmp(p, "site ", 5) || !strncmp(p, "live chunks", 11) || !strncmp(p, "history:", 8) ||
+                  !strncmp(p, "chunk:", 6) || !strncmp(p, "in progress", 11)))
+            l->attr = A_BOLD;
+        p = nl ? nl + 1 : NULL;
+    }
+}
+
+/* History: the pointer a line names (result of an allocation, or the freed one). */
+static uint64_t history_addr(const char *line)
+{
+    const char *p = strstr(line, " = 0x");
+    if (p)
+        return strtoull(p + 3, NULL, 16);
+    p = strstr(line, "free(0x");
+    if (!p)
+        p = strstr(line, "realloc(0x");
+    if (p)
+        return strtoull(strchr(p, '(') + 1, NULL, 16);
+    return 0;
+}
+
+static void build_report(struct ui *u, int view)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (!f)
+        return;
+    const struct hv_snapshot *s = u->snap;
+    if (view == V_LEAKS) {
+        if (u->marked)
+            fprintf(f, "m: showing only chunks allocated since the mark (operation #%llu) and still alive; m again "
+                       "clears the mark\n", X(u->mark));
+        else
+            fprintf(f, "m: mark this moment; the view then shows only chunks allocated since (growth)\n");
+        struct hv_report_opts o = { u->marked ? u->mark : 0, 0 };
+        hv_report_leaks(f, s, &o);
+    } else if (view == V_HISTORY) {
+        hv_report_history(f, s);
+    } else {
+        uint64_t a = u->detail;
+        if (!a && u->norder)
+            a = u->order[u->vs[V_HEAP].cur < u->norder ? u->vs[V_HEAP].cur : 0]->addr;
+        if (!a)
+            fprintf(f, "no chunk selected: choose one in the Heap map or Bins, then press e\n");
+        else
+            hv_report_explain(f, s, a);
+    }
+    fclose(f);
+    report_lines(u, text, view == V_HISTORY ? history_addr : NULL);
+    free(text);
 }
 
 static void build_lines(struct ui *u, int view)
@@ -947,6 +1016,7 @@ static void build_lines(struct ui *u, int view)
     case V_BINS: build_bins(u); break;
     case V_DETAIL: build_detail(u); break;
     case V_PROBLEMS: build_problems(u); break;
+    case V_LEAKS: case V_HISTORY: case V_EXPLAIN: build_report(u, view); break;
     case V_HELP: build_help(u); break;
     default: break;
     }
@@ -1198,6 +1268,8 @@ static void draw_frame(struct ui *u)
         else
             snprintf(tab, sizeof tab, "%d:%s", i + 1, VIEW_NAME[i]);
         int cur = (u->view == V_HELP ? u->help_from : u->view) == i;
+        if (i >= V_LEAKS && !cur && COLS < 110)
+            continue;               /* narrow terminal: views 6-8 get a tab only while shown */
         attrset(cur ? A_REVERSE | A_BOLD : (i == V_PROBLEMS && s->nproblems ? cls_attr(u, K_CORRUPT) : A_NORMAL));
         char buf[48];
         snprintf(buf, sizeof buf, cur ? "[%s]" : " %s ", tab);
@@ -1220,7 +1292,8 @@ static void draw_frame(struct ui *u)
     attrset(A_REVERSE);
     mvhline(LINES - 1, 0, ' ', COLS);
     put_clipped(LINES - 1, 0,
-                u->status[0] ? u->status : " ?:help  Tab/1-5:views  Enter:chunk  /:address  n/N:problem  Space:pause  q:quit",
+                u->status[0] ? u->status
+                             : " ?:help  Tab/1-8:views  Enter:chunk  /:address  e:explain  m:mark  Space:pause  q:quit",
                 COLS);
     attrset(A_NORMAL);
     refresh();
@@ -1475,6 +1548,39 @@ static void act_help(struct ui *u, int key)
     u->help_from = u->view;
     u->vs[V_HELP].cur = u->vs[V_HELP].top = 0;
     u->view = V_HELP;
+}
+
+static void act_mark(struct ui *u, int key)
+{
+    (void)key;
+    if (!(u->snap->trace.flags & LA_TRACE_SITES)) {
+        snprintf(u->status, sizeof u->status, "no allocation sites recorded (run the target with LIBALLOC_OPTIONS=sites=8)");
+        return;
+    }
+    u->marked = !u->marked;
+    u->mark = u->snap->trace.seq;
+    snprintf(u->status, sizeof u->status, u->marked ? "marked at operation #%llu: Leaks shows growth since"
+                                                     : "mark cleared (was operation #%llu)", X(u->mark));
+    u->vs[V_LEAKS].cur = u->vs[V_LEAKS].top = 0;
+    set_view(u, V_LEAKS);
+}
+
+static void act_explain(struct ui *u, int key)
+{
+    (void)key;
+    if (u->view == V_HEAP && u->norder)
+        u->detail = u->order[u->vs[V_HEAP].cur]->addr;
+    else if (u->view != V_DETAIL) {
+        build_lines(u, u->view);
+        struct vstate *v = &u->vs[u->view];
+        if (v->cur < u->nlines && u->lines[v->cur].addr) {
+            const struct hv_chunk *c = hv_snapshot_find_chunk(u->snap, u->lines[v->cur].addr);
+            if (c)
+                u->detail = c->addr;
+        }
+    }
+    u->vs[V_EXPLAIN].cur = u->vs[V_EXPLAIN].top = 0;
+    set_view(u, V_EXPLAIN);
 }
 
 static void act_quit(struct ui *u, int key)

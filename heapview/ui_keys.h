@@ -19,12 +19,15 @@
     UI_KEY(act_end,       "G End",      "last row", 'G', KEY_END) \
     UI_KEY(act_next_view, "Tab",        "next view", '\t') \
     UI_KEY(act_prev_view, "S-Tab",      "previous view", KEY_BTAB) \
-    UI_KEY(act_view,      "1-5",        "Overview, Heap map, Bins, Chunk detail, Problems", '1', '2', '3', '4', '5') \
+    UI_KEY(act_view,      "1-8",        "Overview, Heap map, Bins, Chunk detail, Problems, Leaks, History, Explain", \
+           '1', '2', '3', '4', '5', '6', '7', '8') \
     UI_KEY(act_enter,     "Enter",      "chunk detail of the selected row (Problems: its chunk)", '\n', '\r', KEY_ENTER) \
     UI_KEY(act_back,      "Bksp Esc",   "back to the previous view", KEY_BACKSPACE, 127, 8, 27) \
     UI_KEY(act_goto,      "/",          "go to an address (hex): the chunk that contains it", '/') \
     UI_KEY(act_next_prob, "n",          "next problem (selects its chunk)", 'n') \
     UI_KEY(act_prev_prob, "N",          "previous problem", 'N') \
+    UI_KEY(act_explain,   "e",          "explain the selected chunk (size arithmetic, bin, what points to it)", 'e') \
+    UI_KEY(act_mark,      "m",          "mark now: Leaks then shows only chunks allocated since (m again: clear)", 'm') \
     UI_KEY(act_thread,    "t",          "Bins: show the next thread's tcache", 't') \
     UI_KEY(act_pause,     "Space",      "pause / resume the live refresh", ' ') \
     UI_KEY(act_refresh,   "r",          "refresh now", 'r') \
