@@ -476,6 +476,45 @@ void *la_int_malloc(struct la_arena *av, size_t nb)
     }
 }
 
+/* A large free region formed below top but did not reach it: chunks cached in
+ * this thread's tcache may be what separates it from top (the batch refill
+ * carves them off top), and while cached they pin the heap.  Give this
+ * thread's cached chunks of av back to av (lock held), at most once per 4096
+ * operations of the arena, so top can absorb the region and be trimmed.
+ * Entries of other arenas stay cached. */
+static LA_TLS int la_t_draining;
+static LA_TLS uint64_t la_t_drain_ops;
+static LA_NOINLINE void drain_tcache(struct la_arena *av)
+{
+    struct la_tcache *tc = la_tc_get();
+    if (!tc || la_t_draining || av->ops - la_t_drain_ops < 4096) return;
+    la_t_drain_ops = av->ops;
+    la_t_draining = 1;
+    for (size_t i = 0; i < la_g.tc_bins; i++) {
+        la_chunk *keep = NULL;
+        while (tc->counts[i] > 0) {
+            la_chunk *c = mem2ck(la_tcache_get_slow(tc, i));
+            struct la_arena *a = &la_main_arena;
+            if (c->size & LA_NON_MAIN_ARENA) {
+                struct la_segment *h = la_heap_at((uintptr_t)c);
+                a = h ? h->arena : NULL;
+            }
+            if (a == av) {
+                la_int_free(av, c, 2);
+            } else {
+                c->fd = keep;           /* cached again below */
+                keep = c;
+            }
+        }
+        while (keep) {
+            la_chunk *c = keep;
+            keep = c->fd;
+            tc_put(tc, c, i);
+        }
+    }
+    la_t_draining = 0;
+}
+
 /* Free a non-fast chunk into the unsorted bin or top, coalescing; lock held. */
 static void free_merge(struct la_arena *av, la_chunk *p, size_t size, int may_trim)
 {
@@ -527,6 +566,7 @@ static void free_merge(struct la_arena *av, la_chunk *p, size_t size, int may_tr
     }
 
     if (may_trim && size >= LA_CONSOLIDATE_THRESHOLD) {
+        if (p != av->top && size >= la_dbg.tunables.trim_threshold) drain_tcache(av);
         if (av->have_fastchunks) la_consolidate(av);
         la_auto_trim(av);
     }
