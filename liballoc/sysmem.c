@@ -466,8 +466,18 @@ static int grow_main(struct la_arena *av, size_t nb)
         main_new_segment(av, (uintptr_t)r, want, LA_SEG_SBRK);
         return 1;
     }
-    size_t mm = want < (1u << 20) ? (1u << 20) : want;
-    if (la_os_mmap(mm, PROT_READ | PROT_WRITE, 0, &r)) return 0;
+    /* Without brk the main arena lives in mmap'd segments.  Each is twice the
+     * previous one (1 MiB up to 64 MiB; untouched pages cost no memory), so a
+     * large heap is a few segments: most pointers fall in the newest
+     * segment's ownership window and the others are found in a short search. */
+    static size_t next_mm = (size_t)1 << 20;
+    size_t mm = want < next_mm ? next_mm : want;
+    if (la_os_mmap(mm, PROT_READ | PROT_WRITE, 0, &r)) {
+        mm = want < ((size_t)1 << 20) ? ((size_t)1 << 20) : want;
+        if (la_os_mmap(mm, PROT_READ | PROT_WRITE, 0, &r)) return 0;
+    } else if (next_mm < ((size_t)64 << 20)) {
+        next_mm *= 2;
+    }
     av->flags |= LA_ARENA_NONCONTIG;
     main_new_segment(av, (uintptr_t)r, mm, LA_SEG_MMAP);
     return 1;
