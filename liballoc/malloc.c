@@ -260,6 +260,12 @@ LA_NOINLINE void la_free_slow(void *mem)
  * (so chunk and next header lie in the heap).  The arena follows from the
  * NON_MAIN_ARENA bit, which must agree with where the chunk is: a main-arena
  * chunk in the main arena's window, a non-main one in a mapped heap. */
+static LA_NOINLINE void free_inheap_rest(void *mem, struct la_arena *av)
+{
+    if (la_unlikely(!av)) av = owner_check(mem, "free(): invalid pointer");
+    free_body(mem, av);
+}
+
 LA_NOINLINE void la_free_slow_inheap(void *mem)
 {
     la_t_fn = "free";
@@ -272,18 +278,18 @@ LA_NOINLINE void la_free_slow_inheap(void *mem)
     } else if (!la_win_ok(av, (uintptr_t)mem)) {
         av = NULL;
     }
-    if (la_unlikely(!av)) av = owner_check(mem, "free(): invalid pointer");
     /* the common case, a full tcache bin and no key: straight to the arena
      * (the inline path checked size, alignment and the next chunk's
-     * PREV_INUSE; la_int_free makes glibc's checks) */
+     * PREV_INUSE; la_int_free makes glibc's checks); the rest out of line */
+    /* (a thread that never allocated has no tcache: la_tc_none, every bin full) */
     struct la_tcache *tc = la_tc;
     size_t idx = la_tcache_index(ck_size(p));
-    if (la_likely(av && tc->counts[idx] == la_g.tc_count && ((struct la_tcache_entry *)mem)->key != la_g.tc_key &&
-                  !la_dbg.tunables.perturb)) {
+    if (la_likely(av && (tc->counts[idx] == la_g.tc_count || tc == LA_TC_NONE) &&
+                  ((struct la_tcache_entry *)mem)->key != la_g.tc_key && !la_dbg.tunables.perturb)) {
         la_int_free(av, p, 0);
         return;
     }
-    free_body(mem, av);
+    free_inheap_rest(mem, av);
 }
 #endif
 
