@@ -13,7 +13,9 @@
  * everything else is sorted into small/large bins, at most 10000 per call),
  * for large requests the best fit in nb's large bin, then the binmap to find the
  * smallest non-empty larger bin (split, remainder to unsorted), then the top
- * chunk, and finally la_sysmalloc (sysmem.c): an own mmap for nb >=
+ * chunk (after 32 arena allocations for one tcache bin, the same split of top
+ * also fills that bin: batch refill, one lock per tcache_count chunks), and
+ * finally la_sysmalloc (sysmem.c): an own mmap for nb >=
  * mmap_threshold, else grow top (sbrk for the main arena, mprotect of the heap
  * or a new heap for the others).  If that arena is out of memory another one is
  * tried.
@@ -26,7 +28,11 @@
  * pushes small chunks on a fastbin, and coalesces the others with free
  * neighbours into the unsorted bin or into top; a coalesced chunk of 64 KiB or
  * more consolidates the fastbins and may trim top (sbrk down, or MADV_DONTNEED
- * and unmapping of emptied heaps).
+ * and unmapping of emptied heaps) down to top_pad plus a reserve that grows
+ * when the arena regrows right after a trim (la_auto_trim, sysmem.c); if that
+ * region stays below top, the thread's cached chunks of the arena go back
+ * first (bins.c drain_tcache), so batch-refilled chunks do not pin the heap.
+ * While the process is single-threaded the arena locks are plain stores.
  *
  * Where the hardening sits (internal.h "hardening", man liballoc(3) SECURITY).
  * Nothing is read from a pointer handed to free or realloc before it is known
