@@ -368,18 +368,20 @@ static void main_new_segment(struct la_arena *av, uintptr_t base, size_t len, ui
  * Trimming top on every large free and growing it again on the next burst
  * costs a syscall and a page fault per page each time (a program that builds
  * and drops a few MiB in rounds did 25 brk calls and 1500 faults per round).
- * Each arena remembers whether it grew since its last automatic trim: growing
- * again right after a trim means the trim was premature, so the arena keeps
- * (does not trim) that much more from then on ("keep", doubled at most each
- * time, capped at LA_TRIM_KEEP_MAX).  Two automatic trims with no growth in
- * between halve keep again, so an arena that stopped cycling returns its
- * memory over the following large frees; malloc_trim ignores keep.  The state
- * is private (not in the published arena struct), one slot per arena index. */
+ * Each arena counts the bytes its automatic trims released since it last grew.
+ * Growing again after such trims means they were premature, so the arena keeps
+ * (does not trim) that much more from then on: "keep" becomes at least those
+ * bytes and at least twice its old value, capped at LA_TRIM_KEEP_MAX.  keep
+ * halves each time trims go on for LA_TRIM_DECAY_OPS arena operations without
+ * a regrowth, so an arena that stopped cycling returns its memory over its
+ * later large frees; malloc_trim ignores keep.  The state is private (not in
+ * the published arena struct), one slot per arena index. */
 #define LA_TRIM_KEEP_MAX ((size_t)32 << 20)
+#define LA_TRIM_DECAY_OPS 65536
 struct la_trimstate {
     size_t keep;          /* bytes of top the automatic trim leaves beyond top_pad */
-    size_t last_trim;     /* bytes released by the last automatic trim, 0 if none */
-    int grew;             /* grew since the last automatic trim */
+    size_t trimmed;       /* bytes released by automatic trims since the last growth */
+    uint64_t mark;        /* av->ops at the last growth or decay */
 };
 static struct la_trimstate la_ts[64];
 LA_INLINE struct la_trimstate *trimstate(const struct la_arena *av) { return &la_ts[av->index & 63]; }
@@ -387,20 +389,23 @@ LA_INLINE struct la_trimstate *trimstate(const struct la_arena *av) { return &la
 static void note_grow(struct la_arena *av)
 {
     struct la_trimstate *ts = trimstate(av);
-    if (ts->last_trim && !ts->grew) {
+    if (ts->trimmed) {
         size_t k = ts->keep * 2;
-        if (k < ts->last_trim) k = ts->last_trim;
+        if (k < ts->trimmed) k = ts->trimmed;
         ts->keep = k < LA_TRIM_KEEP_MAX ? k : LA_TRIM_KEEP_MAX;
+        ts->trimmed = 0;
     }
-    ts->grew = 1;
+    ts->mark = av->ops;
 }
 
 static void note_trim(struct la_arena *av, size_t released)
 {
     struct la_trimstate *ts = trimstate(av);
-    if (!ts->grew && ts->last_trim) ts->keep /= 2;
-    ts->last_trim = released;
-    ts->grew = 0;
+    ts->trimmed += released;
+    if (av->ops - ts->mark > LA_TRIM_DECAY_OPS) {
+        ts->keep /= 2;
+        ts->mark = av->ops;
+    }
 }
 
 void la_auto_trim(struct la_arena *av)

@@ -1,0 +1,134 @@
+/*
+ * tests/check_perf.c - the mechanisms liballoc has for speed and memory beyond
+ * the plain ptmalloc2 flow (see man liballoc(3), "Trimming has hysteresis" and
+ * "Batch refill"): each test drives liballoc through its own entry points in a
+ * fresh Check child and reads the result back through liballoc_debug, as
+ * tests/check_mechanisms.c does.
+ *   batch_refill_address_order   after 32 arena allocations of one size, the
+ *                                next split of top fills that tcache bin, and
+ *                                the chunks still come out in address order
+ *   batch_refill_does_not_pin    chunks cached that way do not keep the heap
+ *                                from shrinking once everything is freed
+ *   trim_hysteresis              an arena that regrows right after a trim
+ *                                keeps a reserve (no trim/grow every round);
+ *                                malloc_trim still returns it
+ */
+#include <malloc.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include "check_suites.h"
+#include "check_la.h"
+
+#define KiB (1024ul)
+#define MiB (1024ul * 1024ul)
+
+START_TEST(batch_refill_address_order)
+{
+    enum { N = 60 };   /* refills at the 33rd, 41st, 49th and 57th: 4 left */
+    const size_t req = 40;
+    const size_t cs = la_request2size(req);
+    void *p[N];
+    for (int i = 0; i < N; i++) {
+        p[i] = liballoc_malloc(req);
+        ck_assert_ptr_nonnull(p[i]);
+    }
+    /* every chunk follows the previous one, refilled or not */
+    for (int i = 1; i < N; i++)
+        ck_assert_msg((uintptr_t)p[i] == (uintptr_t)p[i - 1] + cs, "chunk %d at %p, previous at %p (size %zu)", i,
+                      p[i], p[i - 1], cs);
+    /* and the refill happened: the bin holds chunks nobody asked for yet, the
+     * next ones after p[N-1] */
+    struct la_tcache *tc = t_my_tcache();
+    ck_assert_ptr_nonnull(tc);
+    unsigned idx = la_tcache_index(cs);
+    ck_assert_uint_gt(tc->counts[idx], 0);
+    ck_assert_ptr_eq((void *)tc->entries[idx], (char *)p[N - 1] + cs);
+    for (int i = 0; i < N; i++)
+        liballoc_free(p[i]);
+    ck_assert_int_eq(liballoc_check_heap(), 0);
+}
+END_TEST
+
+START_TEST(batch_refill_does_not_pin)
+{
+    /* the frag benchmark's shape: many small blocks of a few sizes (refills
+     * happen at the top of the heap, and some refilled chunks are never asked
+     * for), then larger blocks above them, then everything freed in
+     * allocation order.  The main arena must shrink back, as it does without
+     * refills (frag: 103 MiB stayed before refilled chunks were drained). */
+    enum { N = 60000, NB = 400 };
+    void **p = malloc(N * sizeof *p), *big[NB];
+    ck_assert_ptr_nonnull(p);
+    struct la_arena *a = t_main_arena();
+    for (int i = 0; i < N; i++) {
+        p[i] = liballoc_malloc(16 + (size_t)(i % 7) * 48);
+        ck_assert_ptr_nonnull(p[i]);
+    }
+    struct la_tcache *tc = t_my_tcache();
+    unsigned cached = 0;
+    for (unsigned i = 0; i < LA_TCACHE_BINS; i++)
+        cached += tc->counts[i];
+    ck_assert_uint_gt(cached, 0);       /* refilled chunks nobody took */
+    for (int i = 0; i < NB; i++) {
+        big[i] = liballoc_malloc(2048);
+        ck_assert_ptr_nonnull(big[i]);
+    }
+    uint64_t full = a->system_mem;
+    ck_assert_uint_gt(full, 4 * MiB);
+    for (int i = 0; i < N; i++)
+        liballoc_free(p[i]);
+    for (int i = 0; i < NB; i++)
+        liballoc_free(big[i]);
+    uint64_t after = a->system_mem;
+    ck_assert_msg(after < full / 4, "main arena system_mem %llu after freeing all, %llu when full",
+                  (unsigned long long)after, (unsigned long long)full);
+    free(p);
+    ck_assert_int_eq(liballoc_check_heap(), 0);
+}
+END_TEST
+
+START_TEST(trim_hysteresis)
+{
+    /* rounds of 4 MiB in 64 KiB blocks (below the mmap threshold), all freed */
+    enum { N = 64, ROUNDS = 6 };
+    const size_t req = 64 * KiB;
+    void *p[N];
+    struct la_arena *a = t_main_arena();
+    uint64_t low[ROUNDS];
+    for (int r = 0; r < ROUNDS; r++) {
+        for (int i = 0; i < N; i++) {
+            p[i] = liballoc_malloc(req);
+            ck_assert_ptr_nonnull(p[i]);
+        }
+        for (int i = N - 1; i >= 0; i--)
+            liballoc_free(p[i]);
+        low[r] = a->system_mem;
+    }
+    /* the first round trims down (as glibc does); the rounds after it keep
+     * the memory they keep regrowing into */
+    ck_assert_msg(low[0] < 2 * MiB, "round 0 left %llu bytes", (unsigned long long)low[0]);
+    ck_assert_msg(low[ROUNDS - 1] >= N * req / 2, "round %d left only %llu bytes (trimmed every round)", ROUNDS - 1,
+                  (unsigned long long)low[ROUNDS - 1]);
+    /* malloc_trim ignores the reserve */
+    liballoc_malloc_trim(0);
+    ck_assert_msg(a->system_mem < 1 * MiB, "malloc_trim(0) left %llu bytes", (unsigned long long)a->system_mem);
+    ck_assert_int_eq(liballoc_check_heap(), 0);
+}
+END_TEST
+
+static void default_options(void) { unsetenv("LIBALLOC_OPTIONS"); }
+
+static Suite *suite_perf(void)
+{
+    Suite *s = suite_create("perf");
+    TCase *tc = tcase_create("perf");
+    tcase_set_timeout(tc, 20);
+    tcase_add_checked_fixture(tc, default_options, NULL);
+    tcase_add_test(tc, batch_refill_address_order);
+    tcase_add_test(tc, batch_refill_does_not_pin);
+    tcase_add_test(tc, trim_hysteresis);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+CHECK_SUITE(suite_perf)
