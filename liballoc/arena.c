@@ -129,7 +129,7 @@ static struct la_arena *arena_choose(void)
 }
 
 /* The lock of this thread's arena is busy: find another arena we can lock now,
- * creating one if the limit allows.  NULL if none. */
+ * creating one if the limits allow.  NULL if none. */
 static struct la_arena *arena_move(struct la_arena *cur)
 {
     struct la_arena *got = NULL;
@@ -139,7 +139,14 @@ static struct la_arena *arena_move(struct la_arena *cur)
         if (la_trylock(&a->lock)) got = a;
     }
     if (!got && la_dbg.narenas < arena_limit()) {
-        got = arena_new(1);
+        /* a new arena only while there are no more arenas than threads
+         * attached (plus one): a thread that keeps finding its arena busy (a
+         * consumer freeing into it) otherwise hops through a trail of new
+         * arenas, each keeping its own top and free chunks (prodcons: 12 MiB
+         * peak RSS, 5x glibc's; 4 MiB with this limit, same speed) */
+        uint32_t live = 0;
+        for (struct la_arena *a = &la_main_arena; a; a = a->next) live += a->nthreads;
+        if (la_dbg.narenas < live + 1) got = arena_new(1);
     }
     if (!got) {
         for (struct la_arena *a = cur->next ? cur->next : &la_main_arena; a != cur;
