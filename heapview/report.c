@@ -159,7 +159,8 @@ int hv_report_leaks(FILE *f, const struct hv_snapshot *s, const struct hv_report
         tbytes += live[i].size;
         tcount++;
     }
-    qsort(g, ng, sizeof *g, cmp_group);
+    if (ng)
+        qsort(g, ng, sizeof *g, cmp_group);
     struct hv_symbols *sym = hv_symbols_new(s->regions, s->nregions);
     if (o && o->collapsed) {
         for (size_t i = 0; i < ng; i++)
@@ -218,6 +219,11 @@ int hv_report_diff(FILE *f, const struct hv_snapshot *a, const struct hv_snapsho
 {
     struct hv_live *la, *lb;
     size_t na = collect_live(a, &la), nb = collect_live(b, &lb);
+    if (!la || !lb) {
+        free(la);
+        free(lb);
+        return -1;
+    }
     qsort(la, na, sizeof *la, cmp_live);
     qsort(lb, nb, sizeof *lb, cmp_live);
     struct hv_symbols *sym = hv_symbols_new(b->regions, b->nregions);
