@@ -163,6 +163,10 @@ LA_INLINE void *split_victim(struct la_arena *av, la_chunk *victim, size_t size,
 {
     size_t rsize = size - nb;
     size_t abit = la_arena_bit(av);
+    if (rsize < LA_MINSIZE)
+        LA_NOTE(LA_PATH_BIN_FIT, la_bin_index(size), 0, victim, size, 0);
+    else
+        LA_NOTE(LA_PATH_SPLIT, la_bin_index(size), 0, victim, nb, rsize);
     if (rsize < LA_MINSIZE) {
         ck_set_inuse_at(victim, size);
         victim->size |= abit;
@@ -218,6 +222,7 @@ void *la_int_malloc(struct la_arena *av, size_t nb)
 #if LA_HARDEN_EXTRA
             victim->bk = NULL;          /* the fastbin key (see la_int_free) */
 #endif
+            LA_NOTE(LA_PATH_FAST_HIT, idx, 0, victim, nb, 0);
             return ck2mem(victim);
         }
     }
@@ -258,6 +263,7 @@ void *la_int_malloc(struct la_arena *av, size_t nb)
                     tc_put(tc, t, tidx);
                 }
             }
+            LA_NOTE(LA_PATH_SMALL_HIT, idx, 0, victim, nb, 0);
             return ck2mem(victim);
         }
     } else {
@@ -300,6 +306,7 @@ void *la_int_malloc(struct la_arena *av, size_t nb)
                 victim->size = nb | LA_PREV_INUSE | abit;
                 rem->size = rsize | LA_PREV_INUSE;
                 ck_set_foot(rem, rsize);
+                LA_NOTE(LA_PATH_LAST_REMAINDER, 1, 0, victim, nb, rsize);
                 return ck2mem(victim);
             }
 
@@ -309,6 +316,7 @@ void *la_int_malloc(struct la_arena *av, size_t nb)
             if (size == nb) {
                 ck_set_inuse_at(victim, size);
                 victim->size |= abit;
+                LA_NOTE(LA_PATH_UNSORTED_EXACT, 1, 0, victim, nb, 0);
                 if (can_cache && tc->counts[tidx] < la_g.tc_count) {
                     tc_put(tc, victim, tidx);
                     return_cached = 1;
@@ -463,6 +471,7 @@ void *la_int_malloc(struct la_arena *av, size_t nb)
                 la_chunk *rem = ck_at(victim, nb);
                 av->top = rem;
                 rem->size = rsize | LA_PREV_INUSE;
+                LA_NOTE(LA_PATH_TOP, 0, 0, victim, nb, rsize);
                 return ck2mem(victim);
             }
         }
@@ -559,10 +568,12 @@ static void free_merge(struct la_arena *av, la_chunk *p, size_t size, int may_tr
         unsorted_push(av, p, size, "free(): corrupted unsorted chunks");
         p->size = size | LA_PREV_INUSE;
         ck_set_foot(p, size);
+        LA_NOTE_PATH(LA_PATH_FREE_UNSORTED, 1, size);
     } else {
         size += nextsize;
         p->size = size | LA_PREV_INUSE;
         av->top = p;
+        LA_NOTE_PATH(LA_PATH_FREE_TOP, 0, size);
     }
 
     if (may_trim && size >= LA_CONSOLIDATE_THRESHOLD) {
@@ -606,7 +617,12 @@ void la_int_free(struct la_arena *av, la_chunk *p, int have_lock)
 #endif
         p->fd = (la_chunk *)la_protect_ptr((uintptr_t)&p->fd, (uintptr_t)old);
         av->fastbins[idx] = p;
+        LA_NOTE(LA_PATH_FAST_PUT, idx, 0, p, size, 0);
     } else {
+        if (la_unlikely(la_t_tracing)) {
+            la_t_note.chunk = (uint64_t)(uintptr_t)p;
+            la_t_note.csize = size;
+        }
         free_merge(av, p, size, have_lock != 2);
     }
     if (!have_lock) la_arena_unlock(av);
@@ -614,6 +630,7 @@ void la_int_free(struct la_arena *av, la_chunk *p, int have_lock)
 
 void la_consolidate(struct la_arena *av)
 {
+    LA_NOTE_FLAG(LA_OPF_CONSOLIDATED);
     la_chunk *unsorted = bin_at(av, LA_BIN_UNSORTED);
     av->have_fastchunks = 0;
     for (unsigned i = 0; i < LA_NFASTBINS; i++) {

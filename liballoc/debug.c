@@ -43,7 +43,8 @@ void la_update_fastpath(void)
                    (t->tcache_max == 0 ? 0 : la_tcache_index(la_request2size(t->tcache_max)) + 1);
     if (la_g.tc_bins > LA_TCACHE_BINS) la_g.tc_bins = LA_TCACHE_BINS;
     la_g.max_fast = la_max_fast_chunk(t->mxfast);
-    if (t->perturb || t->check || la_g.tc_bins == 0) {
+    /* tracing: every malloc and free must reach the slow path to be recorded */
+    if (t->perturb || t->check || la_g.tc_bins == 0 || la_dbg.trace.flags) {
         la_g.fast_max_req = 0;
         la_g.fast_bins = 0;
     } else {
@@ -84,6 +85,7 @@ LA_NOINLINE void la_init(void)
     t->arena_max = 0;
     t->arena_test = 8;
     la_options_init();                  /* LIBALLOC_OPTIONS (getenv + write only) */
+    la_trace_init();                    /* trace options: history ring, site table (mmap only) */
 
     la_layout_fill(&la_dbg.layout);
     la_arena_init(&la_main_arena, 0);
@@ -100,6 +102,7 @@ LA_NOINLINE void la_init(void)
     /* Phase 2: may allocate. */
     if (pthread_key_create(&la_g.key, la_tcache_thread_exit) == 0) la_g.have_key = 1;
     pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+    la_trace_init2();
     la_g.init_state = 3;
     in_init = 0;
     la_unlock(&init_lock);

@@ -393,6 +393,38 @@ void la_periodic_check(void) LA_HIDDEN;
 size_t la_fmt_u(char *buf, uint64_t v) LA_HIDDEN;
 size_t la_fmt_x(char *buf, uint64_t v) LA_HIDDEN;
 
+/* ---- trace.c (LIBALLOC_OPTIONS trace/history/sites/step; liballoc_debug.trace) ---- */
+void la_trace_init(void) LA_HIDDEN;             /* phase 1: ring and site table */
+void la_trace_init2(void) LA_HIDDEN;            /* phase 2: unwinder; step mode stop */
+/* ra: the return address the public entry was called with (the caller) */
+void *la_traced_malloc(size_t n, void *ra) LA_HIDDEN;
+void la_traced_free(void *p, void *ra) LA_HIDDEN;
+void *la_traced_calloc(size_t nmemb, size_t size, void *ra) LA_HIDDEN;
+void *la_traced_realloc(void *p, size_t n, void *ra) LA_HIDDEN;
+void *la_traced_memalign(size_t alignment, size_t n, void *(*fn)(size_t, size_t), void *ra) LA_HIDDEN;
+#define LA_RA() __builtin_return_address(0)
+/* set while this thread records an operation: nested calls are served, not recorded */
+extern LA_TLS int la_t_tracing LA_HIDDEN;
+/* what the current operation did, noted by the slow paths (LA_NOTE) */
+extern LA_TLS struct la_op la_t_note LA_HIDDEN;
+extern LA_TLS uint64_t la_t_tid LA_HIDDEN;     /* cached thread id (0: not yet) */
+/* true when a public entry must hand the call to la_traced_*() */
+#define LA_TRACE_ENTRY() (la_unlikely(la_dbg.trace.flags != 0) && !la_t_tracing)
+/* note the path (enum la_op_path), bin index, bin count, chunk, chunk size and a
+ * path-specific number; costs a TLS load and a branch when not recording */
+#define LA_NOTE(path_, bin_, count_, chunk_, csize_, aux_) do {                   \
+        if (la_unlikely(la_t_tracing)) {                                            \
+            la_t_note.path = (path_); la_t_note.bin = (uint32_t)(bin_);            \
+            la_t_note.count = (uint32_t)(count_);                                  \
+            la_t_note.chunk = (uint64_t)(uintptr_t)(chunk_);                       \
+            la_t_note.csize = (csize_); la_t_note.aux0 = (aux_);                   \
+        } } while (0)
+#define LA_NOTE_PATH(path_, bin_, aux_) do {                                      \
+        if (la_unlikely(la_t_tracing)) {                                            \
+            la_t_note.path = (path_); la_t_note.bin = (uint32_t)(bin_); la_t_note.aux0 = (aux_); \
+        } } while (0)
+#define LA_NOTE_FLAG(f) do { if (la_unlikely(la_t_tracing)) la_t_note.flags |= (f); } while (0)
+
 /* ---- fork.c ----------------------------------------------------------------------- */
 void la_fork_prepare(void) LA_HIDDEN;
 void la_fork_parent(void) LA_HIDDEN;

@@ -34,6 +34,14 @@
  * first (bins.c drain_tcache), so batch-refilled chunks do not pin the heap.
  * While the process is single-threaded the arena locks are plain stores.
  *
+ * Tracing (trace.c, LIBALLOC_OPTIONS trace/history/sites/step).  The options
+ * set the inline limits to 0, so every call reaches a slow path here; each
+ * public entry's slow path hands the call to la_traced_*() (LA_TRACE_ENTRY),
+ * which runs the same slow path again with la_t_tracing set, while bins.c,
+ * sysmem.c and this file note the path taken (LA_NOTE), and then publishes the
+ * record, the history slot and the allocation site.  Without the options the
+ * inline paths are unchanged and each slow entry pays one not-taken branch.
+ *
  * Where the hardening sits (internal.h "hardening", man liballoc(3) SECURITY).
  * Nothing is read from a pointer handed to free or realloc before it is known
  * to lie in liballoc's memory: the inline free tests it against the ownership
@@ -98,6 +106,7 @@ LA_NOINLINE void *la_malloc_slow(size_t n)
 {
     la_t_fn = "malloc";
     la_ensure_init();
+    if (LA_TRACE_ENTRY()) return la_traced_malloc(n, LA_RA());
     maybe_check();
     if (la_unlikely(n > PTRDIFF_MAX)) {
         errno = ENOMEM;
@@ -109,6 +118,7 @@ LA_NOINLINE void *la_malloc_slow(size_t n)
     void *m;
     if (tc && idx < la_g.tc_bins && tc->entries[idx]) {
         m = la_tcache_get_slow(tc, idx);
+        LA_NOTE(LA_PATH_TCACHE_HIT, idx, tc->counts[idx], mem2ck(m), nb, 0);
     } else if (tc && idx < la_g.tc_bins) {
         /* Batch refill.  A thread that keeps missing the same tcache bin
          * (LA_CARVE_AFTER misses) gets that bin filled by the next split of
@@ -205,6 +215,7 @@ LA_INLINE void free_body(void *mem, struct la_arena *owner)
             t->mmap_threshold = size;
             t->trim_threshold = 2 * size;
         }
+        LA_NOTE(LA_PATH_MUNMAP, 0, 0, p, size, size);
         la_munmap_chunk(p);             /* raw syscall: errno untouched */
         return;
     }
@@ -242,6 +253,7 @@ LA_INLINE void free_body(void *mem, struct la_arena *owner)
             if (la_unlikely(la_dbg.tunables.perturb))
                 memset(mem, (int)la_dbg.tunables.perturb & 0xff, size - LA_CHUNK_HDR);
             tc_put(tc, p, idx);
+            LA_NOTE(LA_PATH_TCACHE_PUT, idx, tc->counts[idx], p, size, 0);
             return;
         }
     }
@@ -251,6 +263,10 @@ LA_INLINE void free_body(void *mem, struct la_arena *owner)
 LA_NOINLINE void la_free_slow(void *mem)
 {
     if (!mem) return;
+    if (LA_TRACE_ENTRY()) {
+        la_traced_free(mem, LA_RA());
+        return;
+    }
     la_t_fn = "free";
     maybe_check();
 #if LA_HARDEN_EXTRA
@@ -274,6 +290,10 @@ static LA_NOINLINE void free_inheap_rest(void *mem, struct la_arena *av)
 
 LA_NOINLINE void la_free_slow_inheap(void *mem)
 {
+    if (LA_TRACE_ENTRY()) {
+        la_traced_free(mem, LA_RA());
+        return;
+    }
     la_t_fn = "free";
     maybe_check();
     la_chunk *p = mem2ck(mem);
@@ -315,6 +335,7 @@ void *la_calloc(size_t nmemb, size_t size)
     }
     la_t_fn = "calloc";
     la_ensure_init();
+    if (LA_TRACE_ENTRY()) return la_traced_calloc(nmemb, size, LA_RA());
     maybe_check();
     size_t nb = la_request2size(n);
     struct la_tcache *tc = my_tcache();
@@ -322,6 +343,7 @@ void *la_calloc(size_t nmemb, size_t size)
     void *m;
     if (tc && idx < la_g.tc_bins && tc->entries[idx]) {
         m = la_tcache_get_slow(tc, idx);
+        LA_NOTE(LA_PATH_TCACHE_HIT, idx, tc->counts[idx], mem2ck(m), nb, 0);
         memset(m, 0, ck_size(mem2ck(m)) - LA_SIZE_SZ);
         return m;
     }
@@ -358,6 +380,7 @@ void *la_calloc(size_t nmemb, size_t size)
 
 void *la_realloc(void *mem, size_t n)
 {
+    if (LA_TRACE_ENTRY()) return la_traced_realloc(mem, n, LA_RA());
     if (!mem) return la_malloc(n);
     if (n == 0) {
         la_free(mem);
@@ -418,6 +441,7 @@ void *la_reallocarray(void *p, size_t nmemb, size_t size)
 
 static void *aligned_malloc(size_t alignment, size_t n)
 {
+    if (LA_TRACE_ENTRY()) return la_traced_memalign(alignment, n, aligned_malloc, LA_RA());
     if (alignment <= LA_ALIGNMENT) return la_malloc(n);
     if (alignment > SIZE_MAX / 2 + 1) {
         errno = EINVAL;

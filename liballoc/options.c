@@ -85,6 +85,30 @@ static void warn_item(const char *why, const char *item, size_t len)
     la_os_write(2, buf, n);
 }
 
+/* trace=0|1, history=N (records kept), sites=DEPTH (frames per allocation),
+ * step=0|1 (heapview's step mode): they set liballoc_debug.trace, which
+ * la_trace_init (trace.c) turns into the ring, the site table and the flags. */
+static int trace_option(const char *p, const char *eq, const char *end)
+{
+    static const struct { const char *name; uint64_t max; } tr[] = {
+        { "trace", 1 }, { "history", 1u << 22 }, { "sites", LA_SITE_MAX_DEPTH }, { "step", 1 },
+    };
+    for (size_t i = 0; i < sizeof tr / sizeof tr[0]; i++) {
+        size_t nl = strlen(tr[i].name);
+        if ((size_t)(eq - p) != nl || memcmp(p, tr[i].name, nl) != 0) continue;
+        uint64_t v;
+        struct la_trace *t = &la_dbg.trace;
+        if (eq == end || parse_num(eq + 1, (size_t)(end - eq - 1), &v) != 0) warn_item("malformed value in", p, (size_t)(end - p));
+        else if (v > tr[i].max) warn_item("value out of range in", p, (size_t)(end - p));
+        else if (i == 0) t->flags = v ? t->flags | LA_TRACE_ON : t->flags & ~LA_TRACE_ON;
+        else if (i == 1) t->hist_cap = v;
+        else if (i == 2) t->site_depth = (uint32_t)v;
+        else t->flags = v ? t->flags | LA_TRACE_STEP | LA_TRACE_ON : t->flags & ~LA_TRACE_STEP;
+        return 1;
+    }
+    return 0;
+}
+
 void la_options_init(void)
 {
     const char *env = getenv("LIBALLOC_OPTIONS");
@@ -103,7 +127,8 @@ void la_options_init(void)
                 if ((size_t)(eq - p) == nl && memcmp(p, opts[i].name, nl) == 0) { o = &opts[i]; break; }
             }
             uint64_t v;
-            if (!o) warn_item("unknown option", p, len);
+            if (!o && trace_option(p, eq, end)) {}
+            else if (!o) warn_item("unknown option", p, len);
             else if (eq == end || parse_num(eq + 1, (size_t)(end - eq - 1), &v) != 0) warn_item("malformed value in", p, len);
             else if (v > o->max) warn_item("value out of range in", p, len);
             else {

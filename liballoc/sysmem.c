@@ -576,8 +576,12 @@ void *la_sysmalloc(struct la_arena *av, size_t nb)
     if (nb >= t->mmap_threshold && la_dbg.mstats.n_mmaps < t->mmap_max) {
         tried = 1;
         void *m = la_mmap_chunk(nb);
-        if (m) return m;
+        if (m) {
+            LA_NOTE(LA_PATH_MMAP, 0, 0, mem2ck(m), ck_size(mem2ck(m)), ck_size(mem2ck(m)));
+            return m;
+        }
     }
+    uint64_t sys0 = av->system_mem;
     int ok = av == &la_main_arena ? grow_main(av, nb) : grow_nonmain(av, nb);
     if (ok) {
         la_chunk *top = av->top;
@@ -587,10 +591,15 @@ void *la_sysmalloc(struct la_arena *av, size_t nb)
             av->top = rem;
             top->size = nb | LA_PREV_INUSE | la_arena_bit(av);
             rem->size = (size - nb) | LA_PREV_INUSE;
+            LA_NOTE(LA_PATH_TOP_EXTENDED, 0, 0, top, nb, av->system_mem - sys0);
             return ck2mem(top);
         }
     }
-    if (!tried && la_dbg.mstats.n_mmaps < t->mmap_max) return la_mmap_chunk(nb);
+    if (!tried && la_dbg.mstats.n_mmaps < t->mmap_max) {
+        void *m = la_mmap_chunk(nb);
+        if (m) LA_NOTE(LA_PATH_MMAP, 0, 0, mem2ck(m), ck_size(mem2ck(m)), ck_size(mem2ck(m)));
+        return m;
+    }
     return NULL;
 }
 
