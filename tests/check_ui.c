@@ -499,7 +499,7 @@ static void ui_setup(void)
 
 static void ui_teardown(void)
 {
-    static const char *const names[] = { "views", "core", "refresh", "signals", "refuse", "mono", "corrupt", NULL };
+    static const char *const names[] = { "views", "core", "refresh", "signals", "refuse", "mono", "corrupt", "trace", NULL };
     for (int i = 0; names[i]; i++) {
         struct tm_s m;
         tm_name(&m, names[i]);
@@ -1076,6 +1076,50 @@ START_TEST(corrupt_heap)
 }
 END_TEST
 
+/* The tracing views on a target run with sites and history (tests/progs/hv_leaky):
+ * 6 Leaks names both sites with their bytes, m marks and after the target's
+ * phase 2 only the growth (leak_more) is shown, 7 History lists the calls, e
+ * explains the selected chunk. */
+START_TEST(trace_views)
+{
+    struct target t;
+    start_target(&t, "tests/progs/hv_leaky", "LIBALLOC_OPTIONS=sites=8,history=4096", 1);
+    struct tm_s m;
+    tm_start(&m, "trace");
+    char args[64];
+    snprintf(args, sizeof args, "-d 0.2 -p %d", (int)t.pid);
+    run_hv(&m, args, NULL);
+    free(wait_words(&m, 15, "[1:Overview]", NULL, NULL));
+    tm_keys(&m, "6");
+    char *s = wait_words(&m, 5, "[6:Leaks]", "500 bytes requested, 560 chunk bytes, 5 chunks", "leak_small+0x");
+    ck_assert_msg(strstr(s, "6000 bytes requested, 6048 chunk bytes, 3 chunks") && strstr(s, "leak_big+0x"),
+                  "leak_big missing:\n%s", s);
+    save_screen("leaks", s);
+    free(s);
+    tm_keys(&m, "m");
+    free(wait_words(&m, 5, "marked at operation #", "allocated since the mark", NULL));
+    kill(t.pid, SIGUSR1);           /* frees one leak_small block, keeps 4 x 48 bytes in leak_more */
+    s = wait_words(&m, 10, "192 bytes requested, 256 chunk bytes, 4 chunks", "leak_more+0x", NULL);
+    ck_assert_msg(!strstr(s, "leak_small+0x") && !strstr(s, "leak_big+0x"), "growth view shows old sites:\n%s", s);
+    save_screen("leaks_growth", s);
+    free(s);
+    tm_keys(&m, "7");
+    s = wait_words(&m, 5, "[7:History]", "history: ", "malloc(");
+    save_screen("history", s);
+    free(s);
+    tm_keys(&m, "2");
+    free(wait_words(&m, 5, "[2:Heap map]", NULL, NULL));
+    tm_keys(&m, "e");
+    s = wait_words(&m, 5, "[8:Explain]", "chunk: 0x", "why this size");
+    save_screen("explain", s);
+    free(s);
+    tm_keys(&m, "q");
+    expect_exit(&m, 0);
+    tm_stop(&m);
+    stop_target(&t);
+}
+END_TEST
+
 static Suite *suite_ui(void)
 {
     Suite *s = suite_create("heapview_ui");
@@ -1089,6 +1133,7 @@ static Suite *suite_ui(void)
     tcase_add_test(tc, refuse_without_terminal);
     tcase_add_test(tc, monochrome);
     tcase_add_test(tc, corrupt_heap);
+    tcase_add_test(tc, trace_views);
     suite_add_tcase(s, tc);
     return s;
 }
