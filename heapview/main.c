@@ -45,7 +45,7 @@ static void usage(FILE *f)
             "       heapview [-p PID | CORE [EXECUTABLE]] --leaks[=collapsed] [--since N] | --history |\n"
             "                --explain ADDRESS\n"
             "       heapview --diff CORE_A CORE_B\n"
-            "       heapview [--step-batch] [--steps N] [--liballoc PATH] -- PROGRAM [ARGS]\n"
+            "       heapview [--step-batch | --step-lines] [--steps N] [--liballoc PATH] -- PROGRAM [ARGS]\n"
             "Show the heap of a process that uses liballoc (live, by ptrace) or of its core file.\n"
             "  -p, --pid PID      attach to a running process (stopped only while copying its heap)\n"
             "  CORE [EXECUTABLE]  read a core file; EXECUTABLE (or liballoc.so) gives the symbols when\n"
@@ -60,7 +60,9 @@ static void usage(FILE *f)
             "  --explain ADDRESS  which chunk holds ADDRESS, its bin and why, and what points to it\n"
             "  --diff A B         chunks new, freed and resized from core A to core B, growth per site\n"
             "  -- PROGRAM [ARGS]  step mode: run PROGRAM on liballoc, stop after every allocator call and\n"
-            "                     say what the allocator did (commands: n c f m b d v l e q)\n"
+            "                     say what the allocator did; on a terminal in the screen (keys n c f m\n"
+            "                     b, ? lists them), else as lines with commands n c f m b d v l e q\n"
+            "  --step-lines       step mode as lines and commands on stdin even on a terminal\n"
             "  --step-batch       step mode without commands: print every call to the end\n"
             "  --steps N          step mode: stop after N shown calls\n"
             "  --liballoc PATH    step mode: the liballoc.so to preload\n"
@@ -81,7 +83,7 @@ static int die(int status, const char *msg)
 int main(int argc, char **argv)
 {
     enum { OPT_DUMP = 256, OPT_CHECK, OPT_NOCOLOR, OPT_LEAKS, OPT_SINCE, OPT_HISTORY, OPT_EXPLAIN, OPT_DIFF, OPT_STEPBATCH,
-           OPT_STEPS, OPT_LIBALLOC };
+           OPT_STEPS, OPT_LIBALLOC, OPT_STEPLINES };
     static const struct option longopts[] = {
         { "pid", required_argument, NULL, 'p' },      { "dump", optional_argument, NULL, OPT_DUMP },
         { "check", no_argument, NULL, OPT_CHECK },    { "delay", required_argument, NULL, 'd' },
@@ -91,6 +93,7 @@ int main(int argc, char **argv)
         { "diff", no_argument, NULL, OPT_DIFF },
         { "step-batch", no_argument, NULL, OPT_STEPBATCH }, { "steps", required_argument, NULL, OPT_STEPS },
         { "liballoc", required_argument, NULL, OPT_LIBALLOC },
+        { "step-lines", no_argument, NULL, OPT_STEPLINES },
         { "help", no_argument, NULL, 'h' },           { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 },
     };
@@ -100,9 +103,9 @@ int main(int argc, char **argv)
     const char *leaks = NULL;
     int history = 0, diff = 0, explain = 0;
     unsigned long long since = 0, explain_addr = 0;
-    struct hv_step_opts sto = { NULL, 0, 0, 0 };
-    int step_opt = 0;
-    struct hv_ui_options uio = { 1.0, 1, 0, 0 };
+    struct hv_step_opts sto = { NULL, 0, 0, 0, 0, 1.0, 1, hv_ui_run };
+    int step_opt = 0, step_lines = 0;
+    struct hv_ui_options uio = { 1.0, 1, 0, 0, NULL };
     if (getenv("NO_COLOR") && *getenv("NO_COLOR"))
         uio.colour = 0;
     int c;
@@ -173,6 +176,10 @@ int main(int argc, char **argv)
             }
             step_opt = 1;
             break;
+        case OPT_STEPLINES:
+            step_lines = 1;
+            step_opt = 1;
+            break;
         case OPT_LIBALLOC:
             sto.liballoc = optarg;
             step_opt = 1;
@@ -203,10 +210,16 @@ int main(int argc, char **argv)
             fprintf(stderr, "heapview: step mode takes -- PROGRAM [ARGS] and no other mode (see --help)\n");
             return HV_EXIT_USAGE;
         }
+        /* the screen unless asked for lines or there is no terminal for one */
+        const char *term = getenv("TERM");
+        sto.screen = !sto.batch && !step_lines && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO) && term && *term &&
+                     strcmp(term, "dumb") != 0;
+        sto.delay_s = uio.delay_s;
+        sto.colour = uio.colour;
         return hv_step_run(argv + optind, &sto);
     }
     if (step_opt) {
-        fprintf(stderr, "heapview: --step-batch, --steps and --liballoc go with -- PROGRAM (see --help)\n");
+        fprintf(stderr, "heapview: --step-batch, --step-lines, --steps and --liballoc go with -- PROGRAM (see --help)\n");
         return HV_EXIT_USAGE;
     }
     if (diff) {

@@ -28,10 +28,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "dump.h"
+#include "ui.h"
 #include "report.h"
 #include "snapshot.h"
 #include "step.h"
@@ -71,6 +73,12 @@ struct stepper {
     uint64_t bp_size[8], bp_addr[8];
     int nbs, nba;
     FILE *out;
+    /* the screen (ui.c drives these through struct hv_ui_step) */
+    const char *prog;
+    int running, armed;         /* SIGCONT sent and no wanted stop since; step_armed as written */
+    struct la_op cur;           /* the call of the current stop */
+    uint64_t tcc;
+    int have_cur;
 };
 
 static int write_armed(struct stepper *S, uint32_t v)
@@ -194,6 +202,165 @@ static void show(struct stepper *S, const struct la_op *op, uint64_t tcc)
     fflush(S->out);
 }
 
+/* ---- step mode in the screen (ui.c): the callbacks of struct hv_ui_step ---- */
+
+static void exit_text(const struct stepper *S, char *buf, size_t len)
+{
+    if (S->status >= 0 && WIFEXITED(S->status))
+        snprintf(buf, len, "%s exited with status %d", S->prog, WEXITSTATUS(S->status));
+    else if (S->status >= 0)
+        snprintf(buf, len, "%s killed by signal %d", S->prog, WTERMSIG(S->status));
+    else
+        snprintf(buf, len, "%s exited", S->prog);
+}
+
+static void ui_resume(void *ctx, int mode)
+{
+    struct stepper *S = ctx;
+    if (S->exited)
+        return;
+    if (!S->running) {
+        /* a stop reported again after the snapshot's seize/detach: drop it */
+        int st = 0;
+        while (waitpid(S->pid, &st, WNOHANG | WUNTRACED) > 0)
+            if (WIFEXITED(st) || WIFSIGNALED(st)) {
+                S->exited = 1;
+                S->status = st;
+                return;
+            }
+    }
+    S->mode = mode == HV_STEP_FREE ? RUN_FREE : mode == HV_STEP_MALLOC ? RUN_MALLOC
+            : mode == HV_STEP_CONT ? RUN_CONT : RUN_STEP;
+    /* c without breakpoints: no stops at all, the program runs at full speed */
+    int arm = !(S->mode == RUN_CONT && !S->nbs && !S->nba);
+    if (arm != S->armed && write_armed(S, (uint32_t)arm) == 0)
+        S->armed = arm;
+    S->running = 1;
+    kill(S->pid, SIGCONT);
+}
+
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static int ui_poll(void *ctx, int ms, int refresh_due)
+{
+    struct stepper *S = ctx;
+    if (S->exited)
+        return HV_STEP_EXITED;
+    if (!S->running)
+        return HV_STEP_STOPPED;
+    if (refresh_due && !S->armed)
+        return HV_STEP_PAUSED;          /* it never stops by itself: snapshot it running */
+    uint64_t end = mono_ms() + (uint64_t)ms;
+    for (;;) {
+        int st = 0;
+        pid_t r = waitpid(S->pid, &st, WNOHANG | WUNTRACED);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            S->exited = 1;
+            S->status = -1;
+            return HV_STEP_EXITED;
+        }
+        if (r == 0) {
+            if (mono_ms() >= end)
+                return HV_STEP_RUNNING;
+            usleep(500);
+            continue;
+        }
+        if (WIFEXITED(st) || WIFSIGNALED(st)) {
+            S->exited = 1;
+            S->status = st;
+            return HV_STEP_EXITED;
+        }
+        if (!WIFSTOPPED(st) || WSTOPSIG(st) != SIGSTOP) {
+            kill(S->pid, SIGCONT);      /* SIGTSTP and friends: let it go on */
+            continue;
+        }
+        struct la_op op;
+        uint64_t tcc = 7;
+        if (read_last(S, &op, &tcc) == 0 && (!S->have_cur || op.seq != S->cur.seq)) {
+            int w = wanted(S, &op);
+            if (w || refresh_due) {
+                S->cur = op;
+                S->tcc = tcc;
+                S->have_cur = 1;
+                S->running = 0;
+                return w ? HV_STEP_STOPPED : HV_STEP_PAUSED;
+            }
+        }
+        kill(S->pid, SIGCONT);
+    }
+}
+
+static void ui_describe(void *ctx, char *buf, size_t len)
+{
+    struct stepper *S = ctx;
+    if (S->exited) {
+        exit_text(S, buf, len);
+        return;
+    }
+    if (!S->have_cur) {
+        snprintf(buf, len, "%s stopped at liballoc's start: n runs it to its first allocator call", S->prog);
+        return;
+    }
+    char call[200], path[320];
+    hv_op_call_text(&S->cur, call, sizeof call);
+    hv_op_path_text(&S->cur, S->tcc, path, sizeof path);
+    snprintf(buf, len, "#%llu %s: %s%s", X(S->cur.seq), call, path, S->running ? "  (running)" : "");
+}
+
+static int ui_brk(void *ctx, const char *text, char *msg, size_t len)
+{
+    struct stepper *S = ctx;
+    while (*text == ' ')
+        text++;
+    if (!*text) {
+        S->nbs = S->nba = 0;
+        snprintf(msg, len, "breakpoints deleted");
+        return 0;
+    }
+    int kind = 0;                       /* 's', 'a' or 0: by value */
+    if ((text[0] == 's' || text[0] == 'S' || text[0] == 'a' || text[0] == 'A') && text[1] == ' ') {
+        kind = text[0] | 0x20;
+        text += 2;
+        while (*text == ' ')
+            text++;
+    }
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(text, &end, 0);
+    while (*end == ' ')
+        end++;
+    if (errno || *end || end == text || text[0] == '-') {
+        snprintf(msg, len, "not a number: '%s' (s SIZE, a ADDRESS, or a number)", text);
+        return -1;
+    }
+    if (!kind)
+        kind = v >= (1ull << 32) ? 'a' : 's';
+    if ((kind == 's' && S->nbs >= 8) || (kind == 'a' && S->nba >= 8)) {
+        snprintf(msg, len, "at most 8 breakpoints of each kind (b, then Enter on empty, clears)");
+        return -1;
+    }
+    if (kind == 's')
+        S->bp_size[S->nbs++] = v;
+    else
+        S->bp_addr[S->nba++] = v;
+    snprintf(msg, len, "breakpoint on %s 0x%llx (%d size, %d address breakpoints)", kind == 's' ? "size" : "address",
+             v, S->nbs, S->nba);
+    return 0;
+}
+
+static unsigned long long ui_focus(void *ctx)
+{
+    const struct stepper *S = ctx;
+    return S->have_cur && !S->exited ? S->cur.chunk : 0;
+}
+
 static void help(FILE *f)
 {
     fprintf(f, "commands: n (or Enter) next call, c continue, f next free, m next malloc, b size N | b addr A "
@@ -227,9 +394,16 @@ int hv_step_run(char **argv, const struct hv_step_opts *o)
                  old && *old ? "," : "");
         setenv("LIBALLOC_OPTIONS", opts, 1);
         setenv("LD_PRELOAD", so, 1);
-        if (o->quiet_program) {
+        if (o->quiet_program || o->screen) {
             FILE *n = freopen("/dev/null", "w", stdout);
             (void)n;
+        }
+        if (o->screen && o->ui_run) {
+            /* the terminal is heapview's screen: the program reads and writes /dev/null */
+            FILE *n = freopen("/dev/null", "w", stderr);
+            FILE *i = freopen("/dev/null", "r", stdin);
+            (void)n;
+            (void)i;
         }
         /* the write end (O_CLOEXEC) closes on a successful exec */
         execvp(argv[0], argv);
@@ -280,6 +454,19 @@ int hv_step_run(char **argv, const struct hv_step_opts *o)
         fprintf(stderr, "heapview: %s does not support step mode (liballoc_debug ABI %u, need 2)\n", so,
                 d.abi_version);
         return HV_EXIT_ABI;
+    }
+    S.armed = 1;
+    S.prog = argv[0];
+    if (o->screen && o->ui_run) {
+        struct hv_ui_step us = { &S, ui_resume, ui_poll, ui_describe, ui_brk, ui_focus };
+        struct hv_ui_options uio = { o->delay_s > 0 ? o->delay_s : 1.0, o->colour, 0, 0, &us };
+        int status = o->ui_run(S.src, &uio);
+        if (!S.exited) {
+            kill(pid, SIGKILL);
+            waitpid(pid, NULL, 0);
+        }
+        hv_source_close(S.src);
+        return status;
     }
     fprintf(S.out, "started %s (pid %d) on %s; stopped at liballoc's start\n", argv[0], (int)pid, so);
     if (!o->batch)

@@ -167,6 +167,10 @@ struct ui {
     /* figures for HEAPVIEW_UI_STATS (refresh cost benchmark) */
     uint64_t t_start, sum_take, max_take, sum_stop, max_stop, sum_draw, max_draw, ndraw, ntake;
     uint64_t sum_proc, max_proc, nproc;   /* diff + derive per refresh */
+    /* step mode */
+    const struct hv_ui_step *step;
+    int step_state, step_mode;           /* HV_STEP_RUNNING/STOPPED/EXITED, HV_STEP_NEXT.. */
+    char step_line[LINE_W];
 };
 
 /* ---- terminal restore on signals -------------------------------------------------------- */
@@ -912,10 +916,20 @@ struct key_entry {
 };
 static size_t nkeys(void);
 static const struct key_entry *key_at(size_t i);
+static size_t nstepkeys(void);
+static const struct key_entry *stepkey_at(size_t i);
 
 static void build_help(struct ui *u)
 {
-    struct line *l = addl(u, 0, -1, "Keys");
+    struct line *l;
+    if (u->step) {
+        l = addl(u, 0, -1, "Step mode keys (before the keys below)");
+        if (l)
+            l->attr = A_BOLD;
+        for (size_t i = 0; i < nstepkeys(); i++)
+            addl(u, 0, -1, "  %-10s %s", stepkey_at(i)->names, stepkey_at(i)->help);
+    }
+    l = addl(u, 0, -1, "Keys");
     if (l)
         l->attr = A_BOLD;
     for (size_t i = 0; i < nkeys(); i++)
@@ -1245,7 +1259,12 @@ static void draw_frame(struct ui *u)
     const struct hv_snapshot *s = u->snap;
     /* title */
     char t[LINE_W], mode[160];
-    if (s->source_kind != HV_SOURCE_LIVE)
+    if (u->step)
+        snprintf(mode, sizeof mode, "STEP %s  %zu changed",
+                 u->step_state == HV_STEP_EXITED ? "PROGRAM EXITED: last snapshot"
+                 : u->step_state == HV_STEP_STOPPED ? "stopped"
+                 : u->step_mode == HV_STEP_CONT ? "continuing" : "running", u->nchanged);
+    else if (s->source_kind != HV_SOURCE_LIVE)
         snprintf(mode, sizeof mode, "core file: one snapshot");
     else if (u->gone)
         snprintf(mode, sizeof mode, "TARGET EXITED (%s): last snapshot", u->gone_msg);
@@ -1282,6 +1301,15 @@ static void draw_frame(struct ui *u)
 
     u->body_top = 2;
     u->body_h = LINES - 3;
+    if (u->step) {
+        /* the step line: the call, its result and the allocator's path */
+        attrset(A_BOLD | (u->colour ? COLOR_PAIR(1 + K_NCLS + K_UNSORTED) : A_REVERSE));
+        mvhline(2, 0, ' ', COLS);
+        put_clipped(2, 0, u->step_line, COLS);
+        attrset(A_NORMAL);
+        u->body_top = 3;
+        u->body_h = LINES - 4;
+    }
     if (u->view == V_HEAP)
         draw_heap(u, u->body_top, u->body_h);
     else {
@@ -1293,7 +1321,8 @@ static void draw_frame(struct ui *u)
     mvhline(LINES - 1, 0, ' ', COLS);
     put_clipped(LINES - 1, 0,
                 u->status[0] ? u->status
-                             : " ?:help  Tab/1-8:views  Enter:chunk  /:address  e:explain  m:mark  Space:pause  q:quit",
+                : u->step ? " n:next call  c:continue  f:next free  m:next malloc  b:break  +:new ~:changed  ?:help  q:quit"
+                          : " ?:help  Tab/1-8:views  Enter:chunk  /:address  e:explain  m:mark  Space:pause  q:quit",
                 COLS);
     attrset(A_NORMAL);
     refresh();
@@ -1528,6 +1557,8 @@ static void act_refresh(struct ui *u, int key)
         snprintf(u->status, sizeof u->status, "core file: one snapshot, nothing to refresh");
     else if (u->gone)
         snprintf(u->status, sizeof u->status, "the target exited: nothing to refresh");
+    else if (u->step && u->step_state == HV_STEP_RUNNING)
+        snprintf(u->status, sizeof u->status, "running: the screen refreshes at the next stop");
     else
         take_new(u);
 }
@@ -1589,7 +1620,99 @@ static void act_quit(struct ui *u, int key)
     u->quit = 1;
 }
 
+/* ---- step mode ---------------------------------------------------------------------------- */
+
+static void step_describe(struct ui *u)
+{
+    char d[LINE_W - 16];
+    u->step->describe(u->step->ctx, d, sizeof d);
+    snprintf(u->step_line, sizeof u->step_line, " %s", d);
+}
+
+static void step_resume(struct ui *u, int mode)
+{
+    if (u->step_state == HV_STEP_EXITED) {
+        snprintf(u->status, sizeof u->status, "the program has exited (q quits)");
+        return;
+    }
+    u->step_mode = mode;
+    u->step_state = HV_STEP_RUNNING;
+    u->next_refresh_ns = hv_now_ns() + (uint64_t)(u->opt->delay_s * 1e9);
+    u->step->resume(u->step->ctx, mode);
+}
+
+/* One turn of the loop while the program runs: wait a little for its next
+ * wanted stop (or exit); in c mode take a refresh snapshot every -d seconds. */
+static void step_tick(struct ui *u)
+{
+    if (u->step_state != HV_STEP_RUNNING)
+        return;
+    int due = u->step_mode == HV_STEP_CONT && hv_now_ns() >= u->next_refresh_ns;
+    int r = u->step->poll(u->step->ctx, 30, due);
+    if (r == HV_STEP_STOPPED) {
+        u->step_state = HV_STEP_STOPPED;
+        take_new(u);
+        step_describe(u);
+        /* the Heap map selects the chunk the call handed out or took back */
+        unsigned long long at = u->step->focus ? u->step->focus(u->step->ctx) : 0;
+        const struct hv_chunk *c = at ? hv_snapshot_find_chunk(u->snap, at) : NULL;
+        if (c)
+            select_chunk(u, c);
+    } else if (r == HV_STEP_PAUSED) {
+        take_new(u);
+        step_describe(u);
+        u->step->resume(u->step->ctx, HV_STEP_CONT);
+    } else if (r == HV_STEP_EXITED) {
+        u->step_state = HV_STEP_EXITED;
+        step_describe(u);
+        u->gone = 1;
+        snprintf(u->gone_msg, sizeof u->gone_msg, "%s", u->step_line + 1);
+    }
+}
+
+static void act_step_next(struct ui *u, int key) { (void)key; step_resume(u, HV_STEP_NEXT); }
+static void act_step_cont(struct ui *u, int key) { (void)key; step_resume(u, HV_STEP_CONT); }
+static void act_step_free(struct ui *u, int key) { (void)key; step_resume(u, HV_STEP_FREE); }
+static void act_step_mall(struct ui *u, int key) { (void)key; step_resume(u, HV_STEP_MALLOC); }
+
+static void act_step_brk(struct ui *u, int key)
+{
+    (void)key;
+    char buf[48] = "";
+    size_t n = 0;
+    for (;;) {
+        char prompt[128];
+        snprintf(prompt, sizeof prompt, " break on (s SIZE | a ADDRESS | NUMBER; empty clears, Esc): %s", buf);
+        attrset(A_REVERSE);
+        mvhline(LINES - 1, 0, ' ', COLS);
+        put_clipped(LINES - 1, 0, prompt, COLS);
+        attrset(A_NORMAL);
+        refresh();
+        timeout(200);
+        int ch = getch();
+        if (g_quit_sig)
+            return;
+        if (ch == ERR || ch == KEY_RESIZE)
+            continue;
+        if (ch == 27)
+            return;
+        if (ch == '\n' || ch == '\r' || ch == KEY_ENTER)
+            break;
+        if ((ch == KEY_BACKSPACE || ch == 127 || ch == 8) && n)
+            buf[--n] = 0;
+        else if (ch > 0 && ch < 127 && strchr("0123456789abcdefABCDEFxXsS ", ch) && n + 1 < sizeof buf) {
+            buf[n++] = (char)ch;
+            buf[n] = 0;
+        }
+    }
+    u->step->brk(u->step->ctx, buf, u->status, sizeof u->status);
+}
+
 #define UI_KEY_ENTRY(fn, names, help, ...) { fn, names, help, { __VA_ARGS__ } },
+static const struct key_entry STEP_KEYS[] = { UI_STEP_KEY_TABLE(UI_KEY_ENTRY) };
+static const size_t NSTEPKEYS = sizeof STEP_KEYS / sizeof STEP_KEYS[0];
+static size_t nstepkeys(void) { return NSTEPKEYS; }
+static const struct key_entry *stepkey_at(size_t i) { return &STEP_KEYS[i]; }
 static const struct key_entry KEYS[] = { UI_KEY_TABLE(UI_KEY_ENTRY) };
 static const size_t NKEYS = sizeof KEYS / sizeof KEYS[0];
 static size_t nkeys(void) { return NKEYS; }
@@ -1621,6 +1744,13 @@ static void dispatch(struct ui *u, int ch)
         return;
     }
     u->status[0] = 0;
+    if (u->step)
+        for (size_t i = 0; i < NSTEPKEYS; i++)
+            for (int j = 0; j < NKEYS_MAX && STEP_KEYS[i].keys[j]; j++)
+                if (STEP_KEYS[i].keys[j] == ch) {
+                    STEP_KEYS[i].fn(u, ch);
+                    return;
+                }
     for (size_t i = 0; i < NKEYS; i++)
         for (int j = 0; j < NKEYS_MAX && KEYS[i].keys[j]; j++)
             if (KEYS[i].keys[j] == ch) {
@@ -1668,6 +1798,12 @@ int hv_ui_run(struct hv_source *src, const struct hv_ui_options *opt)
     u->pi = -1;
     u->view = u->prev_view = V_OVERVIEW;
     u->t_start = hv_now_ns();
+    u->step = opt->step;
+    if (u->step) {
+        u->view = u->prev_view = V_HEAP;
+        u->step_state = HV_STEP_STOPPED;
+        step_describe(u);
+    }
 
     /* the first snapshot before the screen: its errors are plain lines */
     struct hv_error err = { 0, "" };
@@ -1728,11 +1864,17 @@ int hv_ui_run(struct hv_source *src, const struct hv_ui_options *opt)
 
     int status = 0;
     while (!u->quit && !g_quit_sig) {
-        if (u->live && !u->paused && !u->gone && hv_now_ns() >= u->next_refresh_ns)
+        if (u->step)
+            step_tick(u);
+        else if (u->live && !u->paused && !u->gone && hv_now_ns() >= u->next_refresh_ns)
             take_new(u);
         draw_frame(u);
         int wait_ms = 250;
-        if (u->live && !u->paused && !u->gone) {
+        if (u->step && u->step_state == HV_STEP_RUNNING)
+            wait_ms = 0;            /* step_tick() waited for the program */
+        else if (u->step)
+            ;
+        else if (u->live && !u->paused && !u->gone) {
             uint64_t now = hv_now_ns();
             long ms = u->next_refresh_ns > now ? (long)((u->next_refresh_ns - now) / 1000000) + 1 : 0;
             if (ms < wait_ms)

@@ -35,4 +35,13 @@
     UI_KEY(act_help,      "?",          "this help (any key closes it)", '?', KEY_F(1)) \
     UI_KEY(act_quit,      "q",          "quit (a live target keeps running)", 'q')
 
+/* Step mode (heapview -- PROGRAM) only: looked up before UI_KEY_TABLE, so these
+ * keys override n, m and c there; help lists them first in step mode. */
+#define UI_STEP_KEY_TABLE(UI_KEY) \
+    UI_KEY(act_step_next, "n",          "step: run the program to its next allocator call", 'n') \
+    UI_KEY(act_step_cont, "c",          "step: continue, refreshing every -d seconds, to a breakpoint or the end", 'c') \
+    UI_KEY(act_step_free, "f",          "step: run to the next free", 'f') \
+    UI_KEY(act_step_mall, "m",          "step: run to the next malloc/calloc/realloc/memalign", 'm') \
+    UI_KEY(act_step_brk,  "b",          "step: breakpoint on a size or an address (s N, a ADDR; empty clears)", 'b')
+
 #endif

@@ -499,7 +499,7 @@ static void ui_setup(void)
 
 static void ui_teardown(void)
 {
-    static const char *const names[] = { "views", "core", "refresh", "signals", "refuse", "mono", "corrupt", "trace", NULL };
+    static const char *const names[] = { "views", "core", "refresh", "signals", "refuse", "mono", "corrupt", "trace", "step", NULL };
     for (int i = 0; names[i]; i++) {
         struct tm_s m;
         tm_name(&m, names[i]);
@@ -1080,6 +1080,100 @@ END_TEST
  * 6 Leaks names both sites with their bytes, m marks and after the target's
  * phase 2 only the growth (leak_more) is shown, 7 History lists the calls, e
  * explains the selected chunk. */
+/* The address after "= 0x" on the step line (row 3), or 0. */
+static unsigned long long step_result(const char *scr)
+{
+    const char *nl = strchr(scr, '\n');
+    nl = nl ? strchr(nl + 1, '\n') : NULL;
+    const char *r = nl ? strstr(nl + 1, " = 0x") : NULL;
+    return r ? strtoull(r + 3, NULL, 16) : 0;
+}
+
+/* heapview -- PROGRAM in the screen: n steps a call at a time, the step line names
+ * the call and the path, the chunk the call touched is the selected row of the Heap
+ * map with its change marker (+ new, ~ changed); f runs to the next free; b sets a
+ * size breakpoint that c stops at; with no breakpoint c runs to the end and the
+ * screen says the program exited. */
+START_TEST(step_screen)
+{
+    struct tm_s m;
+    tm_start(&m, "step");
+    char args[1200], w[200];
+    snprintf(args, sizeof args, "-d 0.1 --liballoc %s -- %s", target_path("liballoc/liballoc.so"),
+             target_path("tests/progs/hv_steps"));
+    run_hv(&m, args, NULL);
+    char *s = wait_words(&m, 10, "STEP stopped", "stopped at liballoc's start", "[2:Heap map]");
+    free(s);
+
+    /* the help lists the step keys from their table */
+    tm_keys(&m, "'?'");
+    s = wait_words(&m, 5, "[Help]", "Step mode keys", NULL);
+#define CHECK_STEP_KEY(fn, names, help, ...)                                                       \
+    {                                                                                              \
+        char kl[200];                                                                              \
+        snprintf(kl, sizeof kl, "%-10s %s", names, help);                                         \
+        ck_assert_msg(strstr(s, kl) != NULL, "help does not list step key '%s':\n%s", names, s);   \
+    }
+    UI_STEP_KEY_TABLE(CHECK_STEP_KEY)
+    free(s);
+    tm_keys(&m, "x");
+    free(wait_words(&m, 5, "[2:Heap map]", NULL, NULL));
+
+    /* n: malloc(40) from an empty tcache; its chunk is new and selected */
+    tm_keys(&m, "n");
+    s = wait_words(&m, 10, "#1 malloc(40) = 0x", "STEP stopped", NULL);
+    unsigned long long p = step_result(s);
+    ck_assert_msg(p != 0, "no result address on the step line:\n%s", s);
+    snprintf(w, sizeof w, ">+0x%012llx", p - 16);
+    ck_assert_msg(strstr(s, w) != NULL, "the new chunk is not the selected, marked row '%s':\n%s", w, s);
+    save_screen("step_malloc", s);
+    free(s);
+
+    /* n: its free goes to tcache bin 1, the chunk is marked changed */
+    tm_keys(&m, "n");
+    snprintf(w, sizeof w, "#2 free(0x%llx)", p);
+    s = wait_words(&m, 10, w, "size 0x30 -> tcache bin 1 (1 of 7)", NULL);
+    snprintf(w, sizeof w, ">~0x%012llx      30 tcache", p - 16);
+    ck_assert_msg(strstr(s, w) != NULL, "the freed chunk is not the selected, changed row '%s':\n%s", w, s);
+    free(s);
+
+    /* n: the same chunk comes back from the tcache */
+    tm_keys(&m, "n");
+    snprintf(w, sizeof w, "#3 malloc(40) = 0x%llx", p);
+    free(wait_words(&m, 10, w, "tcache bin 1 hit (0 of 7 left)", NULL));
+
+    /* f: the next free skips the mallocs between */
+    tm_keys(&m, "f");
+    s = wait_words(&m, 10, "#6 free(0x", "STEP stopped", NULL);
+    free(s);
+
+    /* b s 300000, then c: stops at the mmapped request */
+    tm_keys(&m, "b");
+    free(wait_words(&m, 5, "break on", NULL, NULL));
+    tm_lit(&m, "s 300000");
+    tm_keys(&m, "Enter");
+    free(wait_words(&m, 5, "breakpoint on size 0x493e0", NULL, NULL));
+    tm_keys(&m, "c");
+    s = wait_words(&m, 10, "malloc(300000) = 0x", "-> mmapped 0x4a000", "STEP stopped");
+    free(s);
+
+    /* b Enter clears; c runs to the end and says so */
+    tm_keys(&m, "b");
+    free(wait_words(&m, 5, "break on", NULL, NULL));
+    tm_keys(&m, "Enter");
+    free(wait_words(&m, 5, "breakpoints deleted", NULL, NULL));
+    tm_keys(&m, "c");
+    s = wait_words(&m, 10, "exited with status 0", "PROGRAM EXITED", NULL);
+    save_screen("step_exited", s);
+    free(s);
+    tm_keys(&m, "n");
+    free(wait_words(&m, 5, "the program has exited", NULL, NULL));
+    tm_keys(&m, "q");
+    expect_exit(&m, 0);
+    tm_stop(&m);
+}
+END_TEST
+
 START_TEST(trace_views)
 {
     struct target t;
@@ -1134,6 +1228,7 @@ static Suite *suite_ui(void)
     tcase_add_test(tc, monochrome);
     tcase_add_test(tc, corrupt_heap);
     tcase_add_test(tc, trace_views);
+    tcase_add_test(tc, step_screen);
     suite_add_tcase(s, tc);
     return s;
 }
