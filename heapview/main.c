@@ -30,6 +30,7 @@
 
 #include "dump.h"
 #include "report.h"
+#include "save.h"
 #include "step.h"
 #include "snapshot.h"
 #include "source.h"
@@ -44,7 +45,8 @@ static void usage(FILE *f)
             "                [--no-color] [--help] [--version]\n"
             "       heapview [-p PID | CORE [EXECUTABLE]] --leaks[=collapsed] [--since N] | --history |\n"
             "                --explain ADDRESS\n"
-            "       heapview --diff CORE_A CORE_B\n"
+            "       heapview [-p PID | CORE [EXECUTABLE]] --save FILE\n"
+            "       heapview --diff A B\n"
             "       heapview [--step-batch | --step-lines] [--steps N] [--liballoc PATH] -- PROGRAM [ARGS]\n"
             "Show the heap of a process that uses liballoc (live, by ptrace) or of its core file.\n"
             "  -p, --pid PID      attach to a running process (stopped only while copying its heap)\n"
@@ -58,7 +60,10 @@ static void usage(FILE *f)
             "  --since N          with --leaks: only chunks allocated after operation #N (growth)\n"
             "  --history          the recorded operations (LIBALLOC_OPTIONS=history=N in the target)\n"
             "  --explain ADDRESS  which chunk holds ADDRESS, its bin and why, and what points to it\n"
-            "  --diff A B         chunks new, freed and resized from core A to core B, growth per site\n"
+            "  --save FILE        save a snapshot: the target's memory as a small core file, readable\n"
+            "                     wherever a CORE is (--diff, --leaks, the view ...)\n"
+            "  --diff A B         chunks new, freed and resized from A to B (core files or saved\n"
+            "                     snapshots), growth per site\n"
             "  -- PROGRAM [ARGS]  step mode: run PROGRAM on liballoc, stop after every allocator call and\n"
             "                     say what the allocator did; on a terminal in the screen (keys n c f m\n"
             "                     b, ? lists them), else as lines with commands n c f m b d v l e q\n"
@@ -83,7 +88,7 @@ static int die(int status, const char *msg)
 int main(int argc, char **argv)
 {
     enum { OPT_DUMP = 256, OPT_CHECK, OPT_NOCOLOR, OPT_LEAKS, OPT_SINCE, OPT_HISTORY, OPT_EXPLAIN, OPT_DIFF, OPT_STEPBATCH,
-           OPT_STEPS, OPT_LIBALLOC, OPT_STEPLINES };
+           OPT_STEPS, OPT_LIBALLOC, OPT_STEPLINES, OPT_SAVE };
     static const struct option longopts[] = {
         { "pid", required_argument, NULL, 'p' },      { "dump", optional_argument, NULL, OPT_DUMP },
         { "check", no_argument, NULL, OPT_CHECK },    { "delay", required_argument, NULL, 'd' },
@@ -94,13 +99,14 @@ int main(int argc, char **argv)
         { "step-batch", no_argument, NULL, OPT_STEPBATCH }, { "steps", required_argument, NULL, OPT_STEPS },
         { "liballoc", required_argument, NULL, OPT_LIBALLOC },
         { "step-lines", no_argument, NULL, OPT_STEPLINES },
+        { "save", required_argument, NULL, OPT_SAVE },
         { "help", no_argument, NULL, 'h' },           { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 },
     };
     long pid = -1;
     const char *dump = NULL;
     int check = 0;
-    const char *leaks = NULL;
+    const char *leaks = NULL, *save = NULL;
     int history = 0, diff = 0, explain = 0;
     unsigned long long since = 0, explain_addr = 0;
     struct hv_step_opts sto = { NULL, 0, 0, 0, 0, 1.0, 1, hv_ui_run };
@@ -176,6 +182,9 @@ int main(int argc, char **argv)
             }
             step_opt = 1;
             break;
+        case OPT_SAVE:
+            save = optarg;
+            break;
         case OPT_STEPLINES:
             step_lines = 1;
             step_opt = 1;
@@ -206,7 +215,7 @@ int main(int argc, char **argv)
     }
     int nargs = argc - optind;
     if (optind > 1 && strcmp(argv[optind - 1], "--") == 0) {
-        if (nargs < 1 || pid > 0 || dump || check || leaks || history || explain || diff) {
+        if (nargs < 1 || pid > 0 || dump || check || leaks || history || explain || diff || save) {
             fprintf(stderr, "heapview: step mode takes -- PROGRAM [ARGS] and no other mode (see --help)\n");
             return HV_EXIT_USAGE;
         }
@@ -223,8 +232,9 @@ int main(int argc, char **argv)
         return HV_EXIT_USAGE;
     }
     if (diff) {
-        if (pid > 0 || nargs != 2 || dump || check || leaks || history || explain) {
-            fprintf(stderr, "heapview: --diff takes exactly two core files and no other mode (see --help)\n");
+        if (pid > 0 || nargs != 2 || dump || check || leaks || history || explain || save) {
+            fprintf(stderr, "heapview: --diff takes exactly two core files or saved snapshots and no other mode "
+                            "(see --help)\n");
             return HV_EXIT_USAGE;
         }
         struct hv_error err = { 0, "" };
@@ -244,8 +254,8 @@ int main(int argc, char **argv)
         hv_snapshot_free(s[1]);
         return st;
     }
-    if ((leaks != NULL) + history + explain + (dump || check) > 1) {
-        fprintf(stderr, "heapview: give one of --dump/--check, --leaks, --history, --explain\n");
+    if ((leaks != NULL) + history + explain + (dump || check) + (save != NULL) > 1) {
+        fprintf(stderr, "heapview: give one of --dump/--check, --leaks, --history, --explain, --save\n");
         return HV_EXIT_USAGE;
     }
     if (since && !leaks) {
@@ -265,6 +275,13 @@ int main(int argc, char **argv)
         return die(err.status, err.msg);
 
     int status = 0;
+    if (save) {
+        status = hv_save_core(src, save, &err) < 0 ? die(err.status, err.msg) : 0;
+        if (!status)
+            printf("saved %s to %s\n", hv_source_describe(src), save);
+        hv_source_close(src);
+        return status;
+    }
     if (leaks || history || explain) {
         struct hv_snapshot *s = hv_snapshot_take(src, NULL, &err);
         hv_source_close(src);

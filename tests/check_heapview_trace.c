@@ -405,6 +405,56 @@ START_TEST(diff_cores)
 }
 END_TEST
 
+/* A saved snapshot (-p PID --save FILE, a small core) against a later gcore core:
+ * the same exact lists as two cores, symbolised from the saved file's NT_FILE. */
+START_TEST(diff_saved_vs_core)
+{
+    make_tmpdir();
+    struct leaky t;
+    leaky_start(&t, TRACE_OPTS, NULL);
+    char a[400], b[400], pid[32];
+    snprintf(a, sizeof a, "%s/saved.a", tmpdir);
+    snprintf(pid, sizeof pid, "%d", (int)t.pid);
+    const char *sargs[] = { "-p", pid, "--save", a, NULL };
+    struct run r = run_hv(sargs, 30);
+    ck_assert_msg(r.status == 0, "heapview --save exit %d: %s", r.status, r.err);
+    ck_assert_msg(strstr(r.out, "saved pid ") && strstr(r.out, a), "%s", r.out);
+    run_free(&r);
+    /* bad input: one line naming the file, non-zero, the target still fine */
+    const char *bargs[] = { "-p", pid, "--save", "/nonexistent/dir/x", NULL };
+    r = run_hv(bargs, 10);
+    ck_assert_msg(r.status != 0 && strstr(r.err, "cannot create /nonexistent/dir/x") &&
+                  strchr(r.err, '\n') == r.err + strlen(r.err) - 1, "%d: %s", r.status, r.err);
+    run_free(&r);
+    leaky_phase2(&t);
+    snprintf(b, sizeof b, "%s", gcore(t.pid, "b"));
+    leaky_stop(&t);
+    const char *args[] = { "--diff", a, b, NULL };
+    r = run_hv(args, 30);
+    ck_assert_msg(r.status == 0, "heapview exit %d: %s", r.status, r.err);
+    ck_assert_msg(count_lines(r.out, "new ") == 4, "new lines:\n%s", r.out);
+    for (int i = 0; i < 4; i++) {
+        char want[80];
+        snprintf(want, sizeof want, "\nnew 0x%llx: chunk 0x40 bytes, 48 requested, at leak_more+", t.n[i]);
+        ck_assert_msg(strstr(r.out, want), "missing '%s' in:\n%s", want + 1, r.out);
+    }
+    ck_assert_msg(count_lines(r.out, "freed ") == 1, "freed lines:\n%s", r.out);
+    char want[80];
+    snprintf(want, sizeof want, "\nfreed 0x%llx: chunk 0x70 bytes, allocated at leak_small+", t.freed);
+    ck_assert_msg(strstr(r.out, want), "missing '%s' in:\n%s", want + 1, r.out);
+    ck_assert_msg(strstr(r.out, "summary: 4 new (256 chunk bytes), 1 freed (112 chunk bytes), 0 resized"),
+                  "summary:\n%s", r.out);
+    run_free(&r);
+    /* the saved file is a core to every other reader too */
+    const char *largs[] = { "--leaks", a, NULL };
+    r = run_hv(largs, 30);
+    ck_assert_msg(r.status == 0 && strstr(r.out, "leak_small"), "--leaks of the saved file (%d):\n%s%s", r.status,
+                  r.out, r.err);
+    run_free(&r);
+    rm_tmpdir();
+}
+END_TEST
+
 START_TEST(explain_sites)
 {
     make_tmpdir();
@@ -659,6 +709,7 @@ static Suite *suite_heapview_trace(void)
     tcase_add_test(tc, leaks_core);
     tcase_add_test(tc, leaks_since_mark);
     tcase_add_test(tc, diff_cores);
+    tcase_add_test(tc, diff_saved_vs_core);
     tcase_add_test(tc, explain_sites);
     tcase_add_test(tc, history_live);
     tcase_add_test(tc, leaks_not_recorded);
