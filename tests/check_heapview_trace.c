@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "check_suites.h"
+#include "debug_abi.h"
 
 #define TRACE_OPTS "LIBALLOC_OPTIONS=sites=8,history=4096"
 
@@ -455,6 +456,100 @@ START_TEST(diff_saved_vs_core)
 }
 END_TEST
 
+/* The chunk rows of a --dump=text: lines that start with "  0x" (address first). */
+static char *chunk_rows(const char *dump)
+{
+    size_t n = strlen(dump);
+    char *o = calloc(1, n + 1), *w = o;
+    ck_assert_ptr_nonnull(o);
+    for (const char *p = dump; p && *p;) {
+        const char *e = strchr(p, '\n');
+        size_t l = e ? (size_t)(e - p + 1) : strlen(p);
+        if (!strncmp(p, "  0x", 4)) {
+            memcpy(w, p, l);
+            w += l;
+        }
+        p += l;
+    }
+    return o;
+}
+
+/* A newer heapview reads a version-1 liballoc: a core of a traced program whose
+ * liballoc_debug is patched to say ABI 1 with the version-1 size.  The trace
+ * block is still in the memory after it, so a reader that ignored the version
+ * would show the history and sites: heapview must not, and must show the same
+ * heap as from the unpatched core. */
+START_TEST(reads_abi_v1)
+{
+    make_tmpdir();
+    struct leaky t;
+    leaky_start(&t, TRACE_OPTS, NULL);
+    char v2[400], v1[400];
+    snprintf(v2, sizeof v2, "%s", gcore(t.pid, "v2"));
+    leaky_stop(&t);
+    snprintf(v1, sizeof v1, "%s/v1.core", tmpdir);
+    FILE *f = fopen(v2, "rb");
+    ck_assert_ptr_nonnull(f);
+    fseek(f, 0, SEEK_END);
+    long len = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *buf = malloc((size_t)len);
+    ck_assert_ptr_nonnull(buf);
+    ck_assert_int_eq(fread(buf, 1, (size_t)len, f), (size_t)len);
+    fclose(f);
+    int patched = 0;
+    for (long i = 0; i + (long)sizeof(struct la_debug) <= len; i += 8) {
+        struct la_debug d;
+        if (memcmp(buf + i, &(uint64_t){ LA_DEBUG_MAGIC }, 8) != 0)
+            continue;
+        memcpy(&d, buf + i, offsetof(struct la_debug, layout));
+        if (d.abi_version != LA_DEBUG_ABI_VERSION || d.size != sizeof(struct la_debug))
+            continue;
+        d.abi_version = 1;
+        d.size = (uint32_t)offsetof(struct la_debug, trace);
+        memcpy(buf + i, &d, offsetof(struct la_debug, layout));
+        patched++;
+    }
+    ck_assert_msg(patched == 1, "liballoc_debug found %d times in the core", patched);
+    f = fopen(v1, "wb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(fwrite(buf, 1, (size_t)len, f), (size_t)len);
+    fclose(f);
+    free(buf);
+
+    const char *j1[] = { "--dump=json", v1, NULL };
+    struct run r = run_hv(j1, 30);
+    ck_assert_msg(r.status == 0, "v1 dump exit %d: %s", r.status, r.err);
+    ck_assert_msg(strstr(r.out, "\"abi_version\":1,"), "not read as ABI 1:\n%.400s", r.out);
+    run_free(&r);
+    const char *d1[] = { "--dump=text", v1, NULL }, *d2[] = { "--dump=text", v2, NULL };
+    struct run a = run_hv(d1, 30), b = run_hv(d2, 30);
+    ck_assert_msg(a.status == 0 && b.status == 0, "dump exits %d %d: %s%s", a.status, b.status, a.err, b.err);
+    ck_assert_msg(strstr(a.out, "ABI 1 (compat 1)") && strstr(b.out, "ABI 2"), "%.300s\n%.300s", a.out, b.out);
+    char *ra = chunk_rows(a.out), *rb = chunk_rows(b.out);
+    ck_assert_msg(strlen(ra) > 200 && strcmp(ra, rb) == 0, "chunk rows differ:\n%s\n---\n%s", ra, rb);
+    free(ra);
+    free(rb);
+    run_free(&a);
+    run_free(&b);
+    const char *h1[] = { "--history", v1, NULL };
+    r = run_hv(h1, 30);
+    ck_assert_msg(r.status == 0 && strstr(r.out, "# no history recorded"), "%d:\n%s%s", r.status, r.out, r.err);
+    run_free(&r);
+    const char *l1[] = { "--leaks", v1, NULL };
+    r = run_hv(l1, 30);
+    ck_assert_msg(r.status == 0 && strstr(r.out, "# allocation sites were not recorded"), "%d:\n%s%s", r.status,
+                  r.out, r.err);
+    run_free(&r);
+    /* and the unpatched core does have them */
+    const char *h2[] = { "--history", v2, NULL };
+    r = run_hv(h2, 30);
+    ck_assert_msg(r.status == 0 && strstr(r.out, "history: "), "%d:\n%s%s", r.status, r.out, r.err);
+    run_free(&r);
+    rm_tmpdir();
+}
+END_TEST
+
 START_TEST(explain_sites)
 {
     make_tmpdir();
@@ -710,6 +805,7 @@ static Suite *suite_heapview_trace(void)
     tcase_add_test(tc, leaks_since_mark);
     tcase_add_test(tc, diff_cores);
     tcase_add_test(tc, diff_saved_vs_core);
+    tcase_add_test(tc, reads_abi_v1);
     tcase_add_test(tc, explain_sites);
     tcase_add_test(tc, history_live);
     tcase_add_test(tc, leaks_not_recorded);
