@@ -22,9 +22,9 @@ LA_INLINE void *la_malloc_inline(size_t n)
 #if LA_HARDEN_EXTRA
             /* the entry itself must be in a heap (it may come from a poisoned
              * next pointer or a tampered entries[]): aligned and in a window
-             * (main arena, this thread's arena, any non-main heap) */
+             * (main arena, or any non-main heap through la_wintab) */
             if (la_likely(la_win_ok(&la_main_arena, (uintptr_t)e) || la_win_ok(tc->arena, (uintptr_t)e) ||
-                          la_heap_win((uintptr_t)e))) {
+                          la_heap_win_ok((uintptr_t)e))) {
                 tc->entries[idx] = (struct la_tcache_entry *)la_reveal_ptr((uintptr_t)&e->next, e->next);
 #else
             uintptr_t next = la_reveal_ptr((uintptr_t)&e->next, e->next);
@@ -46,7 +46,7 @@ LA_INLINE void la_free_inline(void *mem)
 #if LA_HARDEN_EXTRA
     /* ownership filter before any read of the chunk (see internal.h) */
     if (la_unlikely(!la_win_ok(&la_main_arena, (uintptr_t)mem) && !la_win_ok(la_tc->arena, (uintptr_t)mem) &&
-                    !la_heap_win((uintptr_t)mem)))
+                    !la_heap_win_ok((uintptr_t)mem)))
         goto slow;
     {
         /* keep IS_MMAPPED: a set bit makes idx huge (ror), so an mmapped (or

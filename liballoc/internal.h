@@ -74,9 +74,9 @@ typedef struct la_chunk la_chunk;
  * steps at which a minimal chunk still fits), used by la_chunk_in_arena.  Both
  * are rewritten under the arena lock whenever the newest segment changes
  * (la_win_update).  A chunk of another arena's heap (freed by another thread)
- * is recognised inline through la_heapmap and its heap's header (la_heap_win):
- * a non-main heap keeps the length / 16 of the same window over itself in its
- * la_segment.pad (a field heapview does not read; the ABI layout is unchanged). */
+ * is recognised inline through la_wintab (la_heap_win): one entry per 64 MiB
+ * slot holding the same window over that heap, so the inline paths test the
+ * main window and then one table entry (no walk, no read of the heap). */
 #ifndef LA_HARDEN_EXTRA
 #define LA_HARDEN_EXTRA 1
 #endif
@@ -108,15 +108,36 @@ LA_INLINE struct la_segment *la_heap_at(uintptr_t x)
     if (!((__atomic_load_n(&la_heapmap[slot >> 6], __ATOMIC_ACQUIRE) >> (slot & 63)) & 1)) return NULL;
     return (struct la_segment *)la_heap_of(x);
 }
+/* The fast ownership windows of the non-main heaps: a table indexed by the
+ * 64 MiB slot number modulo 2^18 (one entry per slot of any 16 TiB stretch of
+ * the address space).  lo is the first user pointer of the window (first chunk
+ * + 16), span its length / 16 (0 = empty), as la_arena.spare[0..1] are for an
+ * arena's newest segment.  An entry belongs to at most one heap at a time
+ * (sysmem.c wintab_set; a second heap 16 TiB away gets none and takes the slow
+ * path's full check), is written under that heap's arena lock (span 0, lo,
+ * span) and emptied before the heap is unmapped, so a reader sees that heap's
+ * window or an empty one.  The exact range test rejects an address that only
+ * aliases a slot. */
+#define LA_WINTAB_SLOTS ((size_t)1 << 18)
+struct la_wintab { uint64_t lo, span; };
+extern struct la_wintab la_wintab[LA_WINTAB_SLOTS] LA_HIDDEN;
+LA_INLINE struct la_wintab *la_wintab_at(uintptr_t x)
+{
+    return &la_wintab[(x / LA_HEAP_MAX) & (LA_WINTAB_SLOTS - 1)];
+}
 /* The window test for any non-main heap: mem is 16-aligned, in a mapped heap,
- * at or after its first chunk's user pointer and LA_WIN_TAIL before its end.
- * Returns the heap or NULL. */
+ * at or after its first chunk's user pointer and LA_WIN_TAIL before the end of
+ * what the heap had when it was last its arena's newest.  One table load pair
+ * and a range test; no heap memory is read.  Returns the heap or NULL. */
+LA_INLINE int la_heap_win_ok(uintptr_t mem)
+{
+    const struct la_wintab *w = la_wintab_at(mem);
+    uint64_t lo = __atomic_load_n(&w->lo, __ATOMIC_ACQUIRE);
+    return la_ror4(mem - lo) < __atomic_load_n(&w->span, __ATOMIC_RELAXED);
+}
 LA_INLINE struct la_segment *la_heap_win(uintptr_t mem)
 {
-    struct la_segment *h = la_heap_at(mem);
-    /* h->pad: window length / 16, kept by la_win_update (0 = empty) */
-    if (!h || la_ror4(mem - LA_CHUNK_HDR - h->chunks) >= __atomic_load_n(&h->pad, __ATOMIC_RELAXED)) return NULL;
-    return h;
+    return la_heap_win_ok(mem) ? (struct la_segment *)la_heap_of(mem) : NULL;
 }
 
 /* ---- chunk helpers on live pointers (the value arithmetic is in layout.h) ---- */

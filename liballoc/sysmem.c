@@ -201,6 +201,30 @@ struct la_segment *la_segment_of(struct la_arena *av, const la_chunk *p)
 /* ---- ownership (see "hardening" in internal.h) ----------------------------------------- */
 
 uint64_t la_heapmap[LA_HEAPMAP_SLOTS / 64];
+struct la_wintab la_wintab[LA_WINTAB_SLOTS];
+/* which heap (its slot number + 1) owns each la_wintab entry; 0 = none */
+static uint32_t wintab_owner[LA_WINTAB_SLOTS];
+
+/* Set heap h's entry of la_wintab; span 0 empties it and gives it up.  A heap
+ * whose entry is owned by another heap (16 TiB apart) has none: its pointers
+ * take the slow path.  So an entry has one writer at a time. */
+static void wintab_set(const struct la_segment *h, uint64_t lo, uint64_t span)
+{
+    struct la_wintab *w = la_wintab_at((uintptr_t)h);
+    uint32_t *own = &wintab_owner[w - la_wintab];
+    uint32_t me = (uint32_t)((uintptr_t)h / LA_HEAP_MAX) + 1, cur = __atomic_load_n(own, __ATOMIC_ACQUIRE);
+    if (cur != me) {
+        if (!span || cur != 0 || !__atomic_compare_exchange_n(own, &cur, me, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+            return;
+    }
+    __atomic_store_n(&w->span, 0, __ATOMIC_RELEASE);
+    if (span) {
+        __atomic_store_n(&w->lo, lo, __ATOMIC_RELEASE);
+        __atomic_store_n(&w->span, span, __ATOMIC_RELEASE);
+    } else {
+        __atomic_store_n(own, 0, __ATOMIC_RELEASE);
+    }
+}
 
 void la_heapmap_set(uintptr_t heap, int on)
 {
@@ -302,9 +326,9 @@ void la_win_update(struct la_arena *av)
     __atomic_store_n(&av->spare[2], clo, __ATOMIC_RELEASE);
     __atomic_store_n(&av->spare[1], span, __ATOMIC_RELEASE);
     __atomic_store_n(&av->spare[3], cspan, __ATOMIC_RELEASE);
-    /* a non-main heap carries its own window length in pad (la_heap_win);
+    /* a non-main heap's window also goes to its la_wintab entry (la_heap_win);
      * only the newest heap of an arena ever changes size */
-    if (s && av != &la_main_arena) __atomic_store_n(&s->pad, (uint32_t)span, __ATOMIC_RELEASE);
+    if (s && av != &la_main_arena) wintab_set(s, lo, span);
 }
 
 static void account(struct la_arena *av, size_t add)
@@ -610,6 +634,7 @@ void la_unmap_pending(void)
     while (la_t_unmap) {
         struct la_segment *h = la_t_unmap;
         la_t_unmap = h->prev;
+        wintab_set(h, 0, 0);
         la_heapmap_set((uintptr_t)h, 0);
         la_os_munmap(h, LA_HEAP_MAX);
     }

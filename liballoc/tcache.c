@@ -109,7 +109,7 @@ LA_INLINE void entry_ok(const void *e, const char *unaligned, const char *outsid
 {
     if (la_unlikely(!la_aligned((uintptr_t)e))) la_fatal_ns(unaligned, e);
 #if LA_HARDEN_EXTRA
-    if (la_unlikely(!la_win_ok(&la_main_arena, (uintptr_t)e) && !la_heap_win((uintptr_t)e) &&
+    if (la_unlikely(!la_win_ok(&la_main_arena, (uintptr_t)e) && !la_heap_win_ok((uintptr_t)e) &&
                     !la_heap_owner((uintptr_t)e, NULL)))
         la_fatal_ns(outside, e);
 #else
