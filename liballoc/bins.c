@@ -106,7 +106,10 @@ LA_INLINE void unlink_links_ok(struct la_arena *av, la_chunk *p, size_t size, in
 LA_INLINE void unlink_body(struct la_arena *av, la_chunk *p, size_t size)
 {
     la_chunk *fd = p->fd, *bk = p->bk;
-    if (la_unlikely(fd->bk != p || bk->fd != p))
+    /* with the extra checks, also fd != p: a self-linked chunk passes glibc's
+     * test (and once that holds, bk == p implies fd == p, so one compare
+     * covers both) */
+    if (la_unlikely(fd->bk != p || bk->fd != p || (LA_HARDEN_EXTRA && fd == p)))
         la_fatal_arena(av, "corrupted double-linked list", ck2mem(p), p->size);
     fd->bk = bk;
     bk->fd = fd;
@@ -152,7 +155,7 @@ void la_unlink(struct la_arena *av, la_chunk *p)
         unlink_slow(av, p, size);       /* tail call */
         return;
     }
-    if (la_unlikely(fd == p || bk == p)) la_fatal_arena(av, "corrupted double-linked list", ck2mem(p), p->size);
+    /* fd/bk == p: tested in unlink_body */
 #endif
     unlink_body(av, p, size);
 }
