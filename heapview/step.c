@@ -304,6 +304,11 @@ static void ui_describe(void *ctx, char *buf, size_t len)
         exit_text(S, buf, len);
         return;
     }
+    if (S->running && !S->armed) {
+        snprintf(buf, len, "continuing at full speed, the screen refreshing (last stop #%llu); n stops at the next "
+                 "call", X(S->have_cur ? S->cur.seq : 0));
+        return;
+    }
     if (!S->have_cur) {
         snprintf(buf, len, "%s stopped at liballoc's start: n runs it to its first allocator call", S->prog);
         return;
