@@ -624,13 +624,21 @@ static void bin_lines(struct ui *u, const char *name, const struct hv_bin *b, in
     if (b->truncated)
         snprintf(warn + strlen(warn), sizeof warn - strlen(warn), "  TRUNCATED (cycle / bad link)");
     int bad = 0;
-    for (uint32_t i = 0; i < b->count; i++)
+    uint32_t nchg = 0;      /* entries new or changed since the previous snapshot */
+    for (uint32_t i = 0; i < b->count; i++) {
         bad |= e[i].chunk == HV_NONE;
+        nchg += e[i].chunk != HV_NONE && s->chunks[e[i].chunk].change != HV_SAME;
+    }
     if (bad)
         snprintf(warn + strlen(warn), sizeof warn - strlen(warn), "  BAD LINK");
-    struct line *l = addl(u, b->count ? e[0].addr : 0, bin_cls(b->kind), "  %-10s %-15s count %-4u%s", name, range,
-                          tcache ? b->declared : b->count, warn);
+    char chg[32] = "";
+    if (nchg)
+        snprintf(chg, sizeof chg, "  (%u changed)", nchg);
+    struct line *l = addl(u, b->count ? e[0].addr : 0, bin_cls(b->kind), "  %-10s %-15s count %-4u%s%s", name, range,
+                          tcache ? b->declared : b->count, chg, warn);
     tagw(l, name, bin_cls(b->kind));
+    if (l && nchg)
+        l->attr |= A_BOLD;
     if (warn[0] && l) {
         l->cls = K_CORRUPT;
         l->tag_off = (short)(strlen(l->text) - strlen(warn));
@@ -644,7 +652,12 @@ static void bin_lines(struct ui *u, const char *name, const struct hv_bin *b, in
         char buf[LINE_W];
         size_t o = 0;
         for (uint32_t j = i; j < shown && j < i + (uint32_t)per && o < sizeof buf; j++)
-            o += (size_t)snprintf(buf + o, sizeof buf - o, "-> 0x%llx%s ", X(e[j].addr), e[j].chunk == HV_NONE ? "!" : "");
+        {
+            uint8_t ch = e[j].chunk == HV_NONE ? HV_SAME : s->chunks[e[j].chunk].change;
+            o += (size_t)snprintf(buf + o, sizeof buf - o, "->%c0x%llx%s ",
+                                  ch == HV_NEW ? '+' : ch == HV_CHANGED ? '~' : ' ', X(e[j].addr),
+                                  e[j].chunk == HV_NONE ? "!" : "");
+        }
         addl(u, e[i].addr, -1, "      %s", buf);
     }
     if (shown < b->count)

@@ -1137,6 +1137,14 @@ START_TEST(step_screen)
     ck_assert_msg(strstr(s, w) != NULL, "the freed chunk is not the selected, changed row '%s':\n%s", w, s);
     free(s);
 
+    /* the Bins view marks the same chunk as changed in tcache bin 1's chain */
+    tm_keys(&m, "3");
+    snprintf(w, sizeof w, "->~0x%llx", p - 16);
+    s = wait_words(&m, 10, "[3:Bins]", w, "(1 changed)");
+    free(s);
+    tm_keys(&m, "2");
+    free(wait_words(&m, 5, "[2:Heap map]", NULL, NULL));
+
     /* n: the same chunk comes back from the tcache */
     tm_keys(&m, "n");
     snprintf(w, sizeof w, "#3 malloc(40) = 0x%llx", p);
