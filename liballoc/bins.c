@@ -25,6 +25,9 @@
 
 #include "internal.h"
 
+/* set by the batch refill, cleared by drain_tcache (see there) */
+static LA_TLS int la_t_carved;
+
 LA_INLINE void mark_bin(struct la_arena *av, unsigned i) { av->binmap[la_binmap_word(i)] |= la_binmap_bit(i); }
 
 LA_INLINE void perturb_alloc(void *mem, size_t n)
@@ -470,6 +473,7 @@ void *la_int_malloc(struct la_arena *av, size_t nb)
                     }
                     rsize -= k * nb;
                     nb += k * nb;
+                    if (k) la_t_carved = 1;
                 }
                 la_chunk *rem = ck_at(victim, nb);
                 av->top = rem;
@@ -493,14 +497,19 @@ void *la_int_malloc(struct la_arena *av, size_t nb)
  * carves them off top), and while cached they pin the heap.  Give this
  * thread's cached chunks of av back to av (lock held), at most once per 4096
  * operations of the arena, so top can absorb the region and be trimmed.
- * Entries of other arenas stay cached. */
+ * Only when the batch refill carved chunks since the last drain
+ * (la_t_carved): otherwise the tcache holds only chunks the program freed
+ * itself, which pin no more than in glibc, and draining them would just turn
+ * later tcache hits into arena calls (a random mix of sizes in a fragmented
+ * heap forms such regions all the time).  Entries of other arenas stay cached. */
 static LA_TLS int la_t_draining;
 static LA_TLS uint64_t la_t_drain_ops;
 static LA_NOINLINE void drain_tcache(struct la_arena *av)
 {
     struct la_tcache *tc = la_tc_get();
-    if (!tc || la_t_draining || av->ops - la_t_drain_ops < 4096) return;
+    if (!tc || !la_t_carved || la_t_draining || av->ops - la_t_drain_ops < 4096) return;
     la_t_drain_ops = av->ops;
+    la_t_carved = 0;
     la_t_draining = 1;
     for (size_t i = 0; i < la_g.tc_bins; i++) {
         la_chunk *keep = NULL;
