@@ -30,8 +30,9 @@
  * more consolidates the fastbins and may trim top (sbrk down, or MADV_DONTNEED
  * and unmapping of emptied heaps) down to top_pad plus a reserve that grows
  * when the arena regrows right after a trim (la_auto_trim, sysmem.c); if that
- * region stays below top, the thread's cached chunks of the arena go back
- * first (bins.c drain_tcache), so batch-refilled chunks do not pin the heap.
+ * region stays below top and the thread's tcache holds batch-refilled chunks
+ * (la_t_carved), its cached chunks of the arena go back first (bins.c
+ * drain_tcache), so batch-refilled chunks do not pin the heap.
  * While the process is single-threaded the arena locks are plain stores.
  *
  * Tracing (trace.c, LIBALLOC_OPTIONS trace/history/sites/step).  The options
