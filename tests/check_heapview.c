@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "check_suites.h"
+#include "hv_testutil.h"
 
 /* ---- a minimal JSON parser ------------------------------------------------------------ */
 
@@ -255,80 +256,8 @@ static unsigned long long jhex(const struct jv *o, const char *key)
 
 static char tmpdir[256];
 
-/* Targets and liballoc.so come from HV_TARGET_BUILD when set (`make sanitize`
- * runs a sanitized heapview against the normal build's targets), else from the
- * runner's build directory. */
-static const char *target_path(const char *rel)
-{
-    static char buf[4][4096];
-    static int next;
-    const char *b = getenv("HV_TARGET_BUILD");
-    if (!b || !*b)
-        return check_build_path(rel);
-    char *out = buf[next++ % 4];
-    snprintf(out, sizeof buf[0], "%s/%s", b, rel);
-    return out;
-}
-
-static void make_tmpdir(void)
-{
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/hvtest.XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-}
-
-static void rm_tmpdir(void)
-{
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "check_heapview: could not remove %s\n", tmpdir);
-}
-
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    size_t cap = 1 << 16, n = 0;
-    char *b = malloc(cap + 1);
-    size_t r;
-    while ((r = fread(b + n, 1, cap - n, f)) > 0) {
-        n += r;
-        if (n == cap)
-            b = realloc(b, (cap *= 2) + 1);
-    }
-    fclose(f);
-    b[n] = 0;
-    if (len)
-        *len = n;
-    return b;
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-struct ptr {
-    unsigned long long p;
-    char state[16], bin[16], thread[16], arena[16];
-};
-
-struct target {
-    pid_t pid;
-    FILE *out;
-    char hb[300];
-    struct ptr ptr[128];
-    int n;
-    char thname[4][16];
-    long tid[4];
-    int nth;
-    char corr[8][16];
-    unsigned long long corr_addr[8];   /* up to 8 corruptions per target */
-    int ncorr;
-};
+static void make_tmpdir(void) { hv_make_tmpdir(tmpdir, sizeof tmpdir, "/tmp/hvtest.XXXXXX"); }
+static void rm_tmpdir(void) { hv_rm_tmpdir(tmpdir, "check_heapview"); }
 
 /* Start a target program; read its lines up to READY. */
 static void start(struct target *t, const char *prog, int preload, const char *arg, int cores_here)
@@ -338,9 +267,9 @@ static void start(struct target *t, const char *prog, int preload, const char *a
     ck_assert_int_eq(pipe(fds), 0);
     snprintf(t->hb, sizeof t->hb, "%s/heartbeat", tmpdir);
     char path[4096], so[4096];
-    if (!realpath(prog[0] == '/' ? prog : target_path(prog), path))
+    if (!realpath(prog[0] == '/' ? prog : hv_target_path(prog), path))
         ck_abort_msg("no program %s", prog);
-    if (!realpath(target_path("liballoc/liballoc.so"), so))
+    if (!realpath(hv_target_path("liballoc/liballoc.so"), so))
         so[0] = 0;
     pid_t pid = fork();
     ck_assert_int_ge(pid, 0);
@@ -362,88 +291,27 @@ static void start(struct target *t, const char *prog, int preload, const char *a
     close(fds[1]);
     t->pid = pid;
     t->out = fdopen(fds[0], "r");
-    char line[512];
-    while (fgets(line, sizeof line, t->out)) {
-        if (!strcmp(line, "READY\n"))
-            return;
-        struct ptr *p = &t->ptr[t->n];
-        if (line[0] == 'P' && t->n < 128 &&
-            sscanf(line, "P %llx %15s %15s %15s %15s", &p->p, p->state, p->bin, p->thread, p->arena) == 5)
-            t->n++;
-        else if (line[0] == 'T' && t->nth < 4 && sscanf(line, "T %15s %ld", t->thname[t->nth], &t->tid[t->nth]) == 2)
-            t->nth++;
-        else if (line[0] == 'C' && t->ncorr < 8 &&
-                 sscanf(line, "C %15s %llx", t->corr[t->ncorr], &t->corr_addr[t->ncorr]) == 2)
-            t->ncorr++;
-    }
-    ck_abort_msg("target %s exited before READY", prog);
-}
-
-static void stop_target(struct target *t)
-{
-    if (t->pid > 0) {
-        kill(t->pid, SIGKILL);
-        waitpid(t->pid, NULL, 0);
-        t->pid = 0;
-    }
-    if (t->out)
-        fclose(t->out);
-    t->out = NULL;
-}
-
-static long thread_tid(const struct target *t, const char *name)
-{
-    for (int i = 0; i < t->nth; i++)
-        if (!strcmp(t->thname[i], name))
-            return t->tid[i];
-    return -1;
-}
-
-static char proc_state(pid_t pid)
-{
-    char p[64], line[256];
-    snprintf(p, sizeof p, "/proc/%d/status", (int)pid);
-    FILE *f = fopen(p, "r");
-    if (!f)
-        return 0;
-    char st = 0;
-    while (fgets(line, sizeof line, f))
-        if (!strncmp(line, "State:", 6)) {
-            char *q = line + 6;
-            while (*q == ' ' || *q == '\t')
-                q++;
-            st = *q;
-        }
-    fclose(f);
-    return st;
-}
-
-static unsigned long heartbeat(const struct target *t)
-{
-    char *s = slurp(t->hb, NULL);
-    unsigned long v = s ? strtoul(s, NULL, 10) : 0;
-    free(s);
-    return v;
+    hv_target_read_ready(t, prog);
 }
 
 /* The target is alive, not stopped, its heartbeat advances, and its output is
  * unchanged: on SIGUSR1 it prints exactly "USR1 <expect_usr1>" and "INTACT". */
 static void assert_running(struct target *t, int expect_usr1)
 {
-    double t0 = now_s();
+    double t0 = hv_now_s();
     char st = 0;
-    while (now_s() - t0 < 3) {
-        st = proc_state(t->pid);
+    while (hv_now_s() - t0 < 3) {
+        st = hv_proc_state(t->pid);
         if (st == 'S' || st == 'R')
             break;
         usleep(10000);
     }
     ck_assert_msg(st == 'S' || st == 'R', "target %d is in state '%c', not running", (int)t->pid, st ? st : '?');
-    unsigned long b0 = heartbeat(t);
-    t0 = now_s();
-    while (heartbeat(t) <= b0 + 2 && now_s() - t0 < 3)
+    unsigned long b0 = hv_heartbeat(t);
+    t0 = hv_now_s();
+    while (hv_heartbeat(t) <= b0 + 2 && hv_now_s() - t0 < 3)
         usleep(10000);
-    ck_assert_msg(heartbeat(t) > b0 + 2, "target heartbeat stuck at %lu", b0);
+    ck_assert_msg(hv_heartbeat(t) > b0 + 2, "target heartbeat stuck at %lu", b0);
     if (expect_usr1 == 0) {
         kill(t->pid, SIGUSR1);
         expect_usr1 = 1;
@@ -454,17 +322,6 @@ static void assert_running(struct target *t, int expect_usr1)
     ck_assert_str_eq(line, want);
     ck_assert_ptr_nonnull(fgets(line, sizeof line, t->out));
     ck_assert_str_eq(line, "INTACT\n");
-}
-
-struct run {
-    int status;             /* exit status, or 128+signal */
-    char *out, *err;
-};
-
-static void run_free(struct run *r)
-{
-    free(r->out);
-    free(r->err);
 }
 
 /* Run heapview with args (NULL-terminated); env "NAME=VALUE" or NULL; as_uid >= 0
@@ -497,22 +354,9 @@ static struct run run_hv(const char *const *args, const char *env, int as_uid, d
         execv(argv[0], (char **)argv);
         _exit(127);
     }
-    double t0 = now_s();
-    int st = 0;
-    for (;;) {
-        pid_t w = waitpid(pid, &st, WNOHANG);
-        if (w == pid)
-            break;
-        if (now_s() - t0 > timeout_s) {
-            kill(pid, SIGKILL);
-            waitpid(pid, &st, 0);
-            ck_abort_msg("heapview did not finish within %.0f s", timeout_s);
-        }
-        usleep(2000);
-    }
-    r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-    r.out = slurp(outp, NULL);
-    r.err = slurp(errp, NULL);
+    r.status = hv_wait_deadline(pid, timeout_s);
+    r.out = hv_slurp(outp, NULL);
+    r.err = hv_slurp(errp, NULL);
     return r;
 }
 
@@ -581,7 +425,7 @@ static void verify(const struct target *t, const char *json)
                           "pointer %#llx: expected in a %s arena", p->p, p->arena);
         }
         if (!strcmp(p->bin, "tcache")) {
-            long tid = thread_tid(t, p->thread);
+            long tid = hv_target_tid(t, p->thread);
             struct jv *th = jget(found, "thread");
             ck_assert_msg(th && th->t == J_NUM && (long)th->num == tid, "pointer %#llx: tcache of thread %ld, "
                           "expected %s (%ld)", p->p, th ? (long)th->num : -1L, p->thread, tid);
@@ -604,7 +448,7 @@ static void verify(const struct target *t, const char *json)
         { "main", 0x30, 7 }, { "main", 0x50, 3 }, { "t2", 0x30, 7 }, { "t2", 0x90, 2 },
     };
     for (size_t w = 0; w < sizeof want / sizeof want[0]; w++) {
-        long tid = thread_tid(t, want[w].th);
+        long tid = hv_target_tid(t, want[w].th);
         int ok = 0;
         for (size_t k = 0; k < tcache->n; k++) {
             struct jv *x = jget(tcache->items[k], "thread");
@@ -645,12 +489,12 @@ static void live_case(int is_static)
     verify(&t, r.out);
     assert_running(&t, 0);
     /* a second snapshot from the same target gives the same picture */
-    run_free(&r);
+    hv_run_free(&r);
     r = run_hv(args, NULL, -1, 20);
     ck_assert_int_eq(r.status, 0);
     verify(&t, r.out);
-    run_free(&r);
-    stop_target(&t);
+    hv_run_free(&r);
+    hv_stop_target(&t);
     rm_tmpdir();
 }
 
@@ -687,9 +531,9 @@ START_TEST(text_dump)
             ck_assert_msg(strstr(line, t.ptr[i].bin), "line for %#llx lacks bin %s", t.ptr[i].p, t.ptr[i].bin);
         *eol = '\n';
     }
-    run_free(&r);
+    hv_run_free(&r);
     assert_running(&t, 0);
-    stop_target(&t);
+    hv_stop_target(&t);
     rm_tmpdir();
 }
 END_TEST
@@ -701,33 +545,15 @@ END_TEST
 static const char *kernel_core(struct target *t, int is_static)
 {
     static char path[400];
-    char pat[256] = "";
-    FILE *f = fopen("/proc/sys/kernel/core_pattern", "r");
-    if (f) {
-        if (!fgets(pat, sizeof pat, f))
-            pat[0] = 0;
-        fclose(f);
-    }
-    pat[strcspn(pat, "\n")] = 0;
-    int changed = 0;
-    if (pat[0] == '|' || strchr(pat, '/') || strchr(pat, '%')) {
-        /* the kernel would pipe or place the core elsewhere: use a plain "core" file
-         * in the target's directory for the duration of the test */
-        f = fopen("/proc/sys/kernel/core_pattern", "w");
-        ck_assert_msg(f && fputs("core", f) >= 0 && fclose(f) == 0,
-                      "KERNEL CORE DUMP NOT POSSIBLE HERE: core_pattern is '%s' and cannot be set (not root?)", pat);
-        changed = 1;
-    }
+    char pat[256];
+    int changed = hv_core_pattern_plain(pat, sizeof pat);
     start(t, target_prog(is_static), !is_static, NULL, 1);
     pid_t pid = t->pid;
     kill(pid, SIGABRT);
     int st = 0;
     waitpid(pid, &st, 0);
     t->pid = 0;
-    if (changed && (f = fopen("/proc/sys/kernel/core_pattern", "w"))) {
-        fputs(pat, f);
-        fclose(f);
-    }
+    hv_core_pattern_restore(pat, changed);
     snprintf(path, sizeof path, "%s/core", tmpdir);
     if (access(path, R_OK) != 0)
         snprintf(path, sizeof path, "%s/core.%d", tmpdir, (int)pid);
@@ -757,19 +583,19 @@ static void core_case(int is_static, int use_gcore)
     struct run r = run_hv(args, NULL, -1, 20);
     ck_assert_msg(r.status == 0, "heapview exit %d: %s", r.status, r.err);
     verify(&t, r.out);
-    run_free(&r);
+    hv_run_free(&r);
     /* with the executable (or liballoc.so) named explicitly */
     const char *args2[] = { "--dump=json", core,
-                            is_static ? target_path(target_prog(1)) : target_path("liballoc/liballoc.so"),
+                            is_static ? hv_target_path(target_prog(1)) : hv_target_path("liballoc/liballoc.so"),
                             NULL };
     r = run_hv(args2, NULL, -1, 20);
     ck_assert_msg(r.status == 0, "heapview exit %d: %s", r.status, r.err);
     verify(&t, r.out);
     ck_assert_msg(strstr(r.out, "\"debug_found_by\":\"symbol liballoc_debug"), "symbol not used");
-    run_free(&r);
+    hv_run_free(&r);
     if (use_gcore)
         assert_running(&t, 0);
-    stop_target(&t);
+    hv_stop_target(&t);
     rm_tmpdir();
 }
 
@@ -788,7 +614,7 @@ START_TEST(core_magic_fallback)
     make_tmpdir();
     char copy[400], cmd[1000];
     snprintf(copy, sizeof copy, "%s/hv_copy", tmpdir);
-    snprintf(cmd, sizeof cmd, "cp '%s' '%s'", target_path(target_prog(1)), copy);
+    snprintf(cmd, sizeof cmd, "cp '%s' '%s'", hv_target_path(target_prog(1)), copy);
     ck_assert_int_eq(system(cmd), 0);
     struct target t;
     start(&t, copy, 0, NULL, 0);
@@ -802,8 +628,8 @@ START_TEST(core_magic_fallback)
     ck_assert_msg(r.status == 0, "heapview exit %d: %s", r.status, r.err);
     verify(&t, r.out);
     ck_assert_msg(strstr(r.out, "scanning writable memory for the liballoc magic"), "fallback not reported");
-    run_free(&r);
-    stop_target(&t);
+    hv_run_free(&r);
+    hv_stop_target(&t);
     rm_tmpdir();
 }
 END_TEST
@@ -812,9 +638,9 @@ END_TEST
 
 static int wait_state(pid_t pid, char want, double secs)
 {
-    double t0 = now_s();
-    while (now_s() - t0 < secs) {
-        if (proc_state(pid) == want)
+    double t0 = hv_now_s();
+    while (hv_now_s() - t0 < secs) {
+        if (hv_proc_state(pid) == want)
             return 1;
         usleep(2000);
     }
@@ -853,7 +679,7 @@ static void kill_while_stopped(int sig)
     waitpid(h, &st, 0);
     ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == sig, "heapview did not die of signal %d (status %#x)", sig, st);
     assert_running(&t, 1);
-    stop_target(&t);
+    hv_stop_target(&t);
     rm_tmpdir();
 }
 
@@ -879,7 +705,7 @@ START_TEST(signal_during_snapshot_delivered)
     waitpid(h, &st, 0);
     ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "heapview status %#x", st);
     assert_running(&t, 1);
-    stop_target(&t);
+    hv_stop_target(&t);
     rm_tmpdir();
 }
 END_TEST
@@ -899,13 +725,13 @@ START_TEST(group_stop_kept)
     struct run r = run_hv(args, NULL, -1, 20);
     ck_assert_msg(r.status == 0, "heapview exit %d: %s", r.status, r.err);
     verify(&t, r.out);
-    run_free(&r);
+    hv_run_free(&r);
     usleep(100000);
-    ck_assert_msg(proc_state(t.pid) == 'T', "group-stopped target was resumed by heapview (state %c)",
-                  proc_state(t.pid));
+    ck_assert_msg(hv_proc_state(t.pid) == 'T', "group-stopped target was resumed by heapview (state %c)",
+                  hv_proc_state(t.pid));
     kill(t.pid, SIGCONT);
     assert_running(&t, 0);
-    stop_target(&t);
+    hv_stop_target(&t);
     rm_tmpdir();
 }
 END_TEST
@@ -938,13 +764,13 @@ static void corrupt_case(const char *mode, const char *const *expect)
         ck_assert_msg(ok, "mode %s: no problem '%s' at %#llx; got:\n%s", mode, expect[k], t.corr_addr[k], r.out);
     }
     jfree(root);
-    run_free(&r);
+    hv_run_free(&r);
     const char *args2[] = { "--dump=text", "-p", pid, NULL };
     r = run_hv(args2, NULL, -1, 20);
     ck_assert_msg(r.status == 0, "text dump of a corrupted heap: exit %d", r.status);
-    run_free(&r);
-    ck_assert_msg(kill(t.pid, 0) == 0 && proc_state(t.pid) != 't', "target not running after the dump");
-    stop_target(&t);
+    hv_run_free(&r);
+    ck_assert_msg(kill(t.pid, 0) == 0 && hv_proc_state(t.pid) != 't', "target not running after the dump");
+    hv_stop_target(&t);
     rm_tmpdir();
 }
 
@@ -1015,9 +841,9 @@ static void midop_case(const char *mode, const char *reason)
     ck_assert_msg(why && strstr(why, reason), "mid_reason '%s' lacks '%s'", why ? why : "(null)", reason);
     ck_assert_msg(att && att->num == 51, "expected 51 stops (1 + 50 retries), got %g", att ? att->num : -1);
     jfree(root);
-    run_free(&r);
+    hv_run_free(&r);
     ck_assert_msg(wait_state(t.pid, 'S', 3), "target not running after the dump");
-    stop_target(&t);
+    hv_stop_target(&t);
     rm_tmpdir();
 }
 
@@ -1051,12 +877,12 @@ START_TEST(churn_snapshots_consistent)
                           "first: %s", i, probs ? probs->n : 0, probs && probs->n ? jstr(probs->items[0], "message") : "");
         }
         jfree(root);
-        run_free(&r);
+        hv_run_free(&r);
     }
     ck_assert_msg(consistent * 2 >= runs, "only %d of %d snapshots found liballoc idle", consistent, runs);
-    ck_assert_msg(kill(t.pid, 0) == 0 && (wait_state(t.pid, 'S', 3) || proc_state(t.pid) == 'R'),
-                  "churning target not running (state %c)", proc_state(t.pid));
-    stop_target(&t);
+    ck_assert_msg(kill(t.pid, 0) == 0 && (wait_state(t.pid, 'S', 3) || hv_proc_state(t.pid) == 'R'),
+                  "churning target not running (state %c)", hv_proc_state(t.pid));
+    hv_stop_target(&t);
     rm_tmpdir();
 }
 END_TEST
@@ -1071,7 +897,7 @@ static void expect_error(const char *const *args, int as_uid, int status, const 
     char *nl = strchr(r.err, '\n');
     ck_assert_msg(nl && nl[1] == 0, "error is not exactly one line: %s", r.err);
     ck_assert_msg(r.out[0] == 0, "stdout not empty on error");
-    run_free(&r);
+    hv_run_free(&r);
 }
 
 START_TEST(err_no_such_process)
@@ -1112,9 +938,9 @@ START_TEST(err_permission)
         expect_error(args, -1, 4, "permission denied");
     struct run r = run_hv(args, NULL, getuid() == 0 ? 65534 : -1, 20);
     ck_assert_msg(strstr(r.err, "ptrace_scope"), "permission error does not mention ptrace_scope: %s", r.err);
-    run_free(&r);
+    hv_run_free(&r);
     assert_running(&t, 0);
-    stop_target(&t);
+    hv_stop_target(&t);
     rm_tmpdir();
 }
 END_TEST
@@ -1147,7 +973,7 @@ START_TEST(err_already_traced)
     close(ready[0]);
     close(ready[1]);
     assert_running(&t, 0);
-    stop_target(&t);
+    hv_stop_target(&t);
     rm_tmpdir();
 }
 END_TEST
@@ -1176,7 +1002,7 @@ START_TEST(err_not_liballoc)
     snprintf(pid, sizeof pid, "%d", (int)p);
     const char *args[] = { "--dump=text", "-p", pid, NULL };
     expect_error(args, -1, 5, "does not use liballoc");
-    ck_assert_msg(wait_state(p, 'S', 3), "sleep not left running (state %c)", proc_state(p));
+    ck_assert_msg(wait_state(p, 'S', 3), "sleep not left running (state %c)", hv_proc_state(p));
     kill(p, SIGKILL);
     waitpid(p, NULL, 0);
     rm_tmpdir();
@@ -1203,7 +1029,7 @@ START_TEST(err_cores)
     struct target t;
     const char *core = kernel_core(&t, 1);
     size_t len;
-    char *buf = slurp(core, &len);
+    char *buf = hv_slurp(core, &len);
     ck_assert_msg(buf && len > 4096, "core unreadable");
     char p[400];
 
@@ -1272,7 +1098,7 @@ START_TEST(err_usage)
     struct run r = run_hv(a4, NULL, -1, 5);
     ck_assert_int_eq(r.status, 0);
     ck_assert_msg(strstr(r.out, "ABI"), "version output: %s", r.out);
-    run_free(&r);
+    hv_run_free(&r);
     rm_tmpdir();
 }
 END_TEST
@@ -1285,7 +1111,7 @@ START_TEST(fuzz_smoke_cores)
     struct target t;
     const char *core = kernel_core(&t, 1);
     size_t len;
-    char *buf = slurp(core, &len);
+    char *buf = hv_slurp(core, &len);
     ck_assert_ptr_nonnull(buf);
     char p[400];
     snprintf(p, sizeof p, "%s/mut", tmpdir);
@@ -1320,7 +1146,7 @@ START_TEST(fuzz_smoke_cores)
             fprintf(stderr, "fuzz_smoke_cores: heapview failed with status %d; input kept as %s\n%s", r.status,
                     keep, r.err);
         }
-        run_free(&r);
+        hv_run_free(&r);
     }
     free(buf);
     ck_assert_msg(crashes == 0, "%d of %d mutated cores crashed heapview", crashes, runs);

@@ -23,63 +23,15 @@
 #include <unistd.h>
 
 #include "check_suites.h"
+#include "hv_testutil.h"
 #include "debug_abi.h"
 
 #define TRACE_OPTS "LIBALLOC_OPTIONS=sites=8,history=4096"
 
 static char tmpdir[256];
 
-/* Targets and liballoc.so come from HV_TARGET_BUILD when set (`make sanitize`
- * runs a sanitized heapview against the normal build's targets). */
-static const char *target_path(const char *rel)
-{
-    static char buf[4][4096];
-    static int next;
-    const char *b = getenv("HV_TARGET_BUILD");
-    if (!b || !*b)
-        return check_build_path(rel);
-    char *out = buf[next++ % 4];
-    snprintf(out, sizeof buf[0], "%s/%s", b, rel);
-    return out;
-}
-
-static void make_tmpdir(void)
-{
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/hvtrace.XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-}
-
-static void rm_tmpdir(void)
-{
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "check_heapview_trace: could not remove %s\n", tmpdir);
-}
-
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    size_t cap = 1 << 16, n = 0, r;
-    char *b = malloc(cap + 1);
-    while ((r = fread(b + n, 1, cap - n, f)) > 0) {
-        n += r;
-        if (n == cap)
-            b = realloc(b, (cap *= 2) + 1);
-    }
-    fclose(f);
-    b[n] = 0;
-    return b;
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
-}
+static void make_tmpdir(void) { hv_make_tmpdir(tmpdir, sizeof tmpdir, "/tmp/hvtrace.XXXXXX"); }
+static void rm_tmpdir(void) { hv_rm_tmpdir(tmpdir, "check_heapview_trace"); }
 
 struct leaky {
     pid_t pid;
@@ -95,8 +47,8 @@ static void leaky_start(struct leaky *t, const char *env, const char *arg)
     int fds[2];
     ck_assert_int_eq(pipe(fds), 0);
     char path[4096], so[4096];
-    ck_assert_ptr_nonnull(realpath(target_path("tests/progs/hv_leaky"), path));
-    ck_assert_ptr_nonnull(realpath(target_path("liballoc/liballoc.so"), so));
+    ck_assert_ptr_nonnull(realpath(hv_target_path("tests/progs/hv_leaky"), path));
+    ck_assert_ptr_nonnull(realpath(hv_target_path("liballoc/liballoc.so"), so));
     pid_t pid = fork();
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
@@ -146,25 +98,7 @@ static void leaky_phase2(struct leaky *t)
 
 static void leaky_stop(struct leaky *t)
 {
-    if (t->pid > 0) {
-        kill(t->pid, SIGKILL);
-        waitpid(t->pid, NULL, 0);
-        t->pid = 0;
-    }
-    if (t->out)
-        fclose(t->out);
-    t->out = NULL;
-}
-
-struct run {
-    int status;
-    char *out, *err;
-};
-
-static void run_free(struct run *r)
-{
-    free(r->out);
-    free(r->err);
+    hv_stop_child(&t->pid, &t->out);
 }
 
 static struct run run_hv_in(const char *const *args, double timeout_s, const char *input);
@@ -205,21 +139,9 @@ static struct run run_hv_in(const char *const *args, double timeout_s, const cha
         execv(argv[0], (char **)argv);
         _exit(127);
     }
-    double t0 = now_s();
-    int st = 0;
-    for (;;) {
-        if (waitpid(pid, &st, WNOHANG) == pid)
-            break;
-        if (now_s() - t0 > timeout_s) {
-            kill(pid, SIGKILL);
-            waitpid(pid, &st, 0);
-            ck_abort_msg("heapview did not finish within %.0f s", timeout_s);
-        }
-        usleep(2000);
-    }
-    r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-    r.out = slurp(outp);
-    r.err = slurp(errp);
+    r.status = hv_wait_deadline(pid, timeout_s);
+    r.out = hv_slurp(outp, NULL);
+    r.err = hv_slurp(errp, NULL);
     return r;
 }
 
@@ -295,14 +217,14 @@ START_TEST(leaks_live)
     struct run r = run_hv(args, 20);
     ck_assert_msg(r.status == 0, "heapview exit %d: %s", r.status, r.err);
     check_leaks(r.out);
-    run_free(&r);
+    hv_run_free(&r);
     /* collapsed stacks: outermost first, value = bytes requested */
     const char *args2[] = { "-p", pid, "--leaks=collapsed", NULL };
     r = run_hv(args2, 20);
     ck_assert_msg(r.status == 0, "heapview exit %d: %s", r.status, r.err);
     ck_assert_msg(strstr(r.out, ";main;leak_small 500\n") && strstr(r.out, ";main;leak_big 6000\n"),
                   "collapsed output:\n%s", r.out);
-    run_free(&r);
+    hv_run_free(&r);
     leaky_stop(&t);
     rm_tmpdir();
 }
@@ -319,7 +241,7 @@ START_TEST(leaks_core)
     struct run r = run_hv(args, 20);
     ck_assert_msg(r.status == 0, "heapview exit %d: %s", r.status, r.err);
     check_leaks(r.out);
-    run_free(&r);
+    hv_run_free(&r);
     rm_tmpdir();
 }
 END_TEST
@@ -337,7 +259,7 @@ START_TEST(leaks_since_mark)
     ck_assert_msg(r.status == 0, "heapview exit %d: %s", r.status, r.err);
     unsigned long long total = 0;
     ck_assert_msg(sscanf(r.out, "history: %*u of %llu operations", &total) == 1, "history:\n%s", r.out);
-    run_free(&r);
+    hv_run_free(&r);
     char mark[32];
     snprintf(mark, sizeof mark, "%llu", total);
     /* nothing allocated since the mark yet */
@@ -345,7 +267,7 @@ START_TEST(leaks_since_mark)
     r = run_hv(a0, 20);
     ck_assert_msg(r.status == 0, "heapview exit %d: %s", r.status, r.err);
     ck_assert_msg(strstr(r.out, "(allocated since the mark): 0 sites, 0 chunks, 0 bytes requested"), "%s", r.out);
-    run_free(&r);
+    hv_run_free(&r);
     leaky_phase2(&t);
     const char *args[] = { "-p", pid, "--leaks", "--since", mark, NULL };
     r = run_hv(args, 20);
@@ -357,7 +279,7 @@ START_TEST(leaks_since_mark)
     ck_assert_uint_eq(g.bytes, 4 * 0x40);
     ck_assert_msg(!find_group(r.out, "leak_small", &g) && !find_group(r.out, "leak_big", &g),
                   "blocks from before the mark reported:\n%s", r.out);
-    run_free(&r);
+    hv_run_free(&r);
     leaky_stop(&t);
     rm_tmpdir();
 }
@@ -401,7 +323,7 @@ START_TEST(diff_cores)
                   "summary:\n%s", r.out);
     ck_assert_msg(strstr(r.out, "  +192 bytes requested, +256 chunk bytes, +4 chunks\n      leak_more+"),
                   "growth:\n%s", r.out);
-    run_free(&r);
+    hv_run_free(&r);
     rm_tmpdir();
 }
 END_TEST
@@ -420,13 +342,13 @@ START_TEST(diff_saved_vs_core)
     struct run r = run_hv(sargs, 30);
     ck_assert_msg(r.status == 0, "heapview --save exit %d: %s", r.status, r.err);
     ck_assert_msg(strstr(r.out, "saved pid ") && strstr(r.out, a), "%s", r.out);
-    run_free(&r);
+    hv_run_free(&r);
     /* bad input: one line naming the file, non-zero, the target still fine */
     const char *bargs[] = { "-p", pid, "--save", "/nonexistent/dir/x", NULL };
     r = run_hv(bargs, 10);
     ck_assert_msg(r.status != 0 && strstr(r.err, "cannot create /nonexistent/dir/x") &&
                   strchr(r.err, '\n') == r.err + strlen(r.err) - 1, "%d: %s", r.status, r.err);
-    run_free(&r);
+    hv_run_free(&r);
     leaky_phase2(&t);
     snprintf(b, sizeof b, "%s", gcore(t.pid, "b"));
     leaky_stop(&t);
@@ -445,13 +367,13 @@ START_TEST(diff_saved_vs_core)
     ck_assert_msg(strstr(r.out, want), "missing '%s' in:\n%s", want + 1, r.out);
     ck_assert_msg(strstr(r.out, "summary: 4 new (256 chunk bytes), 1 freed (112 chunk bytes), 0 resized"),
                   "summary:\n%s", r.out);
-    run_free(&r);
+    hv_run_free(&r);
     /* the saved file is a core to every other reader too */
     const char *largs[] = { "--leaks", a, NULL };
     r = run_hv(largs, 30);
     ck_assert_msg(r.status == 0 && strstr(r.out, "leak_small"), "--leaks of the saved file (%d):\n%s%s", r.status,
                   r.out, r.err);
-    run_free(&r);
+    hv_run_free(&r);
     rm_tmpdir();
 }
 END_TEST
@@ -521,7 +443,7 @@ START_TEST(reads_abi_v1)
     struct run r = run_hv(j1, 30);
     ck_assert_msg(r.status == 0, "v1 dump exit %d: %s", r.status, r.err);
     ck_assert_msg(strstr(r.out, "\"abi_version\":1,"), "not read as ABI 1:\n%.400s", r.out);
-    run_free(&r);
+    hv_run_free(&r);
     const char *d1[] = { "--dump=text", v1, NULL }, *d2[] = { "--dump=text", v2, NULL };
     struct run a = run_hv(d1, 30), b = run_hv(d2, 30);
     ck_assert_msg(a.status == 0 && b.status == 0, "dump exits %d %d: %s%s", a.status, b.status, a.err, b.err);
@@ -530,22 +452,22 @@ START_TEST(reads_abi_v1)
     ck_assert_msg(strlen(ra) > 200 && strcmp(ra, rb) == 0, "chunk rows differ:\n%s\n---\n%s", ra, rb);
     free(ra);
     free(rb);
-    run_free(&a);
-    run_free(&b);
+    hv_run_free(&a);
+    hv_run_free(&b);
     const char *h1[] = { "--history", v1, NULL };
     r = run_hv(h1, 30);
     ck_assert_msg(r.status == 0 && strstr(r.out, "# no history recorded"), "%d:\n%s%s", r.status, r.out, r.err);
-    run_free(&r);
+    hv_run_free(&r);
     const char *l1[] = { "--leaks", v1, NULL };
     r = run_hv(l1, 30);
     ck_assert_msg(r.status == 0 && strstr(r.out, "# allocation sites were not recorded"), "%d:\n%s%s", r.status,
                   r.out, r.err);
-    run_free(&r);
+    hv_run_free(&r);
     /* and the unpatched core does have them */
     const char *h2[] = { "--history", v2, NULL };
     r = run_hv(h2, 30);
     ck_assert_msg(r.status == 0 && strstr(r.out, "history: "), "%d:\n%s%s", r.status, r.out, r.err);
-    run_free(&r);
+    hv_run_free(&r);
     rm_tmpdir();
 }
 END_TEST
@@ -570,13 +492,13 @@ START_TEST(explain_sites)
                   r.out);
     ck_assert_msg(strstr(r.out, "pointed to by: no allocator list"), "%s", r.out);
     ck_assert_msg(strstr(r.out, "\n    leak_small+0x"), "%s", r.out);
-    run_free(&r);
+    hv_run_free(&r);
     /* an address in no chunk: exit 1 and one line */
     const char *args2[] = { "-p", pid, "--explain", "0x10", NULL };
     r = run_hv(args2, 20);
     ck_assert_int_eq(r.status, 1);
     ck_assert_str_eq(r.out, "0x10: not inside any chunk of this heap\n");
-    run_free(&r);
+    hv_run_free(&r);
     leaky_stop(&t);
     rm_tmpdir();
 }
@@ -601,7 +523,7 @@ START_TEST(history_live)
         ck_assert_msg(nl && memmem(p, (size_t)(nl - p), "[leak_small+0x", 14), "caller not named: %.*s",
                       (int)(nl ? nl - p : 80), p);
     }
-    run_free(&r);
+    hv_run_free(&r);
     leaky_stop(&t);
     rm_tmpdir();
 }
@@ -619,7 +541,7 @@ START_TEST(leaks_not_recorded)
     struct run r = run_hv(args, 20);
     ck_assert_msg(r.status == 0, "heapview exit %d: %s", r.status, r.err);
     ck_assert_msg(!strncmp(r.out, "# allocation sites were not recorded", 36), "%s", r.out);
-    run_free(&r);
+    hv_run_free(&r);
     leaky_stop(&t);
     rm_tmpdir();
 }
@@ -632,21 +554,21 @@ START_TEST(report_usage_errors)
     struct run r = run_hv(a1, 10);
     ck_assert_int_eq(r.status, 2);
     ck_assert_msg(strstr(r.err, "--diff takes exactly two core files"), "%s", r.err);
-    run_free(&r);
+    hv_run_free(&r);
     const char *a2[] = { "-p", "1", "--explain", "zz", NULL };
     r = run_hv(a2, 10);
     ck_assert_int_eq(r.status, 2);
     ck_assert_str_eq(r.err, "heapview: invalid address: zz\n");
-    run_free(&r);
+    hv_run_free(&r);
     const char *a3[] = { "--leaks=xml", "core", NULL };
     r = run_hv(a3, 10);
     ck_assert_int_eq(r.status, 2);
-    run_free(&r);
+    hv_run_free(&r);
     const char *a4[] = { "--diff", "/nonexistent/a", "/nonexistent/b", NULL };
     r = run_hv(a4, 10);
     ck_assert_int_eq(r.status, 3);
     ck_assert_msg(strchr(r.err, '\n') == r.err + strlen(r.err) - 1, "not one line: %s", r.err);
-    run_free(&r);
+    hv_run_free(&r);
     rm_tmpdir();
 }
 END_TEST
@@ -656,26 +578,13 @@ END_TEST
 START_TEST(double_free_core)
 {
     make_tmpdir();
-    char pat[256] = "";
-    FILE *f = fopen("/proc/sys/kernel/core_pattern", "r");
-    if (f) {
-        if (!fgets(pat, sizeof pat, f))
-            pat[0] = 0;
-        fclose(f);
-    }
-    pat[strcspn(pat, "\n")] = 0;
-    int changed = 0;
-    if (pat[0] == '|' || strchr(pat, '/') || strchr(pat, '%')) {
-        f = fopen("/proc/sys/kernel/core_pattern", "w");
-        ck_assert_msg(f && fputs("core", f) >= 0 && fclose(f) == 0,
-                      "KERNEL CORE DUMP NOT POSSIBLE HERE: core_pattern is '%s' and cannot be set (not root?)", pat);
-        changed = 1;
-    }
+    char pat[256];
+    int changed = hv_core_pattern_plain(pat, sizeof pat);
     int fds[2];
     ck_assert_int_eq(pipe(fds), 0);
     char path[4096], so[4096];
-    ck_assert_ptr_nonnull(realpath(target_path("tests/progs/hv_leaky"), path));
-    ck_assert_ptr_nonnull(realpath(target_path("liballoc/liballoc.so"), so));
+    ck_assert_ptr_nonnull(realpath(hv_target_path("tests/progs/hv_leaky"), path));
+    ck_assert_ptr_nonnull(realpath(hv_target_path("liballoc/liballoc.so"), so));
     pid_t pid = fork();
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
@@ -703,10 +612,7 @@ START_TEST(double_free_core)
     fclose(out);
     int st = 0;
     waitpid(pid, &st, 0);
-    if (changed && (f = fopen("/proc/sys/kernel/core_pattern", "w"))) {
-        fputs(pat, f);
-        fclose(f);
-    }
+    hv_core_pattern_restore(pat, changed);
     char core[400];
     snprintf(core, sizeof core, "%s/core", tmpdir);
     if (access(core, R_OK) != 0)
@@ -723,7 +629,7 @@ START_TEST(double_free_core)
     ck_assert_msg(strstr(r.out, want), "missing '%s' in:\n%s", want + 1, r.out);
     const char *p = strstr(r.out, want);
     ck_assert_msg(strstr(p, " at free_once+0x") && strstr(p, "(hv_leaky.c:"), "where it was freed: %s", p);
-    run_free(&r);
+    hv_run_free(&r);
     rm_tmpdir();
 }
 END_TEST
@@ -740,8 +646,8 @@ START_TEST(step_paths)
 {
     make_tmpdir();
     char so[4096], prog[4096];
-    ck_assert_ptr_nonnull(realpath(target_path("liballoc/liballoc.so"), so));
-    ck_assert_ptr_nonnull(realpath(target_path("tests/progs/hv_steps"), prog));
+    ck_assert_ptr_nonnull(realpath(hv_target_path("liballoc/liballoc.so"), so));
+    ck_assert_ptr_nonnull(realpath(hv_target_path("tests/progs/hv_steps"), prog));
     const char *args[] = { "--step-batch", "--liballoc", so, "--", prog, NULL };
     struct run r = run_hv(args, 30);
     ck_assert_msg(r.status == 0, "heapview exit %d: %s", r.status, r.err);
@@ -768,7 +674,7 @@ START_TEST(step_paths)
     ck_assert_msg(!strncmp(strchr(fr, '\n') + 1, "  changed 0x", 12) &&
                       strstr(strchr(fr, '\n') + 1, " size 0x30 free tcache 1\n"),
                   "freed chunk not highlighted: %.200s", fr);
-    run_free(&r);
+    hv_run_free(&r);
     rm_tmpdir();
 }
 END_TEST
@@ -779,8 +685,8 @@ START_TEST(step_commands)
 {
     make_tmpdir();
     char so[4096], prog[4096];
-    ck_assert_ptr_nonnull(realpath(target_path("liballoc/liballoc.so"), so));
-    ck_assert_ptr_nonnull(realpath(target_path("tests/progs/hv_steps"), prog));
+    ck_assert_ptr_nonnull(realpath(hv_target_path("liballoc/liballoc.so"), so));
+    ck_assert_ptr_nonnull(realpath(hv_target_path("tests/progs/hv_steps"), prog));
     const char *args[] = { "--liballoc", so, "--", prog, NULL };
     struct run r = run_hv_in(args, 30, "f\nb size 1500\nc\nq\n");
     ck_assert_msg(r.status == 0, "heapview exit %d: %s", r.status, r.err);
@@ -790,7 +696,7 @@ START_TEST(step_commands)
     ck_assert_msg(p1 && p2 && p3, "stops not as commanded:\n%s", r.out);
     ck_assert_int_eq(count_lines(r.out, "#"), 1);   /* later stops each follow a prompt */
     assert_has(r.out, "hv_steps killed (quit)\n");
-    run_free(&r);
+    hv_run_free(&r);
     rm_tmpdir();
 }
 END_TEST

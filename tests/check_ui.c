@@ -37,17 +37,11 @@
 #include <unistd.h>
 
 #include "check_suites.h"
+#include "hv_testutil.h"
 #include "../heapview/ui_keys.h"
 
 static pid_t runner_pid;
 static char ui_tmp[256];
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static void nap_ms(int ms)
 {
@@ -66,16 +60,6 @@ static char *slurp_fd(FILE *f)
     }
     b[n] = 0;
     return b;
-}
-
-static char *slurp_path(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    char *s = slurp_fd(f);
-    fclose(f);
-    return s;
 }
 
 static const char *abs_build(const char *rel)
@@ -107,25 +91,6 @@ static const char *target_path(const char *rel)
 
 /* ---- targets ----------------------------------------------------------------------- */
 
-struct ptr {
-    unsigned long long p;
-    char state[16], bin[16], thread[16], arena[16];
-};
-
-struct target {
-    pid_t pid;
-    FILE *out;
-    char hb[300];
-    struct ptr ptr[128];
-    int n;
-    char thname[4][16];
-    long tid[4];
-    int nth;
-    char corr[8][16];           /* hv_corrupt: "C <mode> <address>" */
-    unsigned long long corr_addr[8];
-    int ncorr;
-};
-
 /* Start prog (preloaded with liballoc); with want_ready, read its lines up to READY.
  * The target dies with the test process (PR_SET_PDEATHSIG), whatever happens. */
 static void start_target_arg(struct target *t, const char *prog, const char *env, int want_ready, const char *arg)
@@ -154,46 +119,12 @@ static void start_target_arg(struct target *t, const char *prog, const char *env
     t->out = fdopen(fds[0], "r");
     if (!want_ready)
         return;
-    char line[512];
-    while (fgets(line, sizeof line, t->out)) {
-        if (!strcmp(line, "READY\n"))
-            return;
-        struct ptr *p = &t->ptr[t->n];
-        if (line[0] == 'P' && t->n < 128 &&
-            sscanf(line, "P %llx %15s %15s %15s %15s", &p->p, p->state, p->bin, p->thread, p->arena) == 5)
-            t->n++;
-        else if (line[0] == 'T' && t->nth < 4 && sscanf(line, "T %15s %ld", t->thname[t->nth], &t->tid[t->nth]) == 2)
-            t->nth++;
-        else if (line[0] == 'C' && t->ncorr < 8 &&
-                 sscanf(line, "C %15s %llx", t->corr[t->ncorr], &t->corr_addr[t->ncorr]) == 2)
-            t->ncorr++;
-    }
-    ck_abort_msg("target %s exited before READY", prog);
+    hv_target_read_ready(t, prog);
 }
 
 static void start_target(struct target *t, const char *prog, const char *env, int want_ready)
 {
     start_target_arg(t, prog, env, want_ready, NULL);
-}
-
-static void stop_target(struct target *t)
-{
-    if (t->pid > 0) {
-        kill(t->pid, SIGKILL);
-        waitpid(t->pid, NULL, 0);
-        t->pid = 0;
-    }
-    if (t->out)
-        fclose(t->out);
-    t->out = NULL;
-}
-
-static long tid_of(const struct target *t, const char *name)
-{
-    for (int i = 0; i < t->nth; i++)
-        if (!strcmp(t->thname[i], name))
-            return t->tid[i];
-    return -1;
 }
 
 static const struct ptr *find_ptr(const struct target *t, const char *state, const char *bin, const char *arena, int nth)
@@ -206,50 +137,24 @@ static const struct ptr *find_ptr(const struct target *t, const char *state, con
     return NULL;
 }
 
-static unsigned long heartbeat(const struct target *t)
-{
-    char *s = slurp_path(t->hb);
-    unsigned long v = s ? strtoul(s, NULL, 10) : 0;
-    free(s);
-    return v;
-}
-
-static char proc_state(pid_t pid)
-{
-    char p[64], line[256], st = 0;
-    snprintf(p, sizeof p, "/proc/%d/status", (int)pid);
-    FILE *f = fopen(p, "r");
-    if (!f)
-        return 0;
-    while (fgets(line, sizeof line, f))
-        if (!strncmp(line, "State:", 6)) {
-            char *q = line + 6;
-            while (*q == ' ' || *q == '\t')
-                q++;
-            st = *q;
-        }
-    fclose(f);
-    return st;
-}
-
 /* The target runs (not stopped), its heartbeat advances, and it answers SIGUSR1
  * number `nth` with its in-use blocks intact. */
 static void assert_target_running(struct target *t, int nth)
 {
-    double t0 = now_s();
+    double t0 = hv_now_s();
     char st = 0;
-    while (now_s() - t0 < 5) {
-        st = proc_state(t->pid);
+    while (hv_now_s() - t0 < 5) {
+        st = hv_proc_state(t->pid);
         if (st == 'S' || st == 'R')
             break;
         nap_ms(20);
     }
     ck_assert_msg(st == 'S' || st == 'R', "target is in state '%c' after heapview left", st ? st : '?');
-    unsigned long b0 = heartbeat(t);
-    t0 = now_s();
-    while (heartbeat(t) <= b0 + 2 && now_s() - t0 < 5)
+    unsigned long b0 = hv_heartbeat(t);
+    t0 = hv_now_s();
+    while (hv_heartbeat(t) <= b0 + 2 && hv_now_s() - t0 < 5)
         nap_ms(20);
-    ck_assert_msg(heartbeat(t) > b0 + 2, "target heartbeat stuck at %lu", b0);
+    ck_assert_msg(hv_heartbeat(t) > b0 + 2, "target heartbeat stuck at %lu", b0);
     kill(t->pid, SIGUSR1);
     char line[256], want[64];
     snprintf(want, sizeof want, "USR1 %d\n", nth);
@@ -315,14 +220,14 @@ static void tm_start(struct tm_s *m, const char *test)
                              "bash --norc --noprofile'", ui_tmp), 0);
     tmux(m, "set-option -t hv -g status off");
     /* the shell is up when it has printed its prompt */
-    double t0 = now_s();
+    double t0 = hv_now_s();
     for (;;) {
         char *s = screen(m);
         int ok = strstr(s, "$") != NULL;
         free(s);
         if (ok)
             break;
-        ck_assert_msg(now_s() - t0 < 10, "tmux shell did not start");
+        ck_assert_msg(hv_now_s() - t0 < 10, "tmux shell did not start");
         nap_ms(50);
     }
 }
@@ -371,14 +276,14 @@ static int has_all(const char *scr, const void *arg)
 /* Poll the screen until pred holds (at most secs); returns the screen (caller frees). */
 static char *wait_screen(const struct tm_s *m, screen_pred pred, const void *arg, double secs, const char *what)
 {
-    double t0 = now_s();
+    double t0 = hv_now_s();
     char *s = NULL;
     for (;;) {
         free(s);
         s = screen(m);
         if (pred(s, arg))
             return s;
-        if (now_s() - t0 > secs)
+        if (hv_now_s() - t0 > secs)
             break;
         nap_ms(40);
     }
@@ -524,8 +429,8 @@ START_TEST(live_views)
     run_hv(&m, args, NULL);
 
     /* Overview: both arenas, both threads, mmap figures, tunables */
-    snprintf(w1, sizeof w1, "thread %ld  arena 0", tid_of(&t, "main"));
-    snprintf(w2, sizeof w2, "thread %ld  arena 1", tid_of(&t, "t2"));
+    snprintf(w1, sizeof w1, "thread %ld  arena 0", hv_target_tid(&t, "main"));
+    snprintf(w2, sizeof w2, "thread %ld  arena 1", hv_target_tid(&t, "t2"));
     char *s = wait_words(&m, 15, "[1:Overview]", w1, w2);
     ck_assert_msg(strstr(s, "Arena 0 (main)") && strstr(s, "Arena 1 @"), "arenas missing:\n%s", s);
     ck_assert_msg(strstr(s, "n_mmaps 1  n_mmaps_max 65536  max_n_mmaps 1"), "mmap figures missing:\n%s", s);
@@ -537,8 +442,8 @@ START_TEST(live_views)
     tm_keys(&m, "2");
     free(wait_words(&m, 5, "[2:Heap map]", "first bytes", NULL));
     char tmain[32], tt2[32];
-    snprintf(tmain, sizeof tmain, "@%ld", tid_of(&t, "main"));
-    snprintf(tt2, sizeof tt2, "@%ld", tid_of(&t, "t2"));
+    snprintf(tmain, sizeof tmain, "@%ld", hv_target_tid(&t, "main"));
+    snprintf(tt2, sizeof tt2, "@%ld", hv_target_tid(&t, "t2"));
     goto_check(&m, find_ptr(&t, "inuse", "none", "main", 1)->p, "inuse", NULL);
     goto_check(&m, find_ptr(&t, "inuse", "none", "other", 0)->p, "inuse", "-N");
     goto_check(&m, find_ptr(&t, "free", "tcache", "main", 3)->p, "tcache", tmain);
@@ -611,13 +516,13 @@ START_TEST(live_views)
     const char *q = strstr(s, "tcachebins of thread ");
     if (q)
         shown = atol(q + strlen("tcachebins of thread "));
-    ck_assert_msg(shown == tid_of(&t, "main") || shown == tid_of(&t, "t2"), "tcache of unknown thread:\n%s", s);
+    ck_assert_msg(shown == hv_target_tid(&t, "main") || shown == hv_target_tid(&t, "t2"), "tcache of unknown thread:\n%s", s);
     free(s);
     free(both);
     tm_keys(&m, "t");
-    long other = shown == tid_of(&t, "main") ? tid_of(&t, "t2") : tid_of(&t, "main");
+    long other = shown == hv_target_tid(&t, "main") ? hv_target_tid(&t, "t2") : hv_target_tid(&t, "main");
     snprintf(w1, sizeof w1, "tcachebins of thread %ld", other);
-    const struct ptr *tp = find_ptr(&t, "free", "tcache", other == tid_of(&t, "t2") ? "other" : "main", 0);
+    const struct ptr *tp = find_ptr(&t, "free", "tcache", other == hv_target_tid(&t, "t2") ? "other" : "main", 0);
     snprintf(w2, sizeof w2, "0x%llx", tp->p - 16);
     tm_keys(&m, "g");
     s = wait_words(&m, 5, w1, "tcache[1]", w2);
@@ -686,7 +591,7 @@ START_TEST(live_views)
     expect_exit(&m, 0);
     assert_target_running(&t, 1);
     tm_stop(&m);
-    stop_target(&t);
+    hv_stop_target(&t);
 }
 END_TEST
 
@@ -730,7 +635,7 @@ START_TEST(core_views)
     tm_keys(&m, "q");
     expect_exit(&m, 0);
     tm_stop(&m);
-    stop_target(&t);
+    hv_stop_target(&t);
 }
 END_TEST
 
@@ -767,9 +672,9 @@ START_TEST(live_refresh_exit)
     long n0 = title_num(s, "#");
     free(s);
     /* refreshes go on (about 5 per second) */
-    double t0 = now_s();
+    double t0 = hv_now_s();
     long n1 = n0;
-    while (now_s() - t0 < 10 && n1 < n0 + 3) {
+    while (hv_now_s() - t0 < 10 && n1 < n0 + 3) {
         nap_ms(100);
         s = screen(&m);
         n1 = title_num(s, "#");
@@ -816,7 +721,7 @@ START_TEST(live_refresh_exit)
     tm_keys(&m, "q");
     expect_exit(&m, 0);
     tm_stop(&m);
-    stop_target(&t);
+    hv_stop_target(&t);
 }
 END_TEST
 
@@ -824,8 +729,8 @@ END_TEST
 static pid_t hv_pid(const struct tm_s *m)
 {
     int shell = tm_num(m, "#{pane_pid}");
-    double t0 = now_s();
-    while (now_s() - t0 < 10) {
+    double t0 = hv_now_s();
+    while (hv_now_s() - t0 < 10) {
         DIR *d = opendir("/proc");
         struct dirent *de;
         pid_t found = 0;
@@ -868,10 +773,10 @@ static void signal_case_at(struct tm_s *m, struct target *t, int sig, int usr1_n
     ck_assert_int_eq(tm_num(m, "#{alternate_on}"), 1);
     nap_ms(300);                                  /* a few refreshes: the target is seized and resumed */
     if (mid_snapshot) {
-        double t0 = now_s();
-        while (proc_state(t->pid) != 't' && now_s() - t0 < 10)
+        double t0 = hv_now_s();
+        while (hv_proc_state(t->pid) != 't' && hv_now_s() - t0 < 10)
             nap_ms(5);
-        ck_assert_msg(proc_state(t->pid) == 't', "the target was never seen stopped by a snapshot");
+        ck_assert_msg(hv_proc_state(t->pid) == 't', "the target was never seen stopped by a snapshot");
     }
     if (sig == SIGINT)
         tm_keys(m, "C-c");
@@ -904,7 +809,7 @@ START_TEST(signals_restore)
     signal_case_at(&m, &t, SIGTERM, 6, 1);        /* while a snapshot holds the target stopped */
     signal_case_at(&m, &t, SIGHUP, 7, 1);
     tm_stop(&m);
-    stop_target(&t);
+    hv_stop_target(&t);
 }
 END_TEST
 
@@ -928,12 +833,12 @@ START_TEST(refuse_without_terminal)
     int st = system(cmd);
     ck_assert(WIFEXITED(st));
     ck_assert_int_eq(WEXITSTATUS(st), 2);
-    char *e = slurp_path(out);
+    char *e = hv_slurp(out, NULL);
     ck_assert_ptr_nonnull(e);
     ck_assert_msg(strstr(e, "--dump") && strchr(e, '\n') == e + strlen(e) - 1, "want one line pointing at --dump: '%s'", e);
     free(e);
     assert_target_running(&t, 1);
-    stop_target(&t);
+    hv_stop_target(&t);
 }
 END_TEST
 
@@ -1008,7 +913,7 @@ START_TEST(monochrome)
     }
     assert_target_running(&t, 1);
     tm_stop(&m);
-    stop_target(&t);
+    hv_stop_target(&t);
 }
 END_TEST
 
@@ -1070,9 +975,9 @@ START_TEST(corrupt_heap)
     free(s);
     tm_keys(&m, "q");
     expect_exit(&m, 0);
-    ck_assert_msg(kill(t.pid, 0) == 0 && proc_state(t.pid) != 't', "target not running after heapview quit");
+    ck_assert_msg(kill(t.pid, 0) == 0 && hv_proc_state(t.pid) != 't', "target not running after heapview quit");
     tm_stop(&m);
-    stop_target(&t);
+    hv_stop_target(&t);
 }
 END_TEST
 
@@ -1218,7 +1123,7 @@ START_TEST(trace_views)
     tm_keys(&m, "q");
     expect_exit(&m, 0);
     tm_stop(&m);
-    stop_target(&t);
+    hv_stop_target(&t);
 }
 END_TEST
 

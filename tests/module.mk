@@ -7,6 +7,8 @@ CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubu
 
 CHECK_SRCS := $(wildcard tests/check_*.c)
 CHECK_OBJS := $(CHECK_SRCS:%.c=$(B)/%.o)
+# helpers shared by the heapview suites (not a check_*.c: it registers no suite)
+CHECK_OBJS += $(B)/tests/hv_testutil.o
 CHECK_BIN  := $(B)/tests/check_main
 
 TEST_PROG_SRCS := $(wildcard tests/progs/*.c)
