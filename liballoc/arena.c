@@ -20,8 +20,17 @@
 struct la_arena la_main_arena;
 LA_TLS struct la_arena *la_t_arena;
 
-void la_registry_lock(void) { la_lock(&la_dbg.registry_lock); }
-void la_registry_unlock(void) { la_unlock(&la_dbg.registry_lock); }
+LA_TLS int la_t_registry_held;
+void la_registry_lock(void)
+{
+    la_lock(&la_dbg.registry_lock);
+    la_t_registry_held = 1;
+}
+void la_registry_unlock(void)
+{
+    la_t_registry_held = 0;
+    la_unlock(&la_dbg.registry_lock);
+}
 
 void la_arena_init(struct la_arena *av, uint32_t index)
 {
@@ -95,7 +104,10 @@ static void attach(struct la_arena *from, struct la_arena *to)
     if (to->nthreads++ == 0) free_list_remove(to);
     la_gen_end();
     la_t_arena = to;
-    if (la_tc_get()) la_tc->arena = to;
+    if (la_tc_get()) {
+        la_tc->arena = to;
+        la_tc_win_set(la_tc, to);
+    }
 }
 
 /* Pick an arena for a thread that has none; returns it attached (not locked). */

@@ -12,19 +12,35 @@
 
 #include "internal.h"
 
+/* ++*c as one read-modify-write instruction: gcc otherwise reloads and
+ * re-stores the count it has just compared (two more instructions). */
+LA_INLINE void la_count_inc(uint16_t *c)
+{
+#if defined(__x86_64__)
+    __asm__("addw $1, %0" : "+m"(*c) : : "cc");
+#else
+    ++*c;
+#endif
+}
+
 LA_INLINE void *la_malloc_inline(size_t n)
 {
     if (la_likely(n <= la_g.fast_max_req)) {
         struct la_tcache *tc = la_tc;                 /* never NULL: LA_TC_NONE */
-        size_t idx = n < 9 ? 0 : (n - 9) >> 4;     /* la_tcache_index(la_request2size(n)) */
+        /* la_tcache_index(la_request2size(n)): u = (n + 7) / 16 sixteen-byte
+         * units beyond the header, and requests of 0..24 bytes share bin 0;
+         * max(u, 1) - 1 written so that gcc emits cmp/adc, not a branch or cmov */
+        size_t u = (n + 7) >> 4;
+        size_t idx = u - 1 + (u < 1);
         struct la_tcache_entry *e = tc->entries[idx];
         if (la_likely(e != NULL)) {
 #if LA_HARDEN_EXTRA
             /* the entry itself must be in a heap (it may come from a poisoned
              * next pointer or a tampered entries[]): aligned and in a window
-             * (main arena, or any non-main heap through la_wintab) */
-            if (la_likely(la_win_ok(&la_main_arena, (uintptr_t)e) || la_win_ok(tc->arena, (uintptr_t)e) ||
-                          la_heap_win_ok((uintptr_t)e))) {
+             * (the thread's own arena through its tcache, any non-main heap
+             * through la_wintab, the main arena) */
+            if (la_likely(la_tc_win_ok(tc, (uintptr_t)e) || la_heap_win_ok((uintptr_t)e) ||
+                          la_win_ok(&la_main_arena, (uintptr_t)e))) {
                 tc->entries[idx] = (struct la_tcache_entry *)la_reveal_ptr((uintptr_t)&e->next, e->next);
 #else
             uintptr_t next = la_reveal_ptr((uintptr_t)&e->next, e->next);
@@ -42,11 +58,12 @@ LA_INLINE void *la_malloc_inline(size_t n)
 
 LA_INLINE void la_free_inline(void *mem)
 {
-    if (la_unlikely(mem == NULL)) return;
 #if LA_HARDEN_EXTRA
-    /* ownership filter before any read of the chunk (see internal.h) */
-    if (la_unlikely(!la_win_ok(&la_main_arena, (uintptr_t)mem) && !la_win_ok(la_tc->arena, (uintptr_t)mem) &&
-                    !la_heap_win_ok((uintptr_t)mem)))
+    /* ownership filter before any read of the chunk (see internal.h); NULL
+     * fails it and is handled by the slow path */
+    struct la_tcache *tc = la_tc;
+    if (la_unlikely(!la_tc_win_ok(tc, (uintptr_t)mem) && !la_heap_win_ok((uintptr_t)mem) &&
+                    !la_win_ok(&la_main_arena, (uintptr_t)mem)))
         goto slow;
     {
         /* keep IS_MMAPPED: a set bit makes idx huge (ror), so an mmapped (or
@@ -57,14 +74,15 @@ LA_INLINE void la_free_inline(void *mem)
          * chunk already coalesced into a free neighbour, a bad size) */
         if (la_likely(idx < la_g.fast_bins && (ck_at(mem2ck(mem), size)->size & LA_PREV_INUSE))) {
 #else
+    if (la_unlikely(mem == NULL)) return;
     {
         /* keep IS_MMAPPED: a set bit fails the alignment test below, so an
          * mmapped (or corrupted) chunk always takes the slow path */
         size_t size = mem2ck(mem)->size & ~(size_t)(LA_PREV_INUSE | LA_NON_MAIN_ARENA);
         size_t idx = (size - 17) >> 4;                   /* la_tcache_index(size); huge if size < 17 */
         if (la_likely(idx < la_g.fast_bins && (((uintptr_t)mem | size) & LA_ALIGN_MASK) == 0)) {
-#endif
             struct la_tcache *tc = la_tc;
+#endif
             struct la_tcache_entry *e = mem;
             uint64_t key = la_g.tc_key;
             if (la_likely(tc->counts[idx] < la_g.tc_count && e->key != key)) {
@@ -72,7 +90,7 @@ LA_INLINE void la_free_inline(void *mem)
                 *(volatile uint64_t *)&e->key = key;
                 e->next = la_protect_ptr((uintptr_t)&e->next, (uintptr_t)tc->entries[idx]);
                 tc->entries[idx] = e;
-                tc->counts[idx]++;
+                la_count_inc(&tc->counts[idx]);
                 return;
             }
 #if LA_HARDEN_EXTRA

@@ -241,6 +241,19 @@ extern const struct la_tcache la_tc_none LA_HIDDEN;
 #define LA_TC_NONE ((struct la_tcache *)&la_tc_none)
 LA_INLINE struct la_tcache *la_tc_get(void) { return la_tc == LA_TC_NONE ? NULL : la_tc; }
 extern LA_TLS struct la_arena *la_t_arena LA_HIDDEN;/* arena this thread is attached to */
+extern LA_TLS int la_t_registry_held LA_HIDDEN;     /* this thread holds the registry lock */
+/* The thread's own ownership window: tc->spare[0] and tc->spare[1] hold a copy
+ * of tc->arena's window (spare[0..1] of the arena), so that the inline paths
+ * test the chunks of the thread's own arena with two loads from the tcache the
+ * thread already holds in a register.  The copy is written by la_tc_win_set
+ * (span 0, lo, span, as la_win_update does) whenever tc->arena changes and, by
+ * la_win_update, for every tcache attached to an arena whose window changes;
+ * both under the registry lock, so no change is missed. */
+LA_INLINE int la_tc_win_ok(const struct la_tcache *tc, uintptr_t mem)
+{
+    return la_ror4(mem - tc->spare[0]) < tc->spare[1];
+}
+void la_tc_win_set(struct la_tcache *tc, const struct la_arena *av) LA_HIDDEN;
 /* Set by la_malloc_slow around an arena allocation for a tcache bin that keeps
  * missing: a split of top then also fills that tcache bin (bins.c). */
 extern LA_TLS int la_t_carve LA_HIDDEN;

@@ -329,6 +329,12 @@ void la_win_update(struct la_arena *av)
     /* a non-main heap's window also goes to its la_wintab entry (la_heap_win);
      * only the newest heap of an arena ever changes size */
     if (s && av != &la_main_arena) wintab_set(s, lo, span);
+    /* and to the copies in the tcaches of the threads attached to av */
+    int held = la_t_registry_held;
+    if (!held) la_registry_lock();
+    for (struct la_tcache *tc = la_dbg.tcaches; tc; tc = tc->next)
+        if (tc->arena == av) la_tc_win_set(tc, av);
+    if (!held) la_registry_unlock();
 }
 
 static void account(struct la_arena *av, size_t add)
