@@ -1163,6 +1163,13 @@ START_TEST(brk_blocked_falls_back_to_mmap)
     ck_assert(a->flags & LA_ARENA_NONCONTIG);
     ck_assert_ptr_nonnull(a->segments);
     ck_assert_uint_eq(a->segments->kind, LA_SEG_MMAP);
+    /* the mmap'd segment is a LA_HEAP_MAX-aligned heap grown in place (so the
+     * ownership checks find it in O(1)): 40 x 60 KiB make one segment */
+    ck_assert_uint_eq((uintptr_t)a->segments & (LA_HEAP_MAX - 1), 0);
+    unsigned nmm = 0;
+    for (struct la_segment *s = a->segments; s; s = s->prev) nmm += s->kind == LA_SEG_MMAP;
+    ck_assert_uint_eq(nmm, 1);
+    ck_assert_uint_ge(a->segments->size, N / 2 * 60 * KiB);    /* grown in place, not a new segment */
     ck_assert_int_eq(liballoc_check_heap(), 0);
     for (int i = 0; i < N; i++)
         ck_assert(t_check(p[i], 60 * KiB, (unsigned)i));
