@@ -39,8 +39,7 @@ LA_INLINE void *la_malloc_inline(size_t n)
              * next pointer or a tampered entries[]): aligned and in a window
              * (the thread's own arena through its tcache, any non-main heap
              * through la_wintab, the main arena) */
-            if (la_likely(la_tc_win_ok(tc, (uintptr_t)e) || la_heap_win_ok((uintptr_t)e) ||
-                          la_win_ok(&la_main_arena, (uintptr_t)e))) {
+            if (la_likely(la_any_win_ok(tc, (uintptr_t)e))) {
                 tc->entries[idx] = (struct la_tcache_entry *)la_reveal_ptr((uintptr_t)&e->next, e->next);
 #else
             uintptr_t next = la_reveal_ptr((uintptr_t)&e->next, e->next);
@@ -62,8 +61,7 @@ LA_INLINE void la_free_inline(void *mem)
     /* ownership filter before any read of the chunk (see internal.h); NULL
      * fails it and is handled by the slow path */
     struct la_tcache *tc = la_tc;
-    if (la_unlikely(!la_tc_win_ok(tc, (uintptr_t)mem) && !la_heap_win_ok((uintptr_t)mem) &&
-                    !la_win_ok(&la_main_arena, (uintptr_t)mem)))
+    if (la_unlikely(!la_any_win_ok(tc, (uintptr_t)mem)))
         goto slow;
     {
         /* keep IS_MMAPPED: a set bit makes idx huge (ror), so an mmapped (or

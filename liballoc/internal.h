@@ -239,6 +239,14 @@ extern LA_TLS struct la_tcache *la_tc LA_HIDDEN;   /* this thread's tcache or LA
  * need no NULL test.  Nothing ever writes to it. */
 extern const struct la_tcache la_tc_none LA_HIDDEN;
 #define LA_TC_NONE ((struct la_tcache *)&la_tc_none)
+/* la_t_win2: the window that last accepted a pointer outside the thread's own
+ * arena window: a la_wintab entry or the main arena's window (its spare[0..1]
+ * have the same lo/span layout).  Such a window only ever describes memory of
+ * a live heap (or is empty), so testing a pointer against whichever window
+ * la_t_win2 points at is always sound; it is a per-thread hint (TLS, so that
+ * threads without a tcache, which only free, have one too). */
+extern LA_TLS const struct la_wintab *la_t_win2 LA_HIDDEN;
+extern const struct la_wintab la_wintab_empty LA_HIDDEN;
 LA_INLINE struct la_tcache *la_tc_get(void) { return la_tc == LA_TC_NONE ? NULL : la_tc; }
 extern LA_TLS struct la_arena *la_t_arena LA_HIDDEN;/* arena this thread is attached to */
 extern LA_TLS int la_t_registry_held LA_HIDDEN;     /* this thread holds the registry lock */
@@ -254,6 +262,27 @@ LA_INLINE int la_tc_win_ok(const struct la_tcache *tc, uintptr_t mem)
     return la_ror4(mem - tc->spare[0]) < tc->spare[1];
 }
 void la_tc_win_set(struct la_tcache *tc, const struct la_arena *av) LA_HIDDEN;
+LA_INLINE int la_wt_ok(const struct la_wintab *w, uintptr_t mem)
+{
+    uint64_t lo = __atomic_load_n(&w->lo, __ATOMIC_ACQUIRE);
+    return la_ror4(mem - lo) < __atomic_load_n(&w->span, __ATOMIC_RELAXED);
+}
+/* mem lies in a heap's ownership window: the thread's own arena (copy in the
+ * tcache), the window that last matched (la_t_win2), then la_wintab and the
+ * main arena's window, remembering the one that matched in la_t_win2. */
+LA_INLINE int la_any_win_ok(struct la_tcache *tc, uintptr_t mem)
+{
+    if (la_likely(la_tc_win_ok(tc, mem))) return 1;
+    const struct la_wintab *w = la_t_win2;
+    if (la_likely(la_wt_ok(w, mem))) return 1;
+    w = la_wintab_at(mem);
+    if (!la_wt_ok(w, mem)) {
+        w = (const struct la_wintab *)&la_main_arena.spare[0];
+        if (!la_wt_ok(w, mem)) return 0;
+    }
+    la_t_win2 = w;
+    return 1;
+}
 /* Set by la_malloc_slow around an arena allocation for a tcache bin that keeps
  * missing: a split of top then also fills that tcache bin (bins.c). */
 extern LA_TLS int la_t_carve LA_HIDDEN;

@@ -19,6 +19,8 @@ const struct la_arena la_arena_none;
 const struct la_tcache la_tc_none = { .counts = { [0 ... LA_TCACHE_BINS - 1] = UINT16_MAX },
                                       .arena = LA_ARENA_NONE };
 LA_TLS struct la_tcache *la_tc = LA_TC_NONE;
+const struct la_wintab la_wintab_empty;
+LA_TLS const struct la_wintab *la_t_win2 = &la_wintab_empty;
 LA_TLS int la_t_state;
 
 /* ---- metadata pages ------------------------------------------------------------ */
