@@ -922,7 +922,16 @@ struct heap_out {
     unsigned nsegs_full, nsegs_after;
     uint64_t sys_full, sys_after, top_seg_size_full, top_seg_size_after;
     int bad_owner;
+    int win_copy_full, win_copy_after;  /* the tcache's window copy equals the arena's */
 };
+
+/* liballoc keeps a copy of the thread's arena ownership window in its tcache
+ * (spare[0..1], the inline paths' first test): it must follow the arena's
+ * window (spare[0..1]) as heaps are added and removed. */
+static int win_copy_ok(const struct la_tcache *tc, const struct la_arena *a)
+{
+    return tc->spare[0] == a->spare[0] && tc->spare[1] == a->spare[1] && a->spare[1] != 0;
+}
 
 static unsigned seg_count(struct la_arena *a)
 {
@@ -954,11 +963,13 @@ static void *thr_heaps(void *arg)
         if (la_is_mmapped(c->size) || !la_non_main_arena(c->size) || g->arena != o->arena)
             o->bad_owner++;
     }
+    o->win_copy_full = win_copy_ok(tc, o->arena);
     o->nsegs_full = seg_count(o->arena);
     o->sys_full = o->arena->system_mem;
     o->top_seg_size_full = o->arena->segments->size;
     for (int i = N - 1; i >= 0; i--)
         liballoc_free(p[i]);
+    o->win_copy_after = win_copy_ok(tc, o->arena);
     o->nsegs_after = seg_count(o->arena);
     o->sys_after = o->arena->system_mem;
     o->top_seg_size_after = o->arena->segments->size;
@@ -983,6 +994,8 @@ START_TEST(arena_heaps_grow_and_shrink)
     ck_assert_msg(o.sys_after + 40 * MiB < o.sys_full, "arena system_mem %llu -> %llu after freeing all",
                   (unsigned long long)o.sys_full, (unsigned long long)o.sys_after);
     ck_assert_uint_lt(o.nsegs_after, o.nsegs_full);
+    ck_assert_int_eq(o.win_copy_full, 1);
+    ck_assert_int_eq(o.win_copy_after, 1);
     ck_assert_int_eq(liballoc_check_heap(), 0);
     liballoc_free(m);
 }
