@@ -63,11 +63,14 @@ typedef struct la_chunk la_chunk;
  *     must lie between its first chunk and its end, or
  *   - nowhere, but its address is in the mmapped-chunk registry.
  * No chunk memory is read before this is known.  The inline fast paths use a
- * cheaper, conservative filter: the user pointer must be 16-aligned and inside
- * the "window" of the main arena or of the thread's own arena (the newest
- * segment, less LA_WIN_TAIL bytes at its end so that the next chunk's header of
- * any tcache-sized chunk is readable); la_ror4 folds the alignment test into the
- * range test.  Anything outside goes to the slow path's full check.
+ * cheaper, conservative filter (la_any_win_ok): the user pointer must be
+ * 16-aligned and inside an ownership "window" (an arena's newest segment, less
+ * LA_WIN_TAIL bytes at its end so that the next chunk's header of any
+ * tcache-sized chunk is readable); la_ror4 folds the alignment test into the
+ * range test.  Tried in order: the thread's own arena (a copy in its tcache),
+ * the window that last matched for this thread (la_t_win2), the window table
+ * la_wintab, the main arena.  Anything outside goes to the slow path's full
+ * check.
  * The window is stored in la_arena.spare[0] (lowest user pointer) and spare[1]
  * (window length / 16); spare[2] and spare[3] hold the same for chunk
  * addresses over the whole newest segment (first chunk; number of 16-byte
