@@ -270,21 +270,17 @@ LA_INLINE int la_wt_ok(const struct la_wintab *w, uintptr_t mem)
     uint64_t lo = __atomic_load_n(&w->lo, __ATOMIC_ACQUIRE);
     return la_ror4(mem - lo) < __atomic_load_n(&w->span, __ATOMIC_RELAXED);
 }
+/* la_wintab, then the main arena's window; the one that matched becomes
+ * la_t_win2.  Called by the slow paths that the inline filter sent a pointer
+ * to (a call in the inline paths would make gcc save registers on every hit). */
+int la_win_lookup(uintptr_t mem) LA_HIDDEN;
 /* mem lies in a heap's ownership window: the thread's own arena (copy in the
- * tcache), the window that last matched (la_t_win2), then la_wintab and the
- * main arena's window, remembering the one that matched in la_t_win2. */
+ * tcache) or the window that last matched (la_t_win2); else the slow path
+ * (which looks the pointer up with la_win_lookup, refreshing la_t_win2). */
 LA_INLINE int la_any_win_ok(struct la_tcache *tc, uintptr_t mem)
 {
     if (la_likely(la_tc_win_ok(tc, mem))) return 1;
-    const struct la_wintab *w = la_t_win2;
-    if (la_likely(la_wt_ok(w, mem))) return 1;
-    w = la_wintab_at(mem);
-    if (!la_wt_ok(w, mem)) {
-        w = (const struct la_wintab *)&la_main_arena.spare[0];
-        if (!la_wt_ok(w, mem)) return 0;
-    }
-    la_t_win2 = w;
-    return 1;
+    return la_wt_ok(la_t_win2, mem);
 }
 /* Set by la_malloc_slow around an arena allocation for a tcache bin that keeps
  * missing: a split of top then also fills that tcache bin (bins.c). */
@@ -359,6 +355,8 @@ size_t la_malloc_usable_size(void *p) LA_HIDDEN;
 void *la_malloc_slow(size_t n) LA_HIDDEN;
 void la_free_slow(void *p) LA_HIDDEN;
 void la_free_slow_inheap(void *p) LA_HIDDEN;   /* passed the inline ownership window */
+void *la_malloc_lookup(size_t n) LA_HIDDEN;      /* inline filter missed: window table, then hit or slow */
+void la_free_lookup(void *p) LA_HIDDEN;
 
 /* ---- tcache.c ----------------------------------------------------------------- */
 struct la_tcache *la_tcache_create(void) LA_HIDDEN;

@@ -289,6 +289,27 @@ static LA_NOINLINE void free_inheap_rest(void *mem, struct la_arena *av)
     free_body(mem, av);
 }
 
+/* The inline filter's second half (fastpath.h): a pointer in neither the
+ * thread's own window nor its last-matched one is looked up in the window
+ * table; found, the hit path finishes here, else the slow path. */
+LA_NOINLINE void *la_malloc_lookup(size_t n)
+{
+    struct la_tcache *tc = la_tc;
+    size_t idx = la_req_tcache_idx(n);
+    struct la_tcache_entry *e = tc->entries[idx];
+    if (e && la_win_lookup((uintptr_t)e)) return la_tc_pop_owned(tc, idx, e);
+    return la_malloc_slow(n);
+}
+
+LA_NOINLINE void la_free_lookup(void *mem)
+{
+    if (la_win_lookup((uintptr_t)mem)) {
+        la_free_owned(la_tc, mem);
+        return;
+    }
+    la_free_slow(mem);
+}
+
 LA_NOINLINE void la_free_slow_inheap(void *mem)
 {
     if (LA_TRACE_ENTRY()) {

@@ -21,6 +21,17 @@ const struct la_tcache la_tc_none = { .counts = { [0 ... LA_TCACHE_BINS - 1] = U
 LA_TLS struct la_tcache *la_tc = LA_TC_NONE;
 const struct la_wintab la_wintab_empty;
 LA_TLS const struct la_wintab *la_t_win2 = &la_wintab_empty;
+
+LA_NOINLINE int la_win_lookup(uintptr_t mem)
+{
+    const struct la_wintab *w = la_wintab_at(mem);
+    if (!la_wt_ok(w, mem)) {
+        w = (const struct la_wintab *)&la_main_arena.spare[0];
+        if (!la_wt_ok(w, mem)) return 0;
+    }
+    la_t_win2 = w;
+    return 1;
+}
 LA_TLS int la_t_state;
 
 /* ---- metadata pages ------------------------------------------------------------ */
@@ -128,8 +139,7 @@ LA_INLINE void entry_ok(const void *e, const char *unaligned, const char *outsid
 {
     if (la_unlikely(!la_aligned((uintptr_t)e))) la_fatal_ns(unaligned, e);
 #if LA_HARDEN_EXTRA
-    if (la_unlikely(!la_win_ok(&la_main_arena, (uintptr_t)e) && !la_heap_win_ok((uintptr_t)e) &&
-                    !la_heap_owner((uintptr_t)e, NULL)))
+    if (la_unlikely(!la_win_lookup((uintptr_t)e) && !la_heap_owner((uintptr_t)e, NULL)))
         la_fatal_ns(outside, e);
 #else
     (void)outside;
