@@ -273,7 +273,16 @@ LA_INLINE int la_wt_ok(const struct la_wintab *w, uintptr_t mem)
 /* la_wintab, then the main arena's window; the one that matched becomes
  * la_t_win2.  Called by the slow paths that the inline filter sent a pointer
  * to (a call in the inline paths would make gcc save registers on every hit). */
-int la_win_lookup(uintptr_t mem) LA_HIDDEN;
+LA_INLINE int la_win_lookup(uintptr_t mem)
+{
+    const struct la_wintab *w = la_wintab_at(mem);
+    if (!la_wt_ok(w, mem)) {
+        w = (const struct la_wintab *)&la_main_arena.spare[0];
+        if (!la_wt_ok(w, mem)) return 0;
+    }
+    la_t_win2 = w;
+    return 1;
+}
 /* mem lies in a heap's ownership window: the thread's own arena (copy in the
  * tcache) or the window that last matched (la_t_win2); else the slow path
  * (which looks the pointer up with la_win_lookup, refreshing la_t_win2). */

@@ -22,16 +22,6 @@ LA_TLS struct la_tcache *la_tc = LA_TC_NONE;
 const struct la_wintab la_wintab_empty;
 LA_TLS const struct la_wintab *la_t_win2 = &la_wintab_empty;
 
-LA_NOINLINE int la_win_lookup(uintptr_t mem)
-{
-    const struct la_wintab *w = la_wintab_at(mem);
-    if (!la_wt_ok(w, mem)) {
-        w = (const struct la_wintab *)&la_main_arena.spare[0];
-        if (!la_wt_ok(w, mem)) return 0;
-    }
-    la_t_win2 = w;
-    return 1;
-}
 LA_TLS int la_t_state;
 
 /* ---- metadata pages ------------------------------------------------------------ */
