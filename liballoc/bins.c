@@ -604,7 +604,13 @@ void la_int_free(struct la_arena *av, la_chunk *p, int have_lock)
         la_fatal("free(): invalid pointer", ck2mem(p), p->size);
     if (la_unlikely(size < LA_MINSIZE || !la_aligned(size)))
         la_fatal("free(): invalid size", ck2mem(p), p->size);
+    la_int_free_sized(av, p, size, have_lock);
+}
 
+/* la_int_free once p's address and size (its chunk size) have passed those
+ * two checks (free's slow path makes them first). */
+void la_int_free_sized(struct la_arena *av, la_chunk *p, size_t size, int have_lock)
+{
     if (!have_lock) la_lock(&av->lock);
     av->ops++;
     if (size <= la_g.max_fast) {

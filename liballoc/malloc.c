@@ -83,10 +83,11 @@ LA_INLINE struct la_tcache *my_tcache(void)
     return tc;
 }
 
-/* Allocate chunk size nb from an arena (not the tcache). */
-static void *arena_malloc(size_t nb)
+/* Allocate chunk size nb from an arena (not the tcache).  Inline: with the
+ * lock fast path it saves two call frames per arena allocation. */
+LA_INLINE void *arena_malloc(size_t nb)
 {
-    struct la_arena *av = la_arena_lock_mine();
+    struct la_arena *av = la_arena_lock_mine_fast();
     void *m = la_int_malloc(av, nb);
     la_arena_unlock(av);
     if (la_unlikely(!m)) {
@@ -258,7 +259,7 @@ LA_INLINE void free_body(void *mem, struct la_arena *owner)
             return;
         }
     }
-    la_int_free(owner, p, 0);
+    la_int_free_sized(owner, p, size, 0);     /* address and size checked above */
 }
 
 LA_NOINLINE void la_free_slow(void *mem)
