@@ -429,10 +429,13 @@ void *la_int_malloc(struct la_arena *av, size_t nb)
                 bin = bin_at(av, idx);
                 bit = 1;
             }
-            while ((bit & map) == 0) {
-                idx++;
+            if ((bit & map) == 0) {
+                /* the lowest marked bin at or above bit (bit <= map: there is
+                 * one), in one step instead of a bit-by-bit walk */
+                unsigned k = (unsigned)__builtin_ctz(map & ~(bit - 1));
+                idx = (block << 5) + k;
                 bin = bin_at(av, idx);
-                bit <<= 1;
+                bit = (uint32_t)1 << k;
             }
             victim = bin->bk;
             if (victim == bin) {
