@@ -35,6 +35,16 @@
  * drain_tcache), so batch-refilled chunks do not pin the heap.
  * While the process is single-threaded the arena locks are plain stores.
  *
+ * How a realloc flows.  An mmapped chunk is resized with mremap.  A heap
+ * chunk is resized under its arena's lock (la_int_realloc, bins.c), as glibc's
+ * _int_realloc does: in place when top or a free next chunk has room, else
+ * moved to a chunk from la_int_malloc (never from the tcache; no copy when
+ * that chunk is the one right after, when top grew); the old chunk and any
+ * tail cut off go where glibc's _int_free puts them (the tcache when the bin
+ * has room, else the arena).  Where blocks land decides how often a growing
+ * block must move again, so this order is kept exactly.  Only when the arena
+ * is out of memory does realloc fall back to malloc (another arena), copy, free.
+ *
  * Tracing (trace.c, LIBALLOC_OPTIONS trace/history/sites/step).  The options
  * set the inline limits to 0, so every call reaches a slow path here; each
  * public entry's slow path hands the call to la_traced_*() (LA_TRACE_ENTRY),
@@ -422,6 +432,7 @@ void *la_realloc(void *mem, size_t n)
     void *r = la_int_realloc(av, p, oldsize, nb);
     la_arena_unlock(av);
     if (r) return r;
+    /* av is out of memory: malloc may find another arena */
     void *nm = la_malloc(n);
     if (!nm) return NULL;              /* errno is ENOMEM; the old block is intact */
     memcpy(nm, mem, oldsize - LA_SIZE_SZ);
