@@ -114,11 +114,45 @@ LA_INLINE void *arena_malloc(size_t nb)
 LA_TLS int la_t_carve;
 static LA_TLS uint8_t la_t_miss[LA_TCACHE_BINS];   /* arena allocations per tcache bin, up to LA_CARVE_AFTER */
 
+static LA_NOINLINE void *malloc_slow_rest(size_t n, void *ra);
+
+/* The inline malloc missed.  The common cases here, from a thread that has a
+ * tcache and with no option that watches malloc (trace, check, perturb) set:
+ * a request too big for the tcache, or an empty tcache bin (counted for the
+ * batch refill, see malloc_slow_rest), go straight to the arena in one small
+ * frame: the lock fast path, la_int_malloc.  Everything else (first call, a
+ * thread without tcache, options, an entry the inline path refused, out of
+ * memory) is malloc_slow_rest. */
 LA_NOINLINE void *la_malloc_slow(size_t n)
 {
     la_t_fn = "malloc";
+    struct la_tcache *tc = la_tc;
+    if (la_likely(n <= PTRDIFF_MAX && la_g.init_state >= 2 && tc != LA_TC_NONE &&
+                  !(la_dbg.trace.flags | la_dbg.tunables.check | la_dbg.tunables.perturb))) {
+        size_t nb = la_request2size(n);
+        size_t idx = la_tcache_index(nb);
+        if (idx < la_g.tc_bins) {
+            if (tc->entries[idx]) goto rest;
+            int carve = la_t_miss[idx] >= LA_CARVE_AFTER;
+            if (!carve) la_t_miss[idx]++;
+            la_t_carve = carve;
+        }
+        struct la_arena *av = la_arena_lock_mine_fast();
+        void *m = la_int_malloc(av, nb);
+        la_arena_unlock(av);
+        la_t_carve = 0;
+        if (la_likely(m != NULL)) return m;
+        /* av is out of memory: the general path tries another arena */
+    }
+rest:
+    return malloc_slow_rest(n, LA_RA());
+}
+
+/* ra: the return address la_malloc_slow was called with (for tracing) */
+static LA_NOINLINE void *malloc_slow_rest(size_t n, void *ra)
+{
     la_ensure_init();
-    if (LA_TRACE_ENTRY()) return la_traced_malloc(n, LA_RA());
+    if (LA_TRACE_ENTRY()) return la_traced_malloc(n, ra);
     maybe_check();
     if (la_unlikely(n > PTRDIFF_MAX)) {
         errno = ENOMEM;
@@ -272,6 +306,13 @@ LA_INLINE void free_body(void *mem, struct la_arena *owner)
     la_int_free_sized(owner, p, size, 0);     /* address and size checked above */
 }
 
+#if LA_HARDEN_EXTRA
+static LA_NOINLINE void free_slow_rest(void *mem)
+{
+    free_body(mem, owner_check(mem, "free(): invalid pointer"));
+}
+#endif
+
 LA_NOINLINE void la_free_slow(void *mem)
 {
     if (!mem) return;
@@ -282,7 +323,23 @@ LA_NOINLINE void la_free_slow(void *mem)
     la_t_fn = "free";
     maybe_check();
 #if LA_HARDEN_EXTRA
-    free_body(mem, owner_check(mem, "free(): invalid pointer"));
+    /* The common case in a small frame: a chunk of the main arena's newest
+     * segment (window), below top and ending at or before it, not mmapped, a
+     * main-arena chunk, with a valid size too big for the tcache.  These are
+     * the checks owner_check and free_body make on this path, so the chunk goes
+     * straight to la_int_free_sized; anything else takes the full path. */
+    la_chunk *p = mem2ck(mem);
+    if (la_likely(la_win_ok(&la_main_arena, (uintptr_t)mem))) {
+        size_t sf = p->size, size = la_chunksize(sf);
+        la_chunk *top = __atomic_load_n(&la_main_arena.top, __ATOMIC_RELAXED);
+        if (la_likely(p < top && !(sf & (LA_IS_MMAPPED | LA_NON_MAIN_ARENA)) &&
+                      size <= (uintptr_t)top - (uintptr_t)p && size >= LA_MINSIZE && la_aligned(size) &&
+                      la_tcache_index(size) >= la_g.tc_bins)) {
+            la_int_free_sized(&la_main_arena, p, size, 0);
+            return;
+        }
+    }
+    free_slow_rest(mem);
 #else
     free_body(mem, NULL);
 #endif
