@@ -378,10 +378,16 @@ LA_NOINLINE void la_free_slow_inheap(void *mem)
      * PREV_INUSE; la_int_free makes glibc's checks); the rest out of line */
     /* (a thread that never allocated has no tcache: la_tc_none, every bin full) */
     struct la_tcache *tc = la_tc;
-    size_t idx = la_tcache_index(ck_size(p));
+    size_t size = ck_size(p);
+    size_t idx = la_tcache_index(size);
     if (la_likely(av && (tc->counts[idx] == la_g.tc_count || tc == LA_TC_NONE) &&
                   ((struct la_tcache_entry *)mem)->key != la_g.tc_key && !la_dbg.tunables.perturb)) {
-        la_int_free(av, p, 0);
+        /* glibc's address and size checks (those of la_int_free), then the arena */
+        if (la_unlikely((uintptr_t)p > (uintptr_t)-size || !la_aligned((uintptr_t)p)))
+            la_fatal("free(): invalid pointer", mem, p->size);
+        if (la_unlikely(size < LA_MINSIZE || !la_aligned(size)))
+            la_fatal("free(): invalid size", mem, p->size);
+        la_int_free_sized(av, p, size, 0);
         return;
     }
     free_inheap_rest(mem, av);
