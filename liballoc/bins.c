@@ -610,9 +610,81 @@ void la_int_free(struct la_arena *av, la_chunk *p, int have_lock)
     la_int_free_sized(av, p, size, have_lock);
 }
 
+static void int_free_general(struct la_arena *av, la_chunk *p, size_t size, int have_lock);
+
+/* After the fastbin push below: the wake-up of a waiter and the deferred
+ * unmaps of la_arena_unlock, out of line. */
+static LA_NOINLINE void fast_unlock_rest(struct la_arena *av, int wake)
+{
+    if (wake) la_lock_wake(&av->lock);
+    if (la_t_unmap != NULL) la_unmap_pending();
+}
+
+#if LA_HARDEN_EXTRA
+/* A fastbin chunk carrying the tcache key, lock held: the general path. */
+static LA_NOINLINE void fast_free_keyed(struct la_arena *av, la_chunk *p, size_t size)
+{
+    int_free_general(av, p, size, 1);
+    la_arena_unlock(av);
+}
+#endif
+
 /* la_int_free once p's address and size (its chunk size) have passed those
- * two checks (free's slow path makes them first). */
+ * two checks (free's slow path makes them first).
+ *
+ * The most common arena free, a fastbin push by a caller that does not hold
+ * the lock, runs here without a stack frame: the lock taken without waiting
+ * (else the general path waits for it), the same checks in the same order as
+ * int_free_general's fastbin branch, and no call that returns except in tail
+ * position.  Tracing, perturb and a chunk that carries the tcache key take the
+ * general path. */
 void la_int_free_sized(struct la_arena *av, la_chunk *p, size_t size, int have_lock)
+{
+    if (la_likely(!have_lock && size <= la_g.max_fast && !la_t_tracing && !la_dbg.tunables.perturb)) {
+        int32_t *l = &av->lock;
+        if (la_likely(__libc_single_threaded)) {
+            if (*l != 0) goto general;
+            __atomic_store_n(l, 1, __ATOMIC_RELAXED);
+            __atomic_signal_fence(__ATOMIC_ACQUIRE);
+        } else {
+            int32_t z = 0;
+            if (!__atomic_compare_exchange_n(l, &z, 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) goto general;
+        }
+        la_chunk *next = ck_at(p, size);
+        if (la_unlikely(next->size <= LA_CHUNK_HDR || ck_size(next) >= av->system_mem))
+            la_fatal_arena(av, "free(): invalid next size (fast)", ck2mem(p), p->size);
+        unsigned idx = la_fastbin_index(size);
+        la_chunk *old = av->fastbins[idx];
+        if (la_unlikely(old == p)) la_fatal_arena(av, "double free or corruption (fasttop)", ck2mem(p), p->size);
+        if (old && la_unlikely(la_fastbin_index(ck_size(old)) != idx))
+            la_fatal_arena(av, "invalid fastbin entry (free)", ck2mem(p), p->size);
+#if LA_HARDEN_EXTRA
+        EXTRA_CHECK(next->size & LA_PREV_INUSE, "double free or corruption (!prev)", ck2mem(p), p->size);
+        if (la_unlikely((uint64_t)(uintptr_t)p->bk == la_g.tc_key)) {
+            fast_free_keyed(av, p, size);
+            return;
+        }
+        p->bk = (la_chunk *)(uintptr_t)la_g.tc_key;
+#endif
+        av->ops++;
+        av->have_fastchunks = 1;
+        p->fd = (la_chunk *)la_protect_ptr((uintptr_t)&p->fd, (uintptr_t)old);
+        av->fastbins[idx] = p;
+        int wake = 0;
+        if (la_likely(__libc_single_threaded)) {
+            __atomic_signal_fence(__ATOMIC_RELEASE);
+            __atomic_store_n(l, 0, __ATOMIC_RELAXED);
+        } else {
+            wake = __atomic_exchange_n(l, 0, __ATOMIC_RELEASE) == 2;
+        }
+        if (la_unlikely(wake || la_t_unmap != NULL)) fast_unlock_rest(av, wake);
+        return;
+    }
+general:
+    int_free_general(av, p, size, have_lock);
+}
+
+static void int_free_general(struct la_arena *av, la_chunk *p, size_t size, int have_lock)
 {
     if (!have_lock) la_lock(&av->lock);
     av->ops++;
