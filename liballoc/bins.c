@@ -145,7 +145,8 @@ static LA_NOINLINE void unlink_slow(struct la_arena *av, la_chunk *p, size_t siz
 }
 #endif
 
-void la_unlink(struct la_arena *av, la_chunk *p)
+/* la_unlink inline, for the hot callers (best fit, binmap, coalescing) */
+LA_INLINE void unlink_chunk(struct la_arena *av, la_chunk *p)
 {
     size_t size = ck_size(p);
     if (la_unlikely(size != ck_at(p, size)->prev_size))
@@ -162,6 +163,8 @@ void la_unlink(struct la_arena *av, la_chunk *p)
 #endif
     unlink_body(av, p, size);
 }
+
+void la_unlink(struct la_arena *av, la_chunk *p) { unlink_chunk(av, p); }
 
 /* Split nb bytes off the front of free chunk `victim` (already unlinked) of
  * `size`; the remainder goes to the unsorted bin. */
@@ -409,7 +412,7 @@ void *la_int_malloc(struct la_arena *av, size_t nb)
                 }
                 /* the head of its size run is the least recently freed chunk of
                  * that size; la_unlink hands the size list on to the next one */
-                la_unlink(av, victim);
+                unlink_chunk(av, victim);
                 return split_victim(av, victim, size, nb, 0);
             }
         }
@@ -446,7 +449,7 @@ void *la_int_malloc(struct la_arena *av, size_t nb)
                 continue;
             }
             size_t size = ck_size(victim);
-            la_unlink(av, victim);
+            unlink_chunk(av, victim);
             return split_victim(av, victim, size, nb, la_in_smallbin_range(nb));
         }
 
@@ -571,11 +574,11 @@ static void free_merge(struct la_arena *av, la_chunk *p, size_t size, int may_tr
         p = ck_at(p, -prevsize);
         if (la_unlikely(ck_size(p) != prevsize))
             la_fatal_arena(av, "corrupted size vs. prev_size while consolidating", ck2mem(p), p->size);
-        la_unlink(av, p);
+        unlink_chunk(av, p);
     }
     if (next != av->top) {
         if (!ck_inuse_at(next, nextsize)) {
-            la_unlink(av, next);
+            unlink_chunk(av, next);
             size += nextsize;
         } else {
             ck_clear_inuse_at(next, 0);
