@@ -20,6 +20,12 @@
  *   binmap     one bit per bin, set when a chunk is binned, cleared lazily when
  *              a search finds the bin empty.
  *   top        the wilderness; split last; grown by la_sysmalloc.
+ *
+ * The hot paths are kept short without changing any of this: a fastbin push
+ * from free runs without a stack frame (la_int_free_sized), unlink is inline in
+ * its hot callers, the binmap search takes the lowest marked bin of a word with
+ * one ctz, and realloc moves a block exactly as glibc's _int_realloc does
+ * (la_int_realloc), since where blocks land decides how much it copies.
  */
 #include <sys/mman.h>
 

@@ -3,7 +3,10 @@
  *
  * How a request flows.  malloc(n) first tries the calling thread's tcache
  * (fastpath.h: no lock, no atomics): a request of up to tcache_max bytes maps to
- * one of 64 tcache bins and pops its first entry.  On a miss la_malloc_slow
+ * one of 64 tcache bins and pops its first entry.  A miss that needs nothing
+ * but the arena (an empty tcache bin or a request beyond it, no debugging
+ * option) goes from la_malloc_slow straight to la_int_malloc; otherwise
+ * la_malloc_slow (malloc_slow_rest)
  * initialises liballoc if needed, creates the thread's tcache, rejects sizes
  * above PTRDIFF_MAX (ENOMEM), normalises n to a chunk size nb and locks the
  * thread's arena (arena.c; a busy lock makes the thread move to another arena).
