@@ -789,17 +789,47 @@ void la_consolidate(struct la_arena *av)
 
 /* Free an in-use chunk of av that realloc gives up (the old chunk after a
  * move, or the tail cut off): as glibc's _int_free, into this thread's tcache
- * when its bin has room, else into the arena.  Lock held. */
+ * when its bin has room, else into the arena.  Lock held.  The tcache branch
+ * makes the checks of free's (malloc.c free_body): a chunk carrying the
+ * tcache key is looked for in its tcache bin and, with the extra checks, in
+ * its fastbin (a realloc of a block already freed: "free(): double free
+ * detected in tcache 2", as glibc's realloc reports it). */
 static void realloc_free(struct la_arena *av, la_chunk *p, size_t size)
 {
     struct la_tcache *tc = la_tc_get();
     size_t idx = la_tcache_index(size);
-    if (tc && idx < la_g.tc_bins && tc->counts[idx] < la_g.tc_count) {
-        perturb_free(ck2mem(p), size - LA_CHUNK_HDR);
-        tc_put(tc, p, idx);
-    } else {
-        la_int_free(av, p, 1);
+    if (tc && idx < la_g.tc_bins) {
+        struct la_tcache_entry *e = ck2mem(p);
+        if (la_unlikely(e->key == la_g.tc_key)) {
+            la_tcache_check_double_free(tc, e, idx);
+#if LA_HARDEN_EXTRA
+            if (size <= la_g.max_fast) {
+                unsigned fi = la_fastbin_index(size);
+                if (la_unlikely(av->fastbins[fi] == p))
+                    la_fatal_arena(av, "double free or corruption (fasttop)", ck2mem(p), p->size);
+                if (fastbin_contains(av, fi, p))
+                    la_fatal_arena(av, "free(): double free detected in fastbin", ck2mem(p), p->size);
+            }
+#endif
+        }
+#if LA_HARDEN_EXTRA
+        if (la_unlikely(tc->counts[idx] > la_g.tc_count))
+            la_fatal("free(): corrupted tcache count", e, p->size);
+#endif
+        if (tc->counts[idx] < la_g.tc_count) {
+#if LA_HARDEN_EXTRA
+            la_chunk *next = ck_at(p, size);
+            if (la_unlikely(next->size <= LA_CHUNK_HDR || ck_size(next) >= av->system_mem))
+                la_fatal("free(): invalid next size (fast)", e, p->size);
+            if (la_unlikely(!(next->size & LA_PREV_INUSE)))
+                la_fatal("double free or corruption (!prev)", e, p->size);
+#endif
+            perturb_free(e, size - LA_CHUNK_HDR);
+            tc_put(tc, p, idx);
+            return;
+        }
     }
+    la_int_free(av, p, 1);
 }
 
 /* Grow p by moving it, still under the lock, as glibc's _int_realloc does:
