@@ -379,6 +379,13 @@ void la_meta_free(void *p) LA_HIDDEN;              /* under registry lock */
 /* ---- arena.c ------------------------------------------------------------------ */
 void la_arena_init(struct la_arena *av, uint32_t index) LA_HIDDEN;
 struct la_arena *la_arena_lock_mine(void) LA_HIDDEN;   /* this thread's arena, locked */
+/* The same, with the common case (attached, lock free) inline. */
+LA_INLINE struct la_arena *la_arena_lock_mine_fast(void)
+{
+    struct la_arena *av = la_t_arena;
+    if (la_likely(av != NULL) && la_likely(la_trylock(&av->lock))) return av;
+    return la_arena_lock_mine();
+}
 struct la_arena *la_arena_attach(void) LA_HIDDEN;      /* this thread's arena, chosen if need be */
 struct la_arena *la_arena_retry(struct la_arena *failed) LA_HIDDEN; /* another arena, locked, or NULL */
 void la_arena_detach_thread(void) LA_HIDDEN;
@@ -393,6 +400,8 @@ void la_registry_unlock(void) LA_HIDDEN;
 /* ---- bins.c (the arena algorithms; the caller holds av->lock) ---------------------- */
 void *la_int_malloc(struct la_arena *av, size_t nb) LA_HIDDEN;
 void la_int_free(struct la_arena *av, la_chunk *p, int have_lock) LA_HIDDEN;
+/* the same once p's alignment and size (= ck_size(p)) have been checked */
+void la_int_free_sized(struct la_arena *av, la_chunk *p, size_t size, int have_lock) LA_HIDDEN;
 void la_consolidate(struct la_arena *av) LA_HIDDEN;
 void la_unlink(struct la_arena *av, la_chunk *p) LA_HIDDEN;
 void la_fastbin_check_double_free(struct la_arena *av, la_chunk *p) LA_HIDDEN;   /* takes av->lock */

@@ -675,6 +675,59 @@ START_TEST(realloc_grow_into_top)
 }
 END_TEST
 
+/* glibc 2.36 _int_realloc: a block that must move gets its new chunk from the arena
+ * (_int_malloc), not from the tcache, and the old chunk is freed as _int_free frees
+ * it: into the tcache when its bin has room.  Where blocks land decides how often a
+ * growing block must move again (realloc_grow copied 2.8 x glibc's bytes when the
+ * new chunk came from the tcache). */
+START_TEST(realloc_move_like_glibc)
+{
+    void *p = liballoc_malloc(100), *n = liballoc_malloc(100), *x = liballoc_malloc(200);
+    void *g = liballoc_malloc(16);
+    ck_assert_ptr_nonnull(g);
+    ck_assert_uint_eq(t_csize(x), la_request2size(200));
+    liballoc_free(x);                     /* cached: the exact size realloc wants */
+    struct la_tcache *tc = t_my_tcache();
+    ck_assert_ptr_nonnull(tc);
+    ck_assert_ptr_eq(tc->entries[la_tcache_index(t_csize(x))], x);
+    size_t psize = t_csize(p);
+    t_fill(p, 100, 21);
+    void *q = liballoc_realloc(p, 200);
+    ck_assert_ptr_nonnull(q);
+    ck_assert_ptr_ne(q, p);
+    ck_assert_ptr_ne(q, x);               /* not taken from the tcache */
+    ck_assert_ptr_eq(tc->entries[la_tcache_index(t_csize(x))], x);
+    ck_assert(t_check(q, 100, 21));
+    ck_assert_ptr_eq(tc->entries[la_tcache_index(psize)], p);   /* old chunk cached */
+    ck_assert_ptr_nonnull(n);
+    ck_assert_int_eq(liballoc_check_heap(), 0);
+}
+END_TEST
+
+/* glibc 2.36 _int_realloc: growing into a free next chunk splits off what is left;
+ * that tail is freed as _int_free frees it, so a tcache-sized tail is cached. */
+START_TEST(realloc_tail_to_tcache)
+{
+    void *p = liballoc_malloc(1100), *n = liballoc_malloc(1100), *g = liballoc_malloc(16);
+    ck_assert_ptr_nonnull(g);
+    size_t both = t_csize(p) + t_csize(n);
+    liballoc_free(n);                     /* too big for the tcache: unsorted */
+    ck_assert_int_eq(t_bin_find(t_main_arena(), t_chunk(n)), LA_BIN_UNSORTED);
+    t_fill(p, 1100, 23);
+    size_t nb = both - 48;                /* leaves a 48-byte tail */
+    void *q = liballoc_realloc(p, nb - LA_SIZE_SZ);
+    ck_assert_ptr_eq(q, p);
+    ck_assert_uint_eq(t_csize(q), nb);
+    ck_assert(t_check(q, 1100, 23));
+    void *tail = (char *)t_chunk(q) + nb + LA_CHUNK_HDR;
+    ck_assert_uint_eq(t_csize(tail), 48);
+    struct la_tcache *tc = t_my_tcache();
+    ck_assert_ptr_nonnull(tc);
+    ck_assert_ptr_eq(tc->entries[la_tcache_index(48)], tail);
+    ck_assert_int_eq(liballoc_check_heap(), 0);
+}
+END_TEST
+
 /* glibc: when the neighbour is in use the block moves; the content is copied and the
  * old chunk freed. Mmapped blocks keep their content when they grow (mremap). */
 START_TEST(realloc_by_copy)
@@ -1486,6 +1539,8 @@ static Suite *suite_mechanisms(void)
     tcase_add_test(tc, realloc_grow_into_free_next);
     tcase_add_test(tc, realloc_grow_into_top);
     tcase_add_test(tc, realloc_by_copy);
+    tcase_add_test(tc, realloc_move_like_glibc);
+    tcase_add_test(tc, realloc_tail_to_tcache);
     tcase_add_test(tc, aligned_family);
     tcase_add_test(tc, aligned_then_realloc);
     suite_add_tcase(s, tc);
