@@ -270,15 +270,20 @@ LA_INLINE int la_wt_ok(const struct la_wintab *w, uintptr_t mem)
     uint64_t lo = __atomic_load_n(&w->lo, __ATOMIC_ACQUIRE);
     return la_ror4(mem - lo) < __atomic_load_n(&w->span, __ATOMIC_RELAXED);
 }
-/* la_wintab, then the main arena's window; the one that matched becomes
+/* la_wintab, then the main arena's window and its last closed segment's; the one that matched becomes
  * la_t_win2.  Called by the slow paths that the inline filter sent a pointer
  * to (a call in the inline paths would make gcc save registers on every hit). */
+/* the window of the main arena's last closed segment (sysmem.c) */
+extern struct la_wintab la_main_oldwin LA_HIDDEN;
 LA_INLINE int la_win_lookup(uintptr_t mem)
 {
     const struct la_wintab *w = la_wintab_at(mem);
     if (!la_wt_ok(w, mem)) {
         w = (const struct la_wintab *)&la_main_arena.spare[0];
-        if (!la_wt_ok(w, mem)) return 0;
+        if (!la_wt_ok(w, mem)) {
+            w = &la_main_oldwin;
+            if (!la_wt_ok(w, mem)) return 0;
+        }
     }
     la_t_win2 = w;
     return 1;
@@ -431,7 +436,8 @@ struct la_arena *la_heap_owner(uintptr_t mem, struct la_segment **seg) LA_HIDDEN
 int la_chunk_in_arena_slow(struct la_arena *av, uintptr_t x) LA_HIDDEN;
 LA_INLINE int la_chunk_in_arena(struct la_arena *av, uintptr_t x)
 {
-    return la_seg_ok(av, x) || la_chunk_in_arena_slow(av, x);
+    return la_seg_ok(av, x) || (av == &la_main_arena && la_wt_ok(&la_main_oldwin, x + LA_CHUNK_HDR)) ||
+           la_chunk_in_arena_slow(av, x);
 }
 /* x is a chunk in av's newest segment or one of av's bin headers (no call) */
 LA_INLINE int la_link_fast(struct la_arena *av, uintptr_t x)
@@ -443,7 +449,8 @@ LA_INLINE int la_seg_ok_fn(struct la_arena *av, uintptr_t x) { return la_seg_ok(
 /* x is a chunk of av or one of av's bin headers: a valid fd/bk target */
 LA_INLINE int la_link_in_arena(struct la_arena *av, uintptr_t x)
 {
-    return la_link_fast(av, x) || la_chunk_in_arena_slow(av, x);
+    return la_link_fast(av, x) || (av == &la_main_arena && la_wt_ok(&la_main_oldwin, x + LA_CHUNK_HDR)) ||
+           la_chunk_in_arena_slow(av, x);
 }
 int la_mreg_lookup(uintptr_t chunk) LA_HIDDEN;                   /* takes the registry lock */
 void la_heapmap_set(uintptr_t heap, int on) LA_HIDDEN;

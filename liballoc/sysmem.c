@@ -323,8 +323,19 @@ int la_chunk_in_arena_slow(struct la_arena *av, uintptr_t x)
     if (!la_aligned(x)) return 0;
     struct la_segment *h = la_heap_at(x);
     if (h) return h->arena == av && in_seg(h, x);
-    return av == &la_main_arena && main_seg_of(x) != NULL;
+    if (av != &la_main_arena) return 0;
+    return la_wt_ok(&la_main_oldwin, x + LA_CHUNK_HDR) || main_seg_of(x) != NULL;
 }
+
+/* the user-pointer window of segment s (la_win_ok's lo and span) */
+static void seg_window(const struct la_segment *s, uint64_t *lo, uint64_t *span)
+{
+    uintptr_t end = (uintptr_t)s + s->size;
+    *lo = s->chunks + LA_CHUNK_HDR;
+    *span = end > *lo + LA_WIN_TAIL ? (end - LA_WIN_TAIL - *lo) >> 4 : 0;
+}
+
+struct la_wintab la_main_oldwin;
 
 void la_win_update(struct la_arena *av)
 {
@@ -332,8 +343,7 @@ void la_win_update(struct la_arena *av)
     uint64_t lo = 0, span = 0, clo = 0, cspan = 0;
     if (s) {
         uintptr_t end = (uintptr_t)s + s->size;
-        lo = s->chunks + LA_CHUNK_HDR;
-        if (end > lo + LA_WIN_TAIL) span = (end - LA_WIN_TAIL - lo) >> 4;
+        seg_window(s, &lo, &span);
         clo = s->chunks;
         if (end >= clo + LA_MINSIZE) cspan = ((end - LA_MINSIZE - clo) >> 4) + 1;
     }
@@ -405,6 +415,16 @@ static void main_new_segment(struct la_arena *av, uintptr_t base, size_t len, ui
     la_chunk *old = av->top;
     struct la_segment *olds = av->segments;
     main_idx_add(s);
+    if (olds) {
+        /* the segment being closed keeps a window of its own (main segments
+         * are never unmapped): an arena that moved on from brk keeps most of
+         * its older chunks there */
+        uint64_t wlo, wspan;
+        seg_window(olds, &wlo, &wspan);
+        __atomic_store_n(&la_main_oldwin.span, 0, __ATOMIC_RELEASE);
+        __atomic_store_n(&la_main_oldwin.lo, wlo, __ATOMIC_RELEASE);
+        __atomic_store_n(&la_main_oldwin.span, wspan, __ATOMIC_RELEASE);
+    }
     av->segments = s;
     av->top = top;
     account(av, len);
