@@ -295,6 +295,7 @@ void la_os_write(int fd, const char *buf, size_t len) LA_HIDDEN;
 long la_os_gettid(void) LA_HIDDEN;
 uint64_t la_os_random(void) LA_HIDDEN;
 int la_os_ncores(void) LA_HIDDEN;
+uint64_t la_os_now_ns(void) LA_HIDDEN;         /* CLOCK_MONOTONIC (vDSO, no syscall), 0 if unavailable */
 LA_NORETURN void la_os_abort(void) LA_HIDDEN;
 /* sbrk that keeps errno; returns (void *)-1 on failure */
 void *la_os_sbrk(intptr_t inc) LA_HIDDEN;

@@ -15,10 +15,15 @@
  *   producer_stays_on_its_arena  a thread alone on its arena, whose blocks
  *                                another thread frees, keeps that arena when
  *                                the lock is busy (no trail of new arenas)
+ *   idle_arena_shared            beyond one arena per CPU, a new thread shares
+ *                                an arena nobody allocated from for a while
+ *                                instead of creating one
  */
 #include <malloc.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdint.h>
+#include <time.h>
 #include <stdlib.h>
 #include "check_suites.h"
 #include "check_la.h"
@@ -203,6 +208,87 @@ START_TEST(producer_stays_on_its_arena)
 }
 END_TEST
 
+/* ---- idle arenas ---------------------------------------------------------------- */
+
+static pthread_barrier_t idle_go, idle_done;
+
+struct idle_out {
+    struct la_arena *arena;
+    uint32_t narenas_after;     /* liballoc_debug.narenas once it allocated */
+};
+
+/* allocate once (choosing an arena), report, then stay attached and idle */
+static void *idle_holder(void *arg)
+{
+    struct idle_out *o = arg;
+    void *p = liballoc_malloc(100);
+    ck_assert_ptr_nonnull(p);
+    struct la_tcache *tc = t_my_tcache();
+    o->arena = tc ? tc->arena : NULL;
+    o->narenas_after = liballoc_debug.narenas;
+    pthread_barrier_wait(&idle_go);
+    pthread_barrier_wait(&idle_done);
+    liballoc_free(p);
+    return NULL;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = { 0, ms * 1000000L };
+    while (nanosleep(&ts, &ts) != 0)
+        ;
+}
+
+/* Not glibc (which creates an arena per thread up to 8 x CPUs): once there
+ * are more arenas than CPUs, a new thread shares an arena whose threads have
+ * not allocated from it for half a millisecond.  Holders (one more than the
+ * CPUs) each take an arena and then only wait; a first prober also creates or
+ * shares one and waits; a second prober, started after every arena has been
+ * quiet for milliseconds, must share rather than add an arena. */
+START_TEST(idle_arena_shared)
+{
+    enum { MAXH = 64 };
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    int ncpu = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
+    if (ncpu < 1)
+        ncpu = 1;
+    int nh = ncpu + 1;
+    if (nh + 2 > MAXH || (uint64_t)nh + 3 > 8u * (uint64_t)ncpu + 8)
+        return;                 /* would hit the arena limit instead */
+    void *m = liballoc_malloc(10);
+    pthread_t th[MAXH];
+    struct idle_out o[MAXH];
+    memset(o, 0, sizeof o);
+    ck_assert_int_eq(pthread_barrier_init(&idle_go, NULL, 2), 0);
+    ck_assert_int_eq(pthread_barrier_init(&idle_done, NULL, (unsigned)nh + 3), 0);
+    /* holders and the first prober: each reports after its first allocation */
+    for (int i = 0; i < nh + 1; i++) {
+        if (i == nh)
+            sleep_ms(3);        /* every arena quiet since the last choice */
+        ck_assert_int_eq(pthread_create(&th[i], NULL, idle_holder, &o[i]), 0);
+        pthread_barrier_wait(&idle_go);
+    }
+    uint32_t before = liballoc_debug.narenas;
+    ck_assert_uint_ge(before, (uint32_t)ncpu + 1);
+    sleep_ms(3);
+    ck_assert_int_eq(pthread_create(&th[nh + 1], NULL, idle_holder, &o[nh + 1]), 0);
+    pthread_barrier_wait(&idle_go);
+    ck_assert_ptr_nonnull(o[nh + 1].arena);
+    ck_assert_msg(o[nh + 1].narenas_after == before, "a new arena for a thread while %u arenas were idle (%u -> %u)",
+                  before, before, o[nh + 1].narenas_after);
+    int found = o[nh + 1].arena == t_main_arena();
+    for (int i = 0; i <= nh; i++)
+        found |= o[i].arena == o[nh + 1].arena;
+    ck_assert_msg(found, "the second prober's arena is none of the idle ones");
+    pthread_barrier_wait(&idle_done);
+    for (int i = 0; i < nh + 2; i++)
+        pthread_join(th[i], NULL);
+    liballoc_free(m);
+    ck_assert_int_eq(liballoc_check_heap(), 0);
+}
+END_TEST
+
 static void default_options(void) { unsetenv("LIBALLOC_OPTIONS"); }
 
 static Suite *suite_perf(void)
@@ -215,6 +301,7 @@ static Suite *suite_perf(void)
     tcase_add_test(tc, batch_refill_does_not_pin);
     tcase_add_test(tc, trim_hysteresis);
     tcase_add_test(tc, producer_stays_on_its_arena);
+    tcase_add_test(tc, idle_arena_shared);
     suite_add_tcase(s, tc);
     return s;
 }
