@@ -18,6 +18,9 @@
  *   idle_arena_shared            beyond one arena per CPU, a new thread shares
  *                                an arena nobody allocated from for a while
  *                                instead of creating one
+ *   remote_frees_batched         chunks of another thread's arena fill the
+ *                                freeing thread's tcache bin, then go back to
+ *                                their arena together, under one lock
  */
 #include <malloc.h>
 #include <pthread.h>
@@ -135,7 +138,9 @@ static struct {
     void **q[PC_QCAP];
     int head, count;
     struct la_arena *first, *other;   /* producer's arena at its start; any other seen */
-} pc = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, { 0 }, 0, 0, NULL, NULL };
+    struct la_arena *consumer;        /* the consumer's tcache's arena (NULL: no tcache) */
+    int consumer_cached;              /* chunks in the consumer's tcache at its end */
+} pc = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, { 0 }, 0, 0, NULL, NULL, NULL, 0 };
 
 static void *pc_producer(void *arg)
 {
@@ -181,6 +186,10 @@ static void *pc_consumer(void *arg)
             liballoc_free(v[i]);   /* remote frees: the producer's arena lock */
         liballoc_free(v);
     }
+    struct la_tcache *tc = t_my_tcache();
+    pc.consumer = tc ? tc->arena : NULL;
+    for (int i = 0; tc && i < LA_TCACHE_BINS; i++)
+        pc.consumer_cached += tc->counts[i];
     return NULL;
 }
 
@@ -202,7 +211,13 @@ START_TEST(producer_stays_on_its_arena)
     ck_assert_ptr_nonnull(pc.first);
     ck_assert_ptr_ne(pc.first, t_main_arena());
     ck_assert_msg(pc.other == NULL, "the producer moved from arena %p to %p", (void *)pc.first, (void *)pc.other);
-    ck_assert_uint_eq(liballoc_debug.narenas, 2);      /* main + the producer's */
+    /* the consumer got a tcache on its first free (as in glibc), so an arena
+     * too, and batched its frees through it */
+    ck_assert_ptr_nonnull(pc.consumer);
+    ck_assert_ptr_ne(pc.consumer, pc.first);
+    ck_assert_int_gt(pc.consumer_cached, 0);
+    /* main, the producer's and the consumer's: no trail of arenas */
+    ck_assert_uint_eq(liballoc_debug.narenas, 2 + (pc.consumer != t_main_arena()));
     liballoc_free(m);
     ck_assert_int_eq(liballoc_check_heap(), 0);
 }
@@ -289,6 +304,46 @@ START_TEST(idle_arena_shared)
 }
 END_TEST
 
+/* ---- remote frees go back in batches ------------------------------------------- */
+
+static void *alloc_8(void *arg)
+{
+    void **v = arg;
+    for (unsigned i = 0; i < LA_TCACHE_FILL + 1; i++)
+        v[i] = liballoc_malloc(200);
+    return NULL;
+}
+
+/* Not glibc (which frees each such chunk into its arena alone, under its
+ * lock): the first tcache_count chunks of another thread's arena are cached
+ * as usual; the next one finds the bin full and the whole bin goes back to
+ * that arena with it. */
+START_TEST(remote_frees_batched)
+{
+    void *m = liballoc_malloc(10);
+    void *v[LA_TCACHE_FILL + 1];
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, alloc_8, v), 0);
+    pthread_join(th, NULL);
+    size_t idx = la_tcache_index(la_request2size(200));
+    struct la_tcache *tc = t_my_tcache();
+    ck_assert_ptr_nonnull(tc);
+    unsigned before = tc->counts[idx];
+    struct la_arena *owner = ((struct la_segment *)la_heap_of((uintptr_t)t_chunk(v[0])))->arena;
+    ck_assert_ptr_ne(owner, t_main_arena());
+    uint64_t ops = owner->ops;
+    for (unsigned i = 0; i < LA_TCACHE_FILL; i++)
+        liballoc_free(v[i]);
+    ck_assert_uint_eq(tc->counts[idx], before + LA_TCACHE_FILL);
+    ck_assert_uint_eq(owner->ops, ops);                 /* cached: no arena visit */
+    liballoc_free(v[LA_TCACHE_FILL]);
+    ck_assert_uint_eq(tc->counts[idx], before);         /* the bin went back */
+    ck_assert_uint_eq(owner->ops, ops + LA_TCACHE_FILL + 1);
+    liballoc_free(m);
+    ck_assert_int_eq(liballoc_check_heap(), 0);
+}
+END_TEST
+
 static void default_options(void) { unsetenv("LIBALLOC_OPTIONS"); }
 
 static Suite *suite_perf(void)
@@ -302,6 +357,7 @@ static Suite *suite_perf(void)
     tcase_add_test(tc, trim_hysteresis);
     tcase_add_test(tc, producer_stays_on_its_arena);
     tcase_add_test(tc, idle_arena_shared);
+    tcase_add_test(tc, remote_frees_batched);
     suite_add_tcase(s, tc);
     return s;
 }
