@@ -22,7 +22,9 @@
  *
  * How a free flows.  free(p) puts p's chunk in the thread's tcache when its
  * size has a tcache bin with room (a chunk carrying the tcache key is first
- * checked for a double free).  Otherwise la_free_slow validates the pointer,
+ * checked for a double free).  A chunk of another thread's arena that finds
+ * the bin full (or no tcache: one is made) goes back with that bin's chunks
+ * of the same arena under one lock (remote_free).  Otherwise la_free_slow validates the pointer,
  * unmaps mmapped chunks (raising the dynamic mmap threshold), and hands the
  * chunk to its owning arena (NON_MAIN_ARENA bit -> heap -> arena): la_int_free
  * pushes small chunks on a fastbin, and coalesces the others with free
