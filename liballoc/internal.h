@@ -227,6 +227,7 @@ struct la_globals {
     struct la_arena *free_list; /* arenas without threads (mirrors arena->next_free) */
     void *meta_free;            /* free list of metadata objects (tcaches) */
     char *meta_cur, *meta_end;  /* current metadata page run */
+    int unwind_ready;           /* constructors ran: stacks may be unwound (trace.c) */
 };
 
 extern struct la_globals la_g LA_HIDDEN;
