@@ -345,9 +345,9 @@ static LA_NOINLINE int remote_free(struct la_arena *av, la_chunk *p, size_t idx)
     return 1;
 }
 
-static LA_NOINLINE void arena_or_remote_free(struct la_arena *av, la_chunk *p, size_t idx)
+static LA_NOINLINE void remote_or_arena_free(struct la_arena *av, la_chunk *p, size_t idx)
 {
-    if (av == la_t_arena || !remote_free(av, p, idx)) la_int_free(av, p, 0);
+    if (!remote_free(av, p, idx)) la_int_free(av, p, 0);
 }
 
 LA_NOINLINE void la_free_slow_inheap(void *mem)
@@ -374,8 +374,8 @@ LA_NOINLINE void la_free_slow_inheap(void *mem)
     size_t idx = la_tcache_index(ck_size(p));
     if (la_likely(av && (tc->counts[idx] == la_g.tc_count || tc == LA_TC_NONE) &&
                   ((struct la_tcache_entry *)mem)->key != la_g.tc_key && !la_dbg.tunables.perturb)) {
-        if (la_unlikely(la_g.multi_threaded)) {
-            arena_or_remote_free(av, p, idx);
+        if (la_unlikely(la_g.multi_threaded) && av != la_t_arena) {
+            remote_or_arena_free(av, p, idx);
             return;
         }
         la_int_free(av, p, 0);
