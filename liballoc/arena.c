@@ -24,8 +24,17 @@
 struct la_arena la_main_arena;
 LA_TLS struct la_arena *la_t_arena;
 
-void la_registry_lock(void) { la_lock(&la_dbg.registry_lock); }
-void la_registry_unlock(void) { la_unlock(&la_dbg.registry_lock); }
+LA_TLS int la_t_registry_held;
+void la_registry_lock(void)
+{
+    la_lock(&la_dbg.registry_lock);
+    la_t_registry_held = 1;
+}
+void la_registry_unlock(void)
+{
+    la_t_registry_held = 0;
+    la_unlock(&la_dbg.registry_lock);
+}
 
 void la_arena_init(struct la_arena *av, uint32_t index)
 {
@@ -99,7 +108,10 @@ static void attach(struct la_arena *from, struct la_arena *to)
     if (to->nthreads++ == 0) free_list_remove(to);
     la_gen_end();
     la_t_arena = to;
-    if (la_tc_get()) la_tc->arena = to;
+    if (la_tc_get()) {
+        la_tc->arena = to;
+        la_tc_win_set(la_tc, to);
+    }
 }
 
 /* ---- idle arenas ------------------------------------------------------------------
@@ -219,18 +231,11 @@ struct la_arena *la_arena_attach(void)
     return la_t_arena ? la_t_arena : arena_choose();
 }
 
-/* av (locked) serves an allocation of an attached thread: it is not idle */
-LA_INLINE struct la_arena *note_alloc(struct la_arena *av)
-{
-    __atomic_store_n(&av->pad0, (int32_t)((uint32_t)av->pad0 + 1u), __ATOMIC_RELAXED);
-    return av;
-}
-
 struct la_arena *la_arena_lock_mine(void)
 {
     struct la_arena *av = la_t_arena;
     if (la_unlikely(!av)) av = arena_choose();
-    if (la_likely(la_trylock(&av->lock))) return note_alloc(av);
+    if (la_likely(la_trylock(&av->lock))) return la_note_alloc(av);
     /* Move only away from an arena another attached thread allocates from.
      * A thread alone on its arena finds the lock busy because other threads
      * free its chunks into it: they follow the chunks wherever it allocates,
@@ -242,10 +247,10 @@ struct la_arena *la_arena_lock_mine(void)
      * 2.1-2.5 MiB, same time). */
     if (la_g.multi_threaded && __atomic_load_n(&av->nthreads, __ATOMIC_RELAXED) > 1) {
         struct la_arena *other = arena_move(av);
-        if (other) return note_alloc(other);
+        if (other) return la_note_alloc(other);
     }
     la_lock(&av->lock);
-    return note_alloc(av);
+    return la_note_alloc(av);
 }
 
 /* Allocation in `failed` (locked by the caller, which unlocks it) ran out of

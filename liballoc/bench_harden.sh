@@ -11,7 +11,9 @@
 # times its own work section).  Runs are interleaved - for each repetition,
 # for each benchmark, both libraries, in an order that alternates between
 # repetitions - so a drift of the shared machine hits both alike.  Each cell is
-# the median over RUNS; the cost is median(hardened) / median(noextra) - 1.
+# the median over RUNS; the cost is median(hardened) / median(noextra) - 1, and
+# "paired" is the median over repetitions of the ratio of the two back-to-back
+# runs of that repetition (less sensitive to a shared machine's drift).
 # The two libraries are copied first, so a rebuild during the run changes nothing.
 # Then the fast path: instructions per malloc(32)+free pair under callgrind,
 # (Ir(2N) - Ir(N)) / N as run.sh measures it, for both libraries.
@@ -72,7 +74,7 @@ for rep in $(seq 1 "$RUNS"); do
             out=$("$BIN/benchexec" -T 120 -p "$TMP/$lib.so" -- "$BIN/$prog" "$@" -s "$SCALE" 2>/dev/null)
             t=$(echo "$out" | awk '$1 == "time" { print $2 }')
             st=$(echo "$out" | awk '$1 == "status" { print $2 }')
-            if [ "$st" = ok ] && [ -n "$t" ]; then echo "$name $lib $t" >> "$RAW"; else echo "$name $lib FAIL" >> "$RAW"; fi
+            if [ "$st" = ok ] && [ -n "$t" ]; then echo "$name $lib $t $rep" >> "$RAW"; else echo "$name $lib FAIL $rep" >> "$RAW"; fi
         done
     done <<< "$SUITE"
     echo "run $rep/$RUNS done" >&2
@@ -80,8 +82,10 @@ done
 
 echo "liballoc hardening cost, $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
 echo "machine: $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo), $(nproc) cores; load at end $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "method:  $RUNS interleaved runs per cell, scale $SCALE, median seconds; cost = hardened / noextra - 1"
-printf '%-16s %10s %10s %8s %8s\n' benchmark noextra hardened cost spread
+echo "method:  $RUNS interleaved runs per cell, scale $SCALE, median seconds; cost = hardened / noextra - 1;"
+echo "         paired = median over the repetitions of (hardened / noextra - 1), the two runs of a repetition"
+echo "         being back to back (cancels the drift of a shared machine)"
+printf '%-16s %10s %10s %8s %8s %8s\n' benchmark noextra hardened cost paired spread
 while IFS='|' read -r name cmd; do
     [ -n "$name" ] || continue
     awk -v b="$name" '
@@ -89,25 +93,28 @@ while IFS='|' read -r name cmd; do
             for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
             return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
         }
-        $1 == b && $3 != "FAIL" { if ($2 == "hardened") h[++nh] = $3; else x[++nx] = $3 }
+        $1 == b && $3 != "FAIL" { if ($2 == "hardened") { h[++nh] = $3; hr[$4] = $3 } else { x[++nx] = $3; xr[$4] = $3 } }
         $1 == b && $3 == "FAIL" { fail = 1 }
         END {
             if (!nh || !nx) { printf "%-16s %10s %10s %8s\n", b, "-", "-", "FAIL"; exit }
+            np = 0
+            for (r in hr) if ((r in xr) && xr[r] > 0) pr[++np] = hr[r] / xr[r] - 1
             mh = median(h, nh); mx = median(x, nx)
             lo = h[1]; hi = h[nh]
-            printf "%-16s %10.3f %10.3f %+7.1f%% %7.0f%%%s\n", b, mx, mh, (mh / mx - 1) * 100, (hi - lo) / mh * 100, fail ? "  (some runs failed)" : ""
+            printf "%-16s %10.3f %10.3f %+7.1f%% %+7.1f%% %7.0f%%%s\n", b, mx, mh, (mh / mx - 1) * 100, np ? median(pr, np) * 100 : 0, (hi - lo) / mh * 100, fail ? "  (some runs failed)" : ""
         }' "$RAW"
 done <<< "$SUITE"
 echo "(spread: (max - min) / median of the hardened runs)"
 
 if command -v valgrind >/dev/null 2>&1; then
     echo
-    echo "fast path, instructions per malloc(32)+free pair (callgrind, LD_PRELOAD, includes the loop and PLT):"
+    echo "fast path, instructions per malloc(32)+free pair inside malloc and free"
+    echo "(callgrind --toggle-collect=malloc --toggle-collect=free, LD_PRELOAD, (Ir(2N) - Ir(N)) / N):"
     for lib in noextra hardened; do
         n=200000
         for k in $n $((2 * n)); do
             LD_PRELOAD="$TMP/$lib.so" valgrind --tool=callgrind --callgrind-out-file="$TMP/cg.$lib.$k" \
-                "$BIN/fastpath" "$k" > /dev/null 2>&1
+                --toggle-collect=malloc --toggle-collect=free "$BIN/fastpath" "$k" > /dev/null 2>&1
         done
         a=$(awk '$1 == "summary:" { print $2 }' "$TMP/cg.$lib.$n")
         b=$(awk '$1 == "summary:" { print $2 }' "$TMP/cg.$lib.$((2 * n))")

@@ -20,6 +20,12 @@
  *   binmap     one bit per bin, set when a chunk is binned, cleared lazily when
  *              a search finds the bin empty.
  *   top        the wilderness; split last; grown by la_sysmalloc.
+ *
+ * The hot paths are kept short without changing any of this: a fastbin push
+ * from free runs without a stack frame (la_int_free_sized), unlink is inline in
+ * its hot callers, the binmap search takes the lowest marked bin of a word with
+ * one ctz, and realloc moves a block exactly as glibc's _int_realloc does
+ * (la_int_realloc), since where blocks land decides how much it copies.
  */
 #include <sys/mman.h>
 
@@ -145,7 +151,8 @@ static LA_NOINLINE void unlink_slow(struct la_arena *av, la_chunk *p, size_t siz
 }
 #endif
 
-void la_unlink(struct la_arena *av, la_chunk *p)
+/* la_unlink inline, for the hot callers (best fit, binmap, coalescing) */
+LA_INLINE void unlink_chunk(struct la_arena *av, la_chunk *p)
 {
     size_t size = ck_size(p);
     if (la_unlikely(size != ck_at(p, size)->prev_size))
@@ -162,6 +169,8 @@ void la_unlink(struct la_arena *av, la_chunk *p)
 #endif
     unlink_body(av, p, size);
 }
+
+void la_unlink(struct la_arena *av, la_chunk *p) { unlink_chunk(av, p); }
 
 /* Split nb bytes off the front of free chunk `victim` (already unlinked) of
  * `size`; the remainder goes to the unsorted bin. */
@@ -409,7 +418,7 @@ void *la_int_malloc(struct la_arena *av, size_t nb)
                 }
                 /* the head of its size run is the least recently freed chunk of
                  * that size; la_unlink hands the size list on to the next one */
-                la_unlink(av, victim);
+                unlink_chunk(av, victim);
                 return split_victim(av, victim, size, nb, 0);
             }
         }
@@ -429,10 +438,13 @@ void *la_int_malloc(struct la_arena *av, size_t nb)
                 bin = bin_at(av, idx);
                 bit = 1;
             }
-            while ((bit & map) == 0) {
-                idx++;
+            if ((bit & map) == 0) {
+                /* the lowest marked bin at or above bit (bit <= map: there is
+                 * one), in one step instead of a bit-by-bit walk */
+                unsigned k = (unsigned)__builtin_ctz(map & ~(bit - 1));
+                idx = (block << 5) + k;
                 bin = bin_at(av, idx);
-                bit <<= 1;
+                bit = (uint32_t)1 << k;
             }
             victim = bin->bk;
             if (victim == bin) {
@@ -443,7 +455,7 @@ void *la_int_malloc(struct la_arena *av, size_t nb)
                 continue;
             }
             size_t size = ck_size(victim);
-            la_unlink(av, victim);
+            unlink_chunk(av, victim);
             return split_victim(av, victim, size, nb, la_in_smallbin_range(nb));
         }
 
@@ -568,11 +580,11 @@ static void free_merge(struct la_arena *av, la_chunk *p, size_t size, int may_tr
         p = ck_at(p, -prevsize);
         if (la_unlikely(ck_size(p) != prevsize))
             la_fatal_arena(av, "corrupted size vs. prev_size while consolidating", ck2mem(p), p->size);
-        la_unlink(av, p);
+        unlink_chunk(av, p);
     }
     if (next != av->top) {
         if (!ck_inuse_at(next, nextsize)) {
-            la_unlink(av, next);
+            unlink_chunk(av, next);
             size += nextsize;
         } else {
             ck_clear_inuse_at(next, 0);
@@ -604,7 +616,85 @@ void la_int_free(struct la_arena *av, la_chunk *p, int have_lock)
         la_fatal("free(): invalid pointer", ck2mem(p), p->size);
     if (la_unlikely(size < LA_MINSIZE || !la_aligned(size)))
         la_fatal("free(): invalid size", ck2mem(p), p->size);
+    la_int_free_sized(av, p, size, have_lock);
+}
 
+static void int_free_general(struct la_arena *av, la_chunk *p, size_t size, int have_lock);
+
+/* After the fastbin push below: the wake-up of a waiter and the deferred
+ * unmaps of la_arena_unlock, out of line. */
+static LA_NOINLINE void fast_unlock_rest(struct la_arena *av, int wake)
+{
+    if (wake) la_lock_wake(&av->lock);
+    if (la_t_unmap != NULL) la_unmap_pending();
+}
+
+#if LA_HARDEN_EXTRA
+/* A fastbin chunk carrying the tcache key, lock held: the general path. */
+static LA_NOINLINE void fast_free_keyed(struct la_arena *av, la_chunk *p, size_t size)
+{
+    int_free_general(av, p, size, 1);
+    la_arena_unlock(av);
+}
+#endif
+
+/* la_int_free once p's address and size (its chunk size) have passed those
+ * two checks (free's slow path makes them first).
+ *
+ * The most common arena free, a fastbin push by a caller that does not hold
+ * the lock, runs here without a stack frame: the lock taken without waiting
+ * (else the general path waits for it), the same checks in the same order as
+ * int_free_general's fastbin branch, and no call that returns except in tail
+ * position.  Tracing, perturb and a chunk that carries the tcache key take the
+ * general path. */
+void la_int_free_sized(struct la_arena *av, la_chunk *p, size_t size, int have_lock)
+{
+    if (la_likely(!have_lock && size <= la_g.max_fast && !la_t_tracing && !la_dbg.tunables.perturb)) {
+        int32_t *l = &av->lock;
+        if (la_likely(__libc_single_threaded)) {
+            if (*l != 0) goto general;
+            __atomic_store_n(l, 1, __ATOMIC_RELAXED);
+            __atomic_signal_fence(__ATOMIC_ACQUIRE);
+        } else {
+            int32_t z = 0;
+            if (!__atomic_compare_exchange_n(l, &z, 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) goto general;
+        }
+        la_chunk *next = ck_at(p, size);
+        if (la_unlikely(next->size <= LA_CHUNK_HDR || ck_size(next) >= av->system_mem))
+            la_fatal_arena(av, "free(): invalid next size (fast)", ck2mem(p), p->size);
+        unsigned idx = la_fastbin_index(size);
+        la_chunk *old = av->fastbins[idx];
+        if (la_unlikely(old == p)) la_fatal_arena(av, "double free or corruption (fasttop)", ck2mem(p), p->size);
+        if (old && la_unlikely(la_fastbin_index(ck_size(old)) != idx))
+            la_fatal_arena(av, "invalid fastbin entry (free)", ck2mem(p), p->size);
+#if LA_HARDEN_EXTRA
+        EXTRA_CHECK(next->size & LA_PREV_INUSE, "double free or corruption (!prev)", ck2mem(p), p->size);
+        if (la_unlikely((uint64_t)(uintptr_t)p->bk == la_g.tc_key)) {
+            fast_free_keyed(av, p, size);
+            return;
+        }
+        p->bk = (la_chunk *)(uintptr_t)la_g.tc_key;
+#endif
+        av->ops++;
+        av->have_fastchunks = 1;
+        p->fd = (la_chunk *)la_protect_ptr((uintptr_t)&p->fd, (uintptr_t)old);
+        av->fastbins[idx] = p;
+        int wake = 0;
+        if (la_likely(__libc_single_threaded)) {
+            __atomic_signal_fence(__ATOMIC_RELEASE);
+            __atomic_store_n(l, 0, __ATOMIC_RELAXED);
+        } else {
+            wake = __atomic_exchange_n(l, 0, __ATOMIC_RELEASE) == 2;
+        }
+        if (la_unlikely(wake || la_t_unmap != NULL)) fast_unlock_rest(av, wake);
+        return;
+    }
+general:
+    int_free_general(av, p, size, have_lock);
+}
+
+static void int_free_general(struct la_arena *av, la_chunk *p, size_t size, int have_lock)
+{
     if (!have_lock) la_lock(&av->lock);
     av->ops++;
     if (size <= la_g.max_fast) {
@@ -697,8 +787,79 @@ void la_consolidate(struct la_arena *av)
     }
 }
 
-/* Resize chunk p (oldsize, not mmapped) in place to nb.  Returns the user
- * pointer, or NULL when it cannot be done in place (the caller copies). */
+/* Free an in-use chunk of av that realloc gives up (the old chunk after a
+ * move, or the tail cut off): as glibc's _int_free, into this thread's tcache
+ * when its bin has room, else into the arena.  Lock held.  The tcache branch
+ * makes the checks of free's (malloc.c free_body): a chunk carrying the
+ * tcache key is looked for in its tcache bin and, with the extra checks, in
+ * its fastbin (a realloc of a block already freed: "free(): double free
+ * detected in tcache 2", as glibc's realloc reports it). */
+static void realloc_free(struct la_arena *av, la_chunk *p, size_t size)
+{
+    struct la_tcache *tc = la_tc_get();
+    size_t idx = la_tcache_index(size);
+    if (tc && idx < la_g.tc_bins) {
+        struct la_tcache_entry *e = ck2mem(p);
+        if (la_unlikely(e->key == la_g.tc_key)) {
+            la_tcache_check_double_free(tc, e, idx);
+#if LA_HARDEN_EXTRA
+            if (size <= la_g.max_fast) {
+                unsigned fi = la_fastbin_index(size);
+                if (la_unlikely(av->fastbins[fi] == p))
+                    la_fatal_arena(av, "double free or corruption (fasttop)", ck2mem(p), p->size);
+                if (fastbin_contains(av, fi, p))
+                    la_fatal_arena(av, "free(): double free detected in fastbin", ck2mem(p), p->size);
+            }
+#endif
+        }
+#if LA_HARDEN_EXTRA
+        if (la_unlikely(tc->counts[idx] > la_g.tc_count))
+            la_fatal("free(): corrupted tcache count", e, p->size);
+#endif
+        if (tc->counts[idx] < la_g.tc_count) {
+#if LA_HARDEN_EXTRA
+            la_chunk *next = ck_at(p, size);
+            if (la_unlikely(next->size <= LA_CHUNK_HDR || ck_size(next) >= av->system_mem))
+                la_fatal("free(): invalid next size (fast)", e, p->size);
+            if (la_unlikely(!(next->size & LA_PREV_INUSE)))
+                la_fatal("double free or corruption (!prev)", e, p->size);
+#endif
+            perturb_free(e, size - LA_CHUNK_HDR);
+            tc_put(tc, p, idx);
+            return;
+        }
+    }
+    la_int_free(av, p, 1);
+}
+
+/* Grow p by moving it, still under the lock, as glibc's _int_realloc does:
+ * the new chunk comes from the arena (la_int_malloc), never from the tcache,
+ * and the old chunk is freed as glibc's _int_free frees it: into the tcache
+ * when its bin has room, else to the arena.  The placement matters: taking
+ * the new chunk from the tcache (as malloc would) reuses the small holes that
+ * the tcache keeps apart, and the growing blocks then run into in-use
+ * neighbours sooner (realloc_grow copied 2.5 x the bytes glibc copies; glibc
+ * itself does so with tcache_count=0).  When the new chunk is the one right
+ * after p (top grew in place), p just extends into it: no copy.  Returns NULL
+ * (p intact) when av has no memory. */
+static void *realloc_move(struct la_arena *av, la_chunk *p, size_t oldsize, size_t nb, size_t *newsizep)
+{
+    void *m = la_int_malloc(av, nb);
+    if (!m) return NULL;
+    la_chunk *np = mem2ck(m);
+    if (np == ck_at(p, oldsize) && !(np->size & LA_IS_MMAPPED)) {
+        *newsizep = oldsize + ck_size(np);
+        return ck2mem(p);
+    }
+    perturb_alloc(m, la_usable_size(ck_size(np), la_is_mmapped(np->size)));
+    memcpy(m, ck2mem(p), oldsize - LA_SIZE_SZ);
+    realloc_free(av, p, oldsize);
+    return m;
+}
+
+/* Resize chunk p (oldsize, not mmapped) to nb: in place when the next chunk
+ * (top or a free chunk) has room, else by moving it within av (realloc_move).
+ * Returns the user pointer, or NULL when av is out of memory (p intact). */
 void *la_int_realloc(struct la_arena *av, la_chunk *p, size_t oldsize, size_t nb)
 {
     size_t abit = la_arena_bit(av);
@@ -717,13 +878,13 @@ void *la_int_realloc(struct la_arena *av, la_chunk *p, size_t oldsize, size_t nb
                 av->top = t;
                 return ck2mem(p);
             }
-            return NULL;
-        }
-        if (!ck_inuse_at(next, nextsize) && oldsize + nextsize >= nb) {
+        } else if (!ck_inuse_at(next, nextsize) && oldsize + nextsize >= nb) {
             la_unlink(av, next);
             newsize += nextsize;
-        } else {
-            return NULL;
+        }
+        if (newsize < nb) {
+            void *m = realloc_move(av, p, oldsize, nb, &newsize);
+            if (m != ck2mem(p)) return m;
         }
     }
     size_t rsize = newsize - nb;
@@ -735,7 +896,7 @@ void *la_int_realloc(struct la_arena *av, la_chunk *p, size_t oldsize, size_t nb
         p->size = nb | (p->size & LA_PREV_INUSE) | abit;
         rem->size = rsize | LA_PREV_INUSE | abit;
         ck_set_inuse_at(rem, rsize);
-        la_int_free(av, rem, 1);
+        realloc_free(av, rem, rsize);
     }
     return ck2mem(p);
 }

@@ -51,6 +51,7 @@ void la_fork_child(void)
     if (la_g.init_state < 2) return;
     locked_for_fork = 0;
     la_dbg.registry_lock = 0;
+    la_t_registry_held = 0;
     la_dbg.trace.site_lock = 0;
     la_t_tid = 0;                   /* the child thread has another id */
     /* generation may be odd if a registry change was interrupted (signal-handler fork) */
@@ -81,6 +82,7 @@ void la_fork_child(void)
         keep->next = keep->prev = NULL;
         keep->tid = (uint64_t)la_os_gettid();
         keep->arena = mine;
+        if (mine) la_tc_win_set(keep, mine);
     }
     la_g.multi_threaded = 0;
 }

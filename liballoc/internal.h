@@ -63,11 +63,14 @@ typedef struct la_chunk la_chunk;
  *     must lie between its first chunk and its end, or
  *   - nowhere, but its address is in the mmapped-chunk registry.
  * No chunk memory is read before this is known.  The inline fast paths use a
- * cheaper, conservative filter: the user pointer must be 16-aligned and inside
- * the "window" of the main arena or of the thread's own arena (the newest
- * segment, less LA_WIN_TAIL bytes at its end so that the next chunk's header of
- * any tcache-sized chunk is readable); la_ror4 folds the alignment test into the
- * range test.  Anything outside goes to the slow path's full check.
+ * cheaper, conservative filter (la_any_win_ok): the user pointer must be
+ * 16-aligned and inside an ownership "window" (an arena's newest segment, less
+ * LA_WIN_TAIL bytes at its end so that the next chunk's header of any
+ * tcache-sized chunk is readable); la_ror4 folds the alignment test into the
+ * range test.  Tried in order: the thread's own arena (a copy in its tcache),
+ * the window that last matched for this thread (la_t_win2), the window table
+ * la_wintab, the main arena.  Anything outside goes to the slow path's full
+ * check.
  * The window is stored in la_arena.spare[0] (lowest user pointer) and spare[1]
  * (window length / 16); spare[2] and spare[3] hold the same for chunk
  * addresses over the whole newest segment (first chunk; number of 16-byte
@@ -240,8 +243,55 @@ extern LA_TLS struct la_tcache *la_tc LA_HIDDEN;   /* this thread's tcache or LA
  * need no NULL test.  Nothing ever writes to it. */
 extern const struct la_tcache la_tc_none LA_HIDDEN;
 #define LA_TC_NONE ((struct la_tcache *)&la_tc_none)
+/* la_t_win2: the window that last accepted a pointer outside the thread's own
+ * arena window: a la_wintab entry or the main arena's window (its spare[0..1]
+ * have the same lo/span layout).  Such a window only ever describes memory of
+ * a live heap (or is empty), so testing a pointer against whichever window
+ * la_t_win2 points at is always sound; it is a per-thread hint (TLS, so that
+ * threads without a tcache, which only free, have one too). */
+extern LA_TLS const struct la_wintab *la_t_win2 LA_HIDDEN;
+extern const struct la_wintab la_wintab_empty LA_HIDDEN;
 LA_INLINE struct la_tcache *la_tc_get(void) { return la_tc == LA_TC_NONE ? NULL : la_tc; }
 extern LA_TLS struct la_arena *la_t_arena LA_HIDDEN;/* arena this thread is attached to */
+extern LA_TLS int la_t_registry_held LA_HIDDEN;     /* this thread holds the registry lock */
+/* The thread's own ownership window: tc->spare[0] and tc->spare[1] hold a copy
+ * of tc->arena's window (spare[0..1] of the arena), so that the inline paths
+ * test the chunks of the thread's own arena with two loads from the tcache the
+ * thread already holds in a register.  The copy is written by la_tc_win_set
+ * (span 0, lo, span, as la_win_update does) whenever tc->arena changes and, by
+ * la_win_update, for every tcache attached to an arena whose window changes;
+ * both under the registry lock, so no change is missed. */
+LA_INLINE int la_tc_win_ok(const struct la_tcache *tc, uintptr_t mem)
+{
+    return la_ror4(mem - tc->spare[0]) < tc->spare[1];
+}
+void la_tc_win_set(struct la_tcache *tc, const struct la_arena *av) LA_HIDDEN;
+LA_INLINE int la_wt_ok(const struct la_wintab *w, uintptr_t mem)
+{
+    uint64_t lo = __atomic_load_n(&w->lo, __ATOMIC_ACQUIRE);
+    return la_ror4(mem - lo) < __atomic_load_n(&w->span, __ATOMIC_RELAXED);
+}
+/* la_wintab, then the main arena's window; the one that matched becomes
+ * la_t_win2.  Called by the slow paths that the inline filter sent a pointer
+ * to (a call in the inline paths would make gcc save registers on every hit). */
+LA_INLINE int la_win_lookup(uintptr_t mem)
+{
+    const struct la_wintab *w = la_wintab_at(mem);
+    if (!la_wt_ok(w, mem)) {
+        w = (const struct la_wintab *)&la_main_arena.spare[0];
+        if (!la_wt_ok(w, mem)) return 0;
+    }
+    la_t_win2 = w;
+    return 1;
+}
+/* mem lies in a heap's ownership window: the thread's own arena (copy in the
+ * tcache) or the window that last matched (la_t_win2); else the slow path
+ * (which looks the pointer up with la_win_lookup, refreshing la_t_win2). */
+LA_INLINE int la_any_win_ok(struct la_tcache *tc, uintptr_t mem)
+{
+    if (la_likely(la_tc_win_ok(tc, mem))) return 1;
+    return la_wt_ok(la_t_win2, mem);
+}
 /* Set by la_malloc_slow around an arena allocation for a tcache bin that keeps
  * missing: a split of top then also fills that tcache bin (bins.c). */
 extern LA_TLS int la_t_carve LA_HIDDEN;
@@ -316,6 +366,8 @@ size_t la_malloc_usable_size(void *p) LA_HIDDEN;
 void *la_malloc_slow(size_t n) LA_HIDDEN;
 void la_free_slow(void *p) LA_HIDDEN;
 void la_free_slow_inheap(void *p) LA_HIDDEN;   /* passed the inline ownership window */
+void *la_malloc_lookup(size_t n) LA_HIDDEN;      /* inline filter missed: window table, then hit or slow */
+void la_free_lookup(void *p) LA_HIDDEN;
 
 /* ---- tcache.c ----------------------------------------------------------------- */
 struct la_tcache *la_tcache_create(void) LA_HIDDEN;
@@ -329,6 +381,20 @@ void la_meta_free(void *p) LA_HIDDEN;              /* under registry lock */
 /* ---- arena.c ------------------------------------------------------------------ */
 void la_arena_init(struct la_arena *av, uint32_t index) LA_HIDDEN;
 struct la_arena *la_arena_lock_mine(void) LA_HIDDEN;   /* this thread's arena, locked */
+/* av (locked) serves an allocation of an attached thread: it is not idle
+ * (pad0 counts those allocations; arena.c, "idle arenas") */
+LA_INLINE struct la_arena *la_note_alloc(struct la_arena *av)
+{
+    __atomic_store_n(&av->pad0, (int32_t)((uint32_t)av->pad0 + 1u), __ATOMIC_RELAXED);
+    return av;
+}
+/* The same, with the common case (attached, lock free) inline. */
+LA_INLINE struct la_arena *la_arena_lock_mine_fast(void)
+{
+    struct la_arena *av = la_t_arena;
+    if (la_likely(av != NULL) && la_likely(la_trylock(&av->lock))) return la_note_alloc(av);
+    return la_arena_lock_mine();
+}
 struct la_arena *la_arena_attach(void) LA_HIDDEN;      /* this thread's arena, chosen if need be */
 struct la_arena *la_arena_retry(struct la_arena *failed) LA_HIDDEN; /* another arena, locked, or NULL */
 void la_arena_detach_thread(void) LA_HIDDEN;
@@ -343,6 +409,8 @@ void la_registry_unlock(void) LA_HIDDEN;
 /* ---- bins.c (the arena algorithms; the caller holds av->lock) ---------------------- */
 void *la_int_malloc(struct la_arena *av, size_t nb) LA_HIDDEN;
 void la_int_free(struct la_arena *av, la_chunk *p, int have_lock) LA_HIDDEN;
+/* the same once p's alignment and size (= ck_size(p)) have been checked */
+void la_int_free_sized(struct la_arena *av, la_chunk *p, size_t size, int have_lock) LA_HIDDEN;
 void la_consolidate(struct la_arena *av) LA_HIDDEN;
 void la_unlink(struct la_arena *av, la_chunk *p) LA_HIDDEN;
 void la_fastbin_check_double_free(struct la_arena *av, la_chunk *p) LA_HIDDEN;   /* takes av->lock */

@@ -3,7 +3,10 @@
  *
  * How a request flows.  malloc(n) first tries the calling thread's tcache
  * (fastpath.h: no lock, no atomics): a request of up to tcache_max bytes maps to
- * one of 64 tcache bins and pops its first entry.  On a miss la_malloc_slow
+ * one of 64 tcache bins and pops its first entry.  A miss that needs nothing
+ * but the arena (an empty tcache bin or a request beyond it, no debugging
+ * option) goes from la_malloc_slow straight to la_int_malloc; otherwise
+ * la_malloc_slow (malloc_slow_rest)
  * initialises liballoc if needed, creates the thread's tcache, rejects sizes
  * above PTRDIFF_MAX (ENOMEM), normalises n to a chunk size nb and locks the
  * thread's arena (arena.c; a busy lock makes the thread move to another arena).
@@ -36,6 +39,16 @@
  * (la_t_carved), its cached chunks of the arena go back first (bins.c
  * drain_tcache), so batch-refilled chunks do not pin the heap.
  * While the process is single-threaded the arena locks are plain stores.
+ *
+ * How a realloc flows.  An mmapped chunk is resized with mremap.  A heap
+ * chunk is resized under its arena's lock (la_int_realloc, bins.c), as glibc's
+ * _int_realloc does: in place when top or a free next chunk has room, else
+ * moved to a chunk from la_int_malloc (never from the tcache; no copy when
+ * that chunk is the one right after, when top grew); the old chunk and any
+ * tail cut off go where glibc's _int_free puts them (the tcache when the bin
+ * has room, else the arena).  Where blocks land decides how often a growing
+ * block must move again, so this order is kept exactly.  Only when the arena
+ * is out of memory does realloc fall back to malloc (another arena), copy, free.
  *
  * Tracing (trace.c, LIBALLOC_OPTIONS trace/history/sites/step).  The options
  * set the inline limits to 0, so every call reaches a slow path here; each
@@ -85,10 +98,11 @@ LA_INLINE struct la_tcache *my_tcache(void)
     return tc;
 }
 
-/* Allocate chunk size nb from an arena (not the tcache). */
-static void *arena_malloc(size_t nb)
+/* Allocate chunk size nb from an arena (not the tcache).  Inline: with the
+ * lock fast path it saves two call frames per arena allocation. */
+LA_INLINE void *arena_malloc(size_t nb)
 {
-    struct la_arena *av = la_arena_lock_mine();
+    struct la_arena *av = la_arena_lock_mine_fast();
     void *m = la_int_malloc(av, nb);
     la_arena_unlock(av);
     if (la_unlikely(!m)) {
@@ -105,11 +119,45 @@ static void *arena_malloc(size_t nb)
 LA_TLS int la_t_carve;
 static LA_TLS uint8_t la_t_miss[LA_TCACHE_BINS];   /* arena allocations per tcache bin, up to LA_CARVE_AFTER */
 
+static LA_NOINLINE void *malloc_slow_rest(size_t n, void *ra);
+
+/* The inline malloc missed.  The common cases here, from a thread that has a
+ * tcache and with no option that watches malloc (trace, check, perturb) set:
+ * a request too big for the tcache, or an empty tcache bin (counted for the
+ * batch refill, see malloc_slow_rest), go straight to the arena in one small
+ * frame: the lock fast path, la_int_malloc.  Everything else (first call, a
+ * thread without tcache, options, an entry the inline path refused, out of
+ * memory) is malloc_slow_rest. */
 LA_NOINLINE void *la_malloc_slow(size_t n)
 {
     la_t_fn = "malloc";
+    struct la_tcache *tc = la_tc;
+    if (la_likely(n <= PTRDIFF_MAX && la_g.init_state >= 2 && tc != LA_TC_NONE &&
+                  !(la_dbg.trace.flags | la_dbg.tunables.check | la_dbg.tunables.perturb))) {
+        size_t nb = la_request2size(n);
+        size_t idx = la_tcache_index(nb);
+        if (idx < la_g.tc_bins) {
+            if (tc->entries[idx]) goto rest;
+            int carve = la_t_miss[idx] >= LA_CARVE_AFTER;
+            if (!carve) la_t_miss[idx]++;
+            la_t_carve = carve;
+        }
+        struct la_arena *av = la_arena_lock_mine_fast();
+        void *m = la_int_malloc(av, nb);
+        la_arena_unlock(av);
+        la_t_carve = 0;
+        if (la_likely(m != NULL)) return m;
+        /* av is out of memory: the general path tries another arena */
+    }
+rest:
+    return malloc_slow_rest(n, LA_RA());
+}
+
+/* ra: the return address la_malloc_slow was called with (for tracing) */
+static LA_NOINLINE void *malloc_slow_rest(size_t n, void *ra)
+{
     la_ensure_init();
-    if (LA_TRACE_ENTRY()) return la_traced_malloc(n, LA_RA());
+    if (LA_TRACE_ENTRY()) return la_traced_malloc(n, ra);
     maybe_check();
     if (la_unlikely(n > PTRDIFF_MAX)) {
         errno = ENOMEM;
@@ -260,8 +308,15 @@ LA_INLINE void free_body(void *mem, struct la_arena *owner)
             return;
         }
     }
-    la_int_free(owner, p, 0);
+    la_int_free_sized(owner, p, size, 0);     /* address and size checked above */
 }
+
+#if LA_HARDEN_EXTRA
+static LA_NOINLINE void free_slow_rest(void *mem)
+{
+    free_body(mem, owner_check(mem, "free(): invalid pointer"));
+}
+#endif
 
 LA_NOINLINE void la_free_slow(void *mem)
 {
@@ -273,7 +328,23 @@ LA_NOINLINE void la_free_slow(void *mem)
     la_t_fn = "free";
     maybe_check();
 #if LA_HARDEN_EXTRA
-    free_body(mem, owner_check(mem, "free(): invalid pointer"));
+    /* The common case in a small frame: a chunk of the main arena's newest
+     * segment (window), below top and ending at or before it, not mmapped, a
+     * main-arena chunk, with a valid size too big for the tcache.  These are
+     * the checks owner_check and free_body make on this path, so the chunk goes
+     * straight to la_int_free_sized; anything else takes the full path. */
+    la_chunk *p = mem2ck(mem);
+    if (la_likely(la_win_ok(&la_main_arena, (uintptr_t)mem))) {
+        size_t sf = p->size, size = la_chunksize(sf);
+        la_chunk *top = __atomic_load_n(&la_main_arena.top, __ATOMIC_RELAXED);
+        if (la_likely(p < top && !(sf & (LA_IS_MMAPPED | LA_NON_MAIN_ARENA)) &&
+                      size <= (uintptr_t)top - (uintptr_t)p && size >= LA_MINSIZE && la_aligned(size) &&
+                      la_tcache_index(size) >= la_g.tc_bins)) {
+            la_int_free_sized(&la_main_arena, p, size, 0);
+            return;
+        }
+    }
+    free_slow_rest(mem);
 #else
     free_body(mem, NULL);
 #endif
@@ -350,6 +421,27 @@ static LA_NOINLINE void remote_or_arena_free(struct la_arena *av, la_chunk *p, s
     if (!remote_free(av, p, idx)) la_int_free(av, p, 0);
 }
 
+/* The inline filter's second half (fastpath.h): a pointer in neither the
+ * thread's own window nor its last-matched one is looked up in the window
+ * table; found, the hit path finishes here, else the slow path. */
+LA_NOINLINE void *la_malloc_lookup(size_t n)
+{
+    struct la_tcache *tc = la_tc;
+    size_t idx = la_req_tcache_idx(n);
+    struct la_tcache_entry *e = tc->entries[idx];
+    if (e && la_win_lookup((uintptr_t)e)) return la_tc_pop_owned(tc, idx, e);
+    return la_malloc_slow(n);
+}
+
+LA_NOINLINE void la_free_lookup(void *mem)
+{
+    if (la_win_lookup((uintptr_t)mem)) {
+        la_free_owned(la_tc, mem);
+        return;
+    }
+    la_free_slow(mem);
+}
+
 LA_NOINLINE void la_free_slow_inheap(void *mem)
 {
     if (LA_TRACE_ENTRY()) {
@@ -371,14 +463,20 @@ LA_NOINLINE void la_free_slow_inheap(void *mem)
      * PREV_INUSE; la_int_free makes glibc's checks); the rest out of line */
     /* (a thread that never allocated has no tcache: la_tc_none, every bin full) */
     struct la_tcache *tc = la_tc;
-    size_t idx = la_tcache_index(ck_size(p));
+    size_t size = ck_size(p);
+    size_t idx = la_tcache_index(size);
     if (la_likely(av && (tc->counts[idx] == la_g.tc_count || tc == LA_TC_NONE) &&
                   ((struct la_tcache_entry *)mem)->key != la_g.tc_key && !la_dbg.tunables.perturb)) {
+        /* glibc's address and size checks (those of la_int_free), then the arena */
+        if (la_unlikely((uintptr_t)p > (uintptr_t)-size || !la_aligned((uintptr_t)p)))
+            la_fatal("free(): invalid pointer", mem, p->size);
+        if (la_unlikely(size < LA_MINSIZE || !la_aligned(size)))
+            la_fatal("free(): invalid size", mem, p->size);
         if (la_unlikely(la_g.multi_threaded) && av != la_t_arena) {
             remote_or_arena_free(av, p, idx);
             return;
         }
-        la_int_free(av, p, 0);
+        la_int_free_sized(av, p, size, 0);
         return;
     }
     free_inheap_rest(mem, av);
@@ -486,6 +584,7 @@ void *la_realloc(void *mem, size_t n)
     void *r = la_int_realloc(av, p, oldsize, nb);
     la_arena_unlock(av);
     if (r) return r;
+    /* av is out of memory: malloc may find another arena */
     void *nm = la_malloc(n);
     if (!nm) return NULL;              /* errno is ENOMEM; the old block is intact */
     memcpy(nm, mem, oldsize - LA_SIZE_SZ);

@@ -6,7 +6,9 @@
  * while the break is where liballoc left it; when someone else moved the break,
  * or brk fails, the old top is closed with two fencepost headers (its usable
  * part is freed) and a new segment starts: at the new break, or in an mmap'd
- * region (the arena is then marked LA_ARENA_NONCONTIG).
+ * region (the arena is then marked LA_ARENA_NONCONTIG): a LA_HEAP_MAX-aligned
+ * heap like the non-main ones (grown in place, in la_heapmap/la_wintab), else
+ * a plain mapping.
  * Non-main arenas: heaps of LA_HEAP_MAX bytes reserved PROT_NONE at a LA_HEAP_MAX
  * alignment (so la_heap_of(chunk) finds the heap and its arena), made read/write
  * as they grow, given back with MADV_DONTNEED or unmapped when empty.
@@ -252,6 +254,8 @@ static int in_seg(const struct la_segment *s, uintptr_t c)
 static struct la_segment *main_idx[MAIN_IDX_MAX];
 static uint32_t main_idx_n;
 
+static struct la_segment *main_seg_search(uintptr_t c);
+
 static void main_idx_add(struct la_segment *s)
 {
     uint32_t n = main_idx_n;
@@ -265,7 +269,21 @@ static void main_idx_add(struct la_segment *s)
     __atomic_store_n(&main_idx_n, n + 1, __ATOMIC_RELEASE);
 }
 
+/* the segment main_seg_of found last: an arena that moved on to mmap'd
+ * segments keeps most of its older chunks in the one old brk segment, which
+ * the newest segment's window does not cover (written only when it changes) */
+static struct la_segment *main_hit;
+
 static struct la_segment *main_seg_of(uintptr_t c)
+{
+    struct la_segment *hit = __atomic_load_n(&main_hit, __ATOMIC_RELAXED);
+    if (hit && in_seg(hit, c)) return hit;
+    struct la_segment *s = main_seg_search(c);
+    if (s && s != hit) __atomic_store_n(&main_hit, s, __ATOMIC_RELAXED);
+    return s;
+}
+
+static struct la_segment *main_seg_search(uintptr_t c)
 {
     uint32_t lo = 0, hi = __atomic_load_n(&main_idx_n, __ATOMIC_ACQUIRE);
     while (lo < hi) {
@@ -303,9 +321,9 @@ struct la_arena *la_heap_owner(uintptr_t mem, struct la_segment **segp)
 int la_chunk_in_arena_slow(struct la_arena *av, uintptr_t x)
 {
     if (!la_aligned(x)) return 0;
-    if (av == &la_main_arena) return main_seg_of(x) != NULL;
     struct la_segment *h = la_heap_at(x);
-    return h && h->arena == av && in_seg(h, x);
+    if (h) return h->arena == av && in_seg(h, x);
+    return av == &la_main_arena && main_seg_of(x) != NULL;
 }
 
 void la_win_update(struct la_arena *av)
@@ -328,7 +346,13 @@ void la_win_update(struct la_arena *av)
     __atomic_store_n(&av->spare[3], cspan, __ATOMIC_RELEASE);
     /* a non-main heap's window also goes to its la_wintab entry (la_heap_win);
      * only the newest heap of an arena ever changes size */
-    if (s && av != &la_main_arena) wintab_set(s, lo, span);
+    if (s && (av != &la_main_arena || la_heap_at((uintptr_t)s) == s)) wintab_set(s, lo, span);
+    /* and to the copies in the tcaches of the threads attached to av */
+    int held = la_t_registry_held;
+    if (!held) la_registry_lock();
+    for (struct la_tcache *tc = la_dbg.tcaches; tc; tc = tc->next)
+        if (tc->arena == av) la_tc_win_set(tc, av);
+    if (!held) la_registry_unlock();
 }
 
 static void account(struct la_arena *av, size_t add)
@@ -452,6 +476,8 @@ void la_auto_trim(struct la_arena *av)
     if (av->system_mem < before) note_trim(av, before - av->system_mem);
 }
 
+static size_t grow_heap(struct la_segment *h, size_t diff);
+
 static int grow_main(struct la_arena *av, size_t nb)
 {
     note_grow(av);
@@ -502,10 +528,38 @@ static int grow_main(struct la_arena *av, size_t nb)
         main_new_segment(av, (uintptr_t)r, want, LA_SEG_SBRK);
         return 1;
     }
-    /* Without brk the main arena lives in mmap'd segments.  Each is twice the
-     * previous one (1 MiB up to 64 MiB; untouched pages cost no memory), so a
-     * large heap is a few segments: most pointers fall in the newest
-     * segment's ownership window and the others are found in a short search. */
+    /* Without brk the main arena lives in mmap'd segments.  First choice: a
+     * LA_HEAP_MAX-aligned heap, as the non-main arenas use (reserved
+     * PROT_NONE, made read/write as it grows, so one segment serves up to
+     * 64 MiB), marked in la_heapmap and la_wintab: the ownership checks then
+     * find any chunk of it in O(1), as for a non-main heap (la_heap_owner,
+     * la_chunk_in_arena_slow), however many segments the arena has.  The
+     * segment keeps kind LA_SEG_MMAP and its chunks keep NON_MAIN_ARENA clear. */
+    av->flags |= LA_ARENA_NONCONTIG;
+    if (seg && seg->kind == LA_SEG_MMAP && la_heap_at((uintptr_t)seg) == seg && av->top &&
+        la_heap_of((uintptr_t)av->top) == (uintptr_t)seg) {
+        size_t need = nb + LA_MINSIZE > topsize ? nb + LA_MINSIZE - topsize : 0;
+        size_t added = grow_heap(seg, need + t->top_pad);
+        if (!added) added = grow_heap(seg, need);
+        if (added) {
+            av->top->size += added;
+            seg->reserved = LA_HEAP_MAX;
+            account(av, added);
+            la_win_update(av);
+            return 1;
+        }
+    }
+    struct la_segment *h = la_new_heap(nb + LA_MINSIZE + sizeof *h + LA_ALIGNMENT, t->top_pad);
+    if (h) {
+        size_t hsize = h->size;
+        main_new_segment(av, (uintptr_t)h, hsize, LA_SEG_MMAP);
+        h->mprotect_size = hsize;
+        h->reserved = LA_HEAP_MAX;
+        return 1;
+    }
+    /* Else (a request beyond LA_HEAP_MAX, or no aligned reservation): plain
+     * mappings, each twice the previous one (1 MiB up to 64 MiB; untouched
+     * pages cost no memory), found by the sorted segment index. */
     static size_t next_mm = (size_t)1 << 20;
     size_t mm = want < next_mm ? next_mm : want;
     if (la_os_mmap(mm, PROT_READ | PROT_WRITE, 0, &r)) {

@@ -19,6 +19,9 @@ const struct la_arena la_arena_none;
 const struct la_tcache la_tc_none = { .counts = { [0 ... LA_TCACHE_BINS - 1] = UINT16_MAX },
                                       .arena = LA_ARENA_NONE };
 LA_TLS struct la_tcache *la_tc = LA_TC_NONE;
+const struct la_wintab la_wintab_empty;
+LA_TLS const struct la_wintab *la_t_win2 = &la_wintab_empty;
+
 LA_TLS int la_t_state;
 
 /* ---- metadata pages ------------------------------------------------------------ */
@@ -53,6 +56,16 @@ void la_meta_free(void *p)
 
 /* ---- creation and registry -------------------------------------------------------- */
 
+/* Copy av's ownership window into tc (see la_tc_win_ok); registry lock held.
+ * The owning thread reads it without a lock: it sees the old window, an empty
+ * one (and takes the slow path) or the new one. */
+void la_tc_win_set(struct la_tcache *tc, const struct la_arena *av)
+{
+    __atomic_store_n(&tc->spare[1], 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&tc->spare[0], __atomic_load_n(&av->spare[0], __ATOMIC_ACQUIRE), __ATOMIC_RELEASE);
+    __atomic_store_n(&tc->spare[1], __atomic_load_n(&av->spare[1], __ATOMIC_ACQUIRE), __ATOMIC_RELEASE);
+}
+
 struct la_tcache *la_tcache_create(void)
 {
     if (la_g.tc_bins == 0 && la_dbg.tunables.tcache_count == 0) return NULL;
@@ -80,10 +93,17 @@ struct la_tcache *la_tcache_create(void)
             la_gen_end();
         }
     }
+    if (tc && tc->arena) la_tc_win_set(tc, tc->arena);
     la_registry_unlock();
     if (!tc) return NULL;
-    /* before la_tc is set: the inline free reads tc->arena's ownership window */
-    if (!tc->arena) tc->arena = la_arena_attach();
+    /* before la_tc is set: the inline paths read the thread's window */
+    if (!tc->arena) {
+        struct la_arena *av = la_arena_attach();
+        la_registry_lock();
+        tc->arena = av;
+        la_tc_win_set(tc, av);
+        la_registry_unlock();
+    }
     la_tc = tc;
     la_t_state = LA_T_LIVE;
     /* May allocate (keys beyond the first 32): la_tc is already set. */
@@ -109,8 +129,7 @@ LA_INLINE void entry_ok(const void *e, const char *unaligned, const char *outsid
 {
     if (la_unlikely(!la_aligned((uintptr_t)e))) la_fatal_ns(unaligned, e);
 #if LA_HARDEN_EXTRA
-    if (la_unlikely(!la_win_ok(&la_main_arena, (uintptr_t)e) && !la_heap_win_ok((uintptr_t)e) &&
-                    !la_heap_owner((uintptr_t)e, NULL)))
+    if (la_unlikely(!la_win_lookup((uintptr_t)e) && !la_heap_owner((uintptr_t)e, NULL)))
         la_fatal_ns(outside, e);
 #else
     (void)outside;

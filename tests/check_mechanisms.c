@@ -675,6 +675,59 @@ START_TEST(realloc_grow_into_top)
 }
 END_TEST
 
+/* glibc 2.36 _int_realloc: a block that must move gets its new chunk from the arena
+ * (_int_malloc), not from the tcache, and the old chunk is freed as _int_free frees
+ * it: into the tcache when its bin has room.  Where blocks land decides how often a
+ * growing block must move again (realloc_grow copied 2.8 x glibc's bytes when the
+ * new chunk came from the tcache). */
+START_TEST(realloc_move_like_glibc)
+{
+    void *p = liballoc_malloc(100), *n = liballoc_malloc(100), *x = liballoc_malloc(200);
+    void *g = liballoc_malloc(16);
+    ck_assert_ptr_nonnull(g);
+    ck_assert_uint_eq(t_csize(x), la_request2size(200));
+    liballoc_free(x);                     /* cached: the exact size realloc wants */
+    struct la_tcache *tc = t_my_tcache();
+    ck_assert_ptr_nonnull(tc);
+    ck_assert_ptr_eq(tc->entries[la_tcache_index(t_csize(x))], x);
+    size_t psize = t_csize(p);
+    t_fill(p, 100, 21);
+    void *q = liballoc_realloc(p, 200);
+    ck_assert_ptr_nonnull(q);
+    ck_assert_ptr_ne(q, p);
+    ck_assert_ptr_ne(q, x);               /* not taken from the tcache */
+    ck_assert_ptr_eq(tc->entries[la_tcache_index(t_csize(x))], x);
+    ck_assert(t_check(q, 100, 21));
+    ck_assert_ptr_eq(tc->entries[la_tcache_index(psize)], p);   /* old chunk cached */
+    ck_assert_ptr_nonnull(n);
+    ck_assert_int_eq(liballoc_check_heap(), 0);
+}
+END_TEST
+
+/* glibc 2.36 _int_realloc: growing into a free next chunk splits off what is left;
+ * that tail is freed as _int_free frees it, so a tcache-sized tail is cached. */
+START_TEST(realloc_tail_to_tcache)
+{
+    void *p = liballoc_malloc(1100), *n = liballoc_malloc(1100), *g = liballoc_malloc(16);
+    ck_assert_ptr_nonnull(g);
+    size_t both = t_csize(p) + t_csize(n);
+    liballoc_free(n);                     /* too big for the tcache: unsorted */
+    ck_assert_int_eq(t_bin_find(t_main_arena(), t_chunk(n)), LA_BIN_UNSORTED);
+    t_fill(p, 1100, 23);
+    size_t nb = both - 48;                /* leaves a 48-byte tail */
+    void *q = liballoc_realloc(p, nb - LA_SIZE_SZ);
+    ck_assert_ptr_eq(q, p);
+    ck_assert_uint_eq(t_csize(q), nb);
+    ck_assert(t_check(q, 1100, 23));
+    void *tail = (char *)t_chunk(q) + nb + LA_CHUNK_HDR;
+    ck_assert_uint_eq(t_csize(tail), 48);
+    struct la_tcache *tc = t_my_tcache();
+    ck_assert_ptr_nonnull(tc);
+    ck_assert_ptr_eq(tc->entries[la_tcache_index(48)], tail);
+    ck_assert_int_eq(liballoc_check_heap(), 0);
+}
+END_TEST
+
 /* glibc: when the neighbour is in use the block moves; the content is copied and the
  * old chunk freed. Mmapped blocks keep their content when they grow (mremap). */
 START_TEST(realloc_by_copy)
@@ -922,7 +975,16 @@ struct heap_out {
     unsigned nsegs_full, nsegs_after;
     uint64_t sys_full, sys_after, top_seg_size_full, top_seg_size_after;
     int bad_owner;
+    int win_copy_full, win_copy_after;  /* the tcache's window copy equals the arena's */
 };
+
+/* liballoc keeps a copy of the thread's arena ownership window in its tcache
+ * (spare[0..1], the inline paths' first test): it must follow the arena's
+ * window (spare[0..1]) as heaps are added and removed. */
+static int win_copy_ok(const struct la_tcache *tc, const struct la_arena *a)
+{
+    return tc->spare[0] == a->spare[0] && tc->spare[1] == a->spare[1] && a->spare[1] != 0;
+}
 
 static unsigned seg_count(struct la_arena *a)
 {
@@ -954,11 +1016,13 @@ static void *thr_heaps(void *arg)
         if (la_is_mmapped(c->size) || !la_non_main_arena(c->size) || g->arena != o->arena)
             o->bad_owner++;
     }
+    o->win_copy_full = win_copy_ok(tc, o->arena);
     o->nsegs_full = seg_count(o->arena);
     o->sys_full = o->arena->system_mem;
     o->top_seg_size_full = o->arena->segments->size;
     for (int i = N - 1; i >= 0; i--)
         liballoc_free(p[i]);
+    o->win_copy_after = win_copy_ok(tc, o->arena);
     o->nsegs_after = seg_count(o->arena);
     o->sys_after = o->arena->system_mem;
     o->top_seg_size_after = o->arena->segments->size;
@@ -983,6 +1047,8 @@ START_TEST(arena_heaps_grow_and_shrink)
     ck_assert_msg(o.sys_after + 40 * MiB < o.sys_full, "arena system_mem %llu -> %llu after freeing all",
                   (unsigned long long)o.sys_full, (unsigned long long)o.sys_after);
     ck_assert_uint_lt(o.nsegs_after, o.nsegs_full);
+    ck_assert_int_eq(o.win_copy_full, 1);
+    ck_assert_int_eq(o.win_copy_after, 1);
     ck_assert_int_eq(liballoc_check_heap(), 0);
     liballoc_free(m);
 }
@@ -1163,6 +1229,13 @@ START_TEST(brk_blocked_falls_back_to_mmap)
     ck_assert(a->flags & LA_ARENA_NONCONTIG);
     ck_assert_ptr_nonnull(a->segments);
     ck_assert_uint_eq(a->segments->kind, LA_SEG_MMAP);
+    /* the mmap'd segment is a LA_HEAP_MAX-aligned heap grown in place (so the
+     * ownership checks find it in O(1)): 40 x 60 KiB make one segment */
+    ck_assert_uint_eq((uintptr_t)a->segments & (LA_HEAP_MAX - 1), 0);
+    unsigned nmm = 0;
+    for (struct la_segment *s = a->segments; s; s = s->prev) nmm += s->kind == LA_SEG_MMAP;
+    ck_assert_uint_eq(nmm, 1);
+    ck_assert_uint_ge(a->segments->size, N / 2 * 60 * KiB);    /* grown in place, not a new segment */
     ck_assert_int_eq(liballoc_check_heap(), 0);
     for (int i = 0; i < N; i++)
         ck_assert(t_check(p[i], 60 * KiB, (unsigned)i));
@@ -1466,6 +1539,8 @@ static Suite *suite_mechanisms(void)
     tcase_add_test(tc, realloc_grow_into_free_next);
     tcase_add_test(tc, realloc_grow_into_top);
     tcase_add_test(tc, realloc_by_copy);
+    tcase_add_test(tc, realloc_move_like_glibc);
+    tcase_add_test(tc, realloc_tail_to_tcache);
     tcase_add_test(tc, aligned_family);
     tcase_add_test(tc, aligned_then_realloc);
     suite_add_tcase(s, tc);

@@ -193,6 +193,17 @@ static void a_tcache_double_free(void)      /* glibc */
     F(p);
 }
 
+/* realloc of a block already freed: the move frees the old chunk as _int_free
+ * does, which finds it in the tcache */
+static void a_tcache_realloc_freed(void)    /* glibc */
+{
+    char *p = M(40), *g = M(40);            /* g: p cannot grow in place */
+    F(p);
+    expect("realloc", "free(): double free detected in tcache 2", p, csz(p));
+    liballoc_realloc(p, 5000);
+    F(g);
+}
+
 static void a_tcache_poison_stack(void)     /* extra */
 {
     struct fake f;
@@ -709,6 +720,7 @@ static const struct row rows[] = {
     { "house of spirit", NULL, a_house_of_spirit, 0 },
     /* tcache */
     { "tcache double free", NULL, a_tcache_double_free, 0 },
+    { "realloc of a block in the tcache", NULL, a_tcache_realloc_freed, 0 },
     { "tcache poisoning into the stack", NULL, a_tcache_poison_stack, 0 },
     { "tcache poisoning, misaligned", NULL, a_tcache_poison_unaligned, 0 },
     { "tcache struct: entry tampered", NULL, a_tcache_struct_entry, 0 },
