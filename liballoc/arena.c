@@ -122,7 +122,7 @@ static void attach(struct la_arena *from, struct la_arena *to)
  * reached 6-12 arenas for 2 busy threads, each arena holding ~1 MiB), or a
  * main thread that only waits for its workers.  So once there is an arena
  * per core besides the main one, a new thread first shares an arena that
- * none of its threads has allocated from (la_arena_lock_mine counts those
+ * none of its threads has allocated from (la_note_alloc counts those
  * allocations in pad0) for LA_IDLE_NS, and whose lock is free (the one
  * idle longest).  The snapshots are taken here, under the registry lock,
  * whenever a thread chooses: one slot per arena index modulo 64 (two arenas
@@ -130,8 +130,10 @@ static void attach(struct la_arena *from, struct la_arena *to)
  * shares and then finds the lock busy moves as usual (la_arena_lock_mine).
  * Threads that only hit their tcache do not count as activity, so their
  * arena may be shared, but only beyond one arena per core.
- * Measured, larson pinned to one CPU (3 runs): 7-8 arenas, peak RSS
- * 10.9-11.7 MiB -> 2-5 arenas, 5.6-9.1 MiB (glibc: 10-11, 11.1-14.0 MiB). */
+ * Measured, larson pinned to one CPU (10 runs): peak RSS median 10.4 ->
+ * 7.3 MiB, heaps 6-7 -> median 3-4 (glibc 9.4-11.6 MiB, 8-12 heaps).  Under
+ * heavier load it catches fewer: a thread's arena is busy until just before
+ * it creates its successor, so that successor rarely finds it idle yet. */
 #define LA_IDLE_NS 500000ull
 struct la_idle {
     const struct la_arena *arena;   /* whose snapshot this is */
@@ -244,7 +246,10 @@ struct la_arena *la_arena_lock_mine(void)
      * (prodcons, a consumer freeing a producer's blocks: the producer hopped
      * through three arenas that each grew to the whole working set, peak RSS
      * 3.2-4.0 MiB; waiting for the lock as glibc does: 2.4 MiB, glibc
-     * 2.1-2.5 MiB, same time). */
+     * 2.1-2.5 MiB).  The price is lock traffic when both threads run at
+     * once (prodcons 0.6 s instead of 0.2 s, glibc 0.8 s; the same 0.23-0.28 s
+     * when they take turns), which malloc.c remote_free keeps down by
+     * returning remote frees in batches. */
     if (la_g.multi_threaded && __atomic_load_n(&av->nthreads, __ATOMIC_RELAXED) > 1) {
         struct la_arena *other = arena_move(av);
         if (other) return la_note_alloc(other);
