@@ -230,6 +230,7 @@ struct la_globals {
     struct la_arena *free_list; /* arenas without threads (mirrors arena->next_free) */
     void *meta_free;            /* free list of metadata objects (tcaches) */
     char *meta_cur, *meta_end;  /* current metadata page run */
+    int unwind_ready;           /* constructors ran: stacks may be unwound (trace.c) */
 };
 
 extern struct la_globals la_g LA_HIDDEN;
@@ -350,6 +351,7 @@ void la_os_write(int fd, const char *buf, size_t len) LA_HIDDEN;
 long la_os_gettid(void) LA_HIDDEN;
 uint64_t la_os_random(void) LA_HIDDEN;
 int la_os_ncores(void) LA_HIDDEN;
+uint64_t la_os_now_ns(void) LA_HIDDEN;         /* CLOCK_MONOTONIC (vDSO, no syscall), 0 if unavailable */
 LA_NORETURN void la_os_abort(void) LA_HIDDEN;
 /* sbrk that keeps errno; returns (void *)-1 on failure */
 void *la_os_sbrk(intptr_t inc) LA_HIDDEN;
@@ -384,11 +386,18 @@ void la_meta_free(void *p) LA_HIDDEN;              /* under registry lock */
 /* ---- arena.c ------------------------------------------------------------------ */
 void la_arena_init(struct la_arena *av, uint32_t index) LA_HIDDEN;
 struct la_arena *la_arena_lock_mine(void) LA_HIDDEN;   /* this thread's arena, locked */
+/* av (locked) serves an allocation of an attached thread: it is not idle
+ * (pad0 counts those allocations; arena.c, "idle arenas") */
+LA_INLINE struct la_arena *la_note_alloc(struct la_arena *av)
+{
+    __atomic_store_n(&av->pad0, (int32_t)((uint32_t)av->pad0 + 1u), __ATOMIC_RELAXED);
+    return av;
+}
 /* The same, with the common case (attached, lock free) inline. */
 LA_INLINE struct la_arena *la_arena_lock_mine_fast(void)
 {
     struct la_arena *av = la_t_arena;
-    if (la_likely(av != NULL) && la_likely(la_trylock(&av->lock))) return av;
+    if (la_likely(av != NULL) && la_likely(la_trylock(&av->lock))) return la_note_alloc(av);
     return la_arena_lock_mine();
 }
 struct la_arena *la_arena_attach(void) LA_HIDDEN;      /* this thread's arena, chosen if need be */

@@ -11,9 +11,17 @@ MOD_CFLAGS_liballoc = -fPIC -fvisibility=hidden -ftls-model=initial-exec -fno-pl
 # and text_end: heapview treats a thread stopped in there as mid-operation).
 # -fno-reorder-functions and -fno-reorder-blocks-and-partition keep every
 # function in .text; the rule fails if anything else executable is left.
+# Code that runs once or only on request (start-up, options, fork handlers,
+# statistics, the heap checker and abort path, tracing) is built for size:
+# liballoc.so's pages are part of every process's resident set (the kernel
+# maps a library's cached pages around each fault), and these files are a
+# third of the code (text 49.6 KiB -> 45 KiB, one page less).
+LIBALLOC_COLD := check debug fork options stats trace
+$(LIBALLOC_COLD:%=$(B)/liballoc/%.o) $(LIBALLOC_COLD:%=$(B)/liballoc/noextra/%.o): LA_COLD_CFLAGS := -Os
+
 $(B)/liballoc/%.o: liballoc/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE_CFLAGS) $(MOD_CFLAGS_liballoc) -MMD -MP -MF $(@:.o=.d) -MT $@ -c $< -o $@.tmp
+	$(CC) $(BASE_CFLAGS) $(MOD_CFLAGS_liballoc) $(LA_COLD_CFLAGS) -MMD -MP -MF $(@:.o=.d) -MT $@ -c $< -o $@.tmp
 	objcopy --rename-section .text=liballoc_text,alloc,load,readonly,code,contents $@.tmp
 	@if readelf -SW $@.tmp | grep -E ' \.text[.a-z_]* ' | grep -q ' AX '; then \
 	    echo "$@: code outside liballoc_text" >&2; rm -f $@.tmp; exit 1; fi
@@ -57,7 +65,7 @@ bench-harden: real-all liballoc-noextra
 
 $(B)/liballoc/noextra/%.o: liballoc/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE_CFLAGS) $(MOD_CFLAGS_liballoc) -DLA_HARDEN_EXTRA=0 -MMD -MP -MF $(@:.o=.d) -MT $@ -c $< -o $@.tmp
+	$(CC) $(BASE_CFLAGS) $(MOD_CFLAGS_liballoc) $(LA_COLD_CFLAGS) -DLA_HARDEN_EXTRA=0 -MMD -MP -MF $(@:.o=.d) -MT $@ -c $< -o $@.tmp
 	objcopy --rename-section .text=liballoc_text,alloc,load,readonly,code,contents $@.tmp
 	@mv $@.tmp $@
 

@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -77,6 +78,13 @@ uint64_t la_os_random(void)
         if (v == 0) v = 0x5a5a5a5a12345678ull;
     }
     return v;
+}
+
+uint64_t la_os_now_ns(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0) return 0;
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 int la_os_ncores(void)

@@ -414,7 +414,11 @@ static void main_new_segment(struct la_arena *av, uintptr_t base, size_t len, ui
     top->size = (end - s->chunks) | LA_PREV_INUSE;
     la_chunk *old = av->top;
     struct la_segment *olds = av->segments;
-    main_idx_add(s);
+    /* the index starts with the second segment (then holding both): a heap of
+     * one segment, nearly every program, never writes (faults in) its page */
+    if (olds && __atomic_load_n(&main_idx_n, __ATOMIC_RELAXED) == 0)
+        for (struct la_segment *o = olds; o; o = o->prev) main_idx_add(o);
+    if (olds) main_idx_add(s);
     if (olds) {
         /* the segment being closed keeps a window of its own (main segments
          * are never unmapped): an arena that moved on from brk keeps most of
@@ -457,6 +461,9 @@ LA_INLINE struct la_trimstate *trimstate(const struct la_arena *av) { return &la
 static void note_grow(struct la_arena *av)
 {
     struct la_trimstate *ts = trimstate(av);
+    /* nothing trimmed and no reserve: mark is not needed (decay of 0 is 0),
+     * and not writing it leaves the page of la_ts untouched */
+    if (!ts->trimmed && !ts->keep) return;
     if (ts->trimmed) {
         size_t k = ts->keep * 2;
         if (k < ts->trimmed) k = ts->trimmed;

@@ -88,7 +88,8 @@ void la_trace_init(void)
  * malloc comes from the C library's own start-up, before the unwinder can find
  * any frame information (it would abort).  Allocations before that get no
  * site (their caller is still recorded). */
-static int unwind_ready;
+/* (la_g.unwind_ready: la_g's page is written anyway; a flag of its own would
+ * fault in a page of liballoc's .bss in every process) */
 
 __attribute__((constructor)) static void trace_ctor(void)
 {
@@ -98,7 +99,7 @@ __attribute__((constructor)) static void trace_ctor(void)
         backtrace(f, 4);        /* load the unwinder now rather than inside a recorded call */
         la_t_tracing = 0;
     }
-    __atomic_store_n(&unwind_ready, 1, __ATOMIC_RELEASE);
+    __atomic_store_n(&la_g.unwind_ready, 1, __ATOMIC_RELEASE);
 }
 
 /* Phase 2 of initialisation: stop for heapview in step mode. */
@@ -205,7 +206,7 @@ static void record(unsigned call, uint64_t a0, uint64_t a1, void *result, uint64
     void *fr[LA_SITE_MAX_DEPTH + 6];
     uint64_t slot[3 + LA_SITE_MAX_DEPTH];
     unsigned nf = 0;
-    if ((t->flags & LA_TRACE_SITES) && __atomic_load_n(&unwind_ready, __ATOMIC_ACQUIRE)) {
+    if ((t->flags & LA_TRACE_SITES) && __atomic_load_n(&la_g.unwind_ready, __ATOMIC_ACQUIRE)) {
         int got = backtrace(fr, (int)t->site_depth + 4);
         for (int i = 0; i < got && nf < t->site_depth; i++) {
             uint64_t a = (uint64_t)(uintptr_t)fr[i];

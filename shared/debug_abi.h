@@ -94,7 +94,7 @@ struct la_arena {
     uint32_t nthreads;          /* threads attached to this arena */
     uint64_t ops;               /* count of locked operations (a generation counter) */
     int32_t have_fastchunks;
-    int32_t pad0;
+    int32_t pad0;               /* liballoc: allocations for attached threads, wrapping (idle test); readers ignore */
     struct la_chunk *fastbins[LA_NFASTBINS];   /* heads, plain; chunk fd fields are safe-linked */
     struct la_chunk *top;
     struct la_chunk *last_remainder;
