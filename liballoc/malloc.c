@@ -250,6 +250,67 @@ LA_INLINE struct la_arena *owner_check(void *mem, const char *msg)
 }
 #endif
 
+/* A chunk of another arena than the calling thread's is freed, and its tcache
+ * bin is full (or the thread has no tcache yet).  Freed alone, it would take
+ * the owner's lock once per chunk: a thread that frees what another thread
+ * allocates (a consumer) then takes that lock as often as the owner does, and
+ * on two CPUs they hand the lock and the arena's cache lines back and forth
+ * (prodcons: 0.23 s or 0.7-1.4 s depending on whether the two threads run at
+ * the same time; before 3233534 the producer escaped by moving to new arenas,
+ * each as big as the working set).  Instead, a thread without a tcache gets
+ * one (as glibc's free does) and caches the chunk, and a full bin is emptied
+ * of the owner's chunks together with this one under one lock (up to
+ * tcache_count + 1 chunks per lock).  0: the caller frees the chunk alone. */
+static LA_NOINLINE int remote_free(struct la_arena *av, la_chunk *p, size_t idx)
+{
+    struct la_tcache *tc = la_tc_get();
+    if (idx >= la_g.tc_bins) return 0;
+    if (!tc) {
+        if (la_t_state != LA_T_FRESH || !(tc = la_tcache_create())) return 0;
+        if (tc->counts[idx] >= la_g.tc_count) return 0;
+        tc_put(tc, p, idx);
+        return 1;
+    }
+    if (tc->counts[idx] != la_g.tc_count) return 0;
+    la_chunk *mine = NULL, *others = NULL;
+    while (tc->counts[idx] > 0) {
+        la_chunk *c = mem2ck(la_tcache_get_slow(tc, idx));
+        struct la_arena *a = &la_main_arena;
+        if (c->size & LA_NON_MAIN_ARENA) {
+            struct la_segment *h = la_heap_at((uintptr_t)c);
+            a = h ? h->arena : NULL;
+        }
+        if (a == av) {
+            c->fd = mine;
+            mine = c;
+        } else {
+            c->fd = others;
+            others = c;
+        }
+    }
+    while (others) {                    /* cached again, in their old order */
+        la_chunk *c = others;
+        others = c->fd;
+        tc_put(tc, c, idx);
+    }
+    la_lock(&av->lock);
+    la_int_free(av, p, 1);
+    while (mine) {
+        la_chunk *c = mine;
+        mine = c->fd;
+        la_int_free(av, c, 1);
+    }
+    la_arena_unlock(av);
+    return 1;
+}
+
+#if LA_HARDEN_EXTRA
+static LA_NOINLINE void remote_or_arena_free(struct la_arena *av, la_chunk *p, size_t idx)
+{
+    if (!remote_free(av, p, idx)) la_int_free(av, p, 0);
+}
+#endif
+
 /* free's slow path once the owning arena is known (NULL: an mmapped chunk, or
  * nothing checked in the build without the extra checks). */
 LA_INLINE void free_body(void *mem, struct la_arena *owner)
@@ -308,6 +369,10 @@ LA_INLINE void free_body(void *mem, struct la_arena *owner)
             return;
         }
     }
+    /* another arena's chunk in a multi-threaded process: batched (remote_free) */
+    if (la_unlikely(la_g.multi_threaded) && owner != la_t_arena && !la_dbg.tunables.perturb &&
+        remote_free(owner, p, idx))
+        return;
     la_int_free_sized(owner, p, size, 0);     /* address and size checked above */
 }
 
@@ -360,65 +425,6 @@ static LA_NOINLINE void free_inheap_rest(void *mem, struct la_arena *av)
 {
     if (la_unlikely(!av)) av = owner_check(mem, "free(): invalid pointer");
     free_body(mem, av);
-}
-
-/* A chunk of another arena than the calling thread's is freed, and its tcache
- * bin is full (or the thread has no tcache yet).  Freed alone, it would take
- * the owner's lock once per chunk: a thread that frees what another thread
- * allocates (a consumer) then takes that lock as often as the owner does, and
- * on two CPUs they hand the lock and the arena's cache lines back and forth
- * (prodcons: 0.23 s or 0.7-1.4 s depending on whether the two threads run at
- * the same time; before 3233534 the producer escaped by moving to new arenas,
- * each as big as the working set).  Instead, a thread without a tcache gets
- * one (as glibc's free does) and caches the chunk, and a full bin is emptied
- * of the owner's chunks together with this one under one lock (up to
- * tcache_count + 1 chunks per lock).  0: the caller frees the chunk alone. */
-static LA_NOINLINE int remote_free(struct la_arena *av, la_chunk *p, size_t idx)
-{
-    struct la_tcache *tc = la_tc_get();
-    if (idx >= la_g.tc_bins) return 0;
-    if (!tc) {
-        if (la_t_state != LA_T_FRESH || !(tc = la_tcache_create())) return 0;
-        if (tc->counts[idx] >= la_g.tc_count) return 0;
-        tc_put(tc, p, idx);
-        return 1;
-    }
-    if (tc->counts[idx] != la_g.tc_count) return 0;
-    la_chunk *mine = NULL, *others = NULL;
-    while (tc->counts[idx] > 0) {
-        la_chunk *c = mem2ck(la_tcache_get_slow(tc, idx));
-        struct la_arena *a = &la_main_arena;
-        if (c->size & LA_NON_MAIN_ARENA) {
-            struct la_segment *h = la_heap_at((uintptr_t)c);
-            a = h ? h->arena : NULL;
-        }
-        if (a == av) {
-            c->fd = mine;
-            mine = c;
-        } else {
-            c->fd = others;
-            others = c;
-        }
-    }
-    while (others) {                    /* cached again, in their old order */
-        la_chunk *c = others;
-        others = c->fd;
-        tc_put(tc, c, idx);
-    }
-    la_lock(&av->lock);
-    la_int_free(av, p, 1);
-    while (mine) {
-        la_chunk *c = mine;
-        mine = c->fd;
-        la_int_free(av, c, 1);
-    }
-    la_arena_unlock(av);
-    return 1;
-}
-
-static LA_NOINLINE void remote_or_arena_free(struct la_arena *av, la_chunk *p, size_t idx)
-{
-    if (!remote_free(av, p, idx)) la_int_free(av, p, 0);
 }
 
 /* The inline filter's second half (fastpath.h): a pointer in neither the

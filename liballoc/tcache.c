@@ -129,7 +129,8 @@ LA_INLINE void entry_ok(const void *e, const char *unaligned, const char *outsid
 {
     if (la_unlikely(!la_aligned((uintptr_t)e))) la_fatal_ns(unaligned, e);
 #if LA_HARDEN_EXTRA
-    if (la_unlikely(!la_win_lookup((uintptr_t)e) && !la_heap_owner((uintptr_t)e, NULL)))
+    if (la_unlikely(!la_any_win_ok(la_tc, (uintptr_t)e) && !la_win_lookup((uintptr_t)e) &&
+                    !la_heap_owner((uintptr_t)e, NULL)))
         la_fatal_ns(outside, e);
 #else
     (void)outside;
