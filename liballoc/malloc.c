@@ -206,6 +206,12 @@ static LA_NOINLINE struct la_arena *owner_or_die(void *mem, const char *msg)
 {
     la_chunk *p = mem2ck(mem);
     struct la_segment *seg = NULL;
+    /* a chunk at a page start is most likely mmapped: the registry first
+     * (no read of the chunk until it says so) */
+    if (((uintptr_t)p & (la_g.pagesize - 1)) == 0 && (uintptr_t)p && la_mreg_lookup((uintptr_t)p)) {
+        if (!(p->size & LA_IS_MMAPPED)) la_fatal(msg, mem, p->size);
+        return NULL;
+    }
     struct la_arena *av = la_heap_owner((uintptr_t)mem, &seg);
     if (!av) {
         if (!la_aligned((uintptr_t)mem) || (uintptr_t)mem < LA_CHUNK_HDR || !la_mreg_lookup((uintptr_t)p))
