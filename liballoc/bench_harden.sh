@@ -19,7 +19,12 @@
 # (Ir(2N) - Ir(N)) / N as run.sh measures it, for both libraries.
 # --instr: instead of times, the total instructions each benchmark executes
 # under callgrind (whole program, threads serialised by valgrind) at a small
-# scale: deterministic, so it does not depend on the load of a shared machine.
+# scale: deterministic for the single-threaded ones (the threaded ones vary by
+# a few percent with valgrind's scheduling), so it does not depend on the load
+# of a shared machine.  valgrind caps brk at 8 MiB, after which the main heap
+# continues in mmap'd segments as it never does in a native run; both builds
+# therefore run with LIBALLOC_OPTIONS=top_pad=64m unless LIBALLOC_OPTIONS is
+# set, so that the main heap is one segment as natively.
 set -u
 INSTR=0
 if [ "${1:-}" = --instr ]; then INSTR=1; shift; fi
@@ -47,7 +52,8 @@ RAW=$TMP/raw
 if [ "$INSTR" = 1 ]; then
     command -v valgrind >/dev/null 2>&1 || { echo "bench_harden.sh: --instr needs valgrind" >&2; exit 2; }
     echo "liballoc hardening cost in instructions, $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
-    echo "method:  total Ir of each benchmark under callgrind (LD_PRELOAD), scale $SCALE; cost = hardened / noextra - 1"
+    export LIBALLOC_OPTIONS="${LIBALLOC_OPTIONS-top_pad=64m}"
+    echo "method:  total Ir of each benchmark under callgrind (LD_PRELOAD), scale $SCALE, LIBALLOC_OPTIONS=$LIBALLOC_OPTIONS; cost = hardened / noextra - 1"
     printf '%-16s %14s %14s %8s\n' benchmark noextra hardened cost
     while IFS='|' read -r name cmd; do
         [ -n "$name" ] || continue
