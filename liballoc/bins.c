@@ -250,7 +250,7 @@ void *la_int_malloc(struct la_arena *av, size_t nb)
             la_chunk *bck = victim->bk;
             /* house of lore: bk must stay in the arena; the chunk must agree
              * with its next chunk (footer, PREV_INUSE clear) */
-            EXTRA_CHECK(la_link_in_arena(av, (uintptr_t)bck), "malloc(): smallbin double linked list corrupted",
+            EXTRA_CHECK(bck == bin || la_link_in_arena(av, (uintptr_t)bck), "malloc(): smallbin double linked list corrupted",
                         ck2mem(victim), victim->size);
             EXTRA_CHECK(ck_size(victim) == nb && ck_at(victim, nb)->prev_size == nb && !ck_inuse_at(victim, nb),
                         "malloc(): mismatching next->prev_size (smallbin)", ck2mem(victim), victim->size);
@@ -265,8 +265,8 @@ void *la_int_malloc(struct la_arena *av, size_t nb)
                 while (tc->counts[tidx] < la_g.tc_count && (t = bin->bk) != bin) {
                     bck = t->bk;
                     /* tcache stashing unlink: the same checks for every stashed chunk */
-                    EXTRA_CHECK(la_link_in_arena(av, (uintptr_t)bck), "malloc(): smallbin double linked list corrupted",
-                                ck2mem(t), t->size);
+                    EXTRA_CHECK(bck == bin || la_link_in_arena(av, (uintptr_t)bck),
+                                "malloc(): smallbin double linked list corrupted", ck2mem(t), t->size);
                     EXTRA_CHECK(ck_size(t) == nb && ck_at(t, nb)->prev_size == nb && !ck_inuse_at(t, nb),
                                 "malloc(): mismatching next->prev_size (smallbin)", ck2mem(t), t->size);
                     if (la_unlikely(bck->fd != t))
@@ -301,7 +301,7 @@ void *la_int_malloc(struct la_arena *av, size_t nb)
                 la_fatal_arena(av, "malloc(): invalid next size (unsorted)", ck2mem(victim), victim->size);
             if (la_unlikely(next->prev_size != size))
                 la_fatal_arena(av, "malloc(): mismatching next->prev_size (unsorted)", ck2mem(victim), victim->size);
-            EXTRA_CHECK(la_link_in_arena(av, (uintptr_t)bck), "malloc(): unsorted double linked list corrupted",
+            EXTRA_CHECK(bck == unsorted || la_link_in_arena(av, (uintptr_t)bck), "malloc(): unsorted double linked list corrupted",
                         ck2mem(victim), victim->size);
             if (la_unlikely(bck->fd != victim || victim->fd != unsorted))
                 la_fatal_arena(av, "malloc(): unsorted double linked list corrupted", ck2mem(victim), victim->size);
