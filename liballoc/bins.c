@@ -80,6 +80,23 @@ void la_fastbin_check_double_free(struct la_arena *av, la_chunk *p)
     la_arena_unlock(av);
 }
 
+/* The checks of a chunk p (size) about to enter fastbin idx, as glibc's free
+ * makes them (next chunk's size; p not already the head; the head's size
+ * fits the bin), and with the extra checks the next chunk's PREV_INUSE (p is
+ * in use).  Returns the bin's head. */
+LA_INLINE la_chunk *fast_put_checks(struct la_arena *av, la_chunk *p, size_t size, unsigned idx)
+{
+    la_chunk *next = ck_at(p, size);
+    if (la_unlikely(next->size <= LA_CHUNK_HDR || ck_size(next) >= av->system_mem))
+        la_fatal_arena(av, "free(): invalid next size (fast)", ck2mem(p), p->size);
+    la_chunk *old = av->fastbins[idx];
+    if (la_unlikely(old == p)) la_fatal_arena(av, "double free or corruption (fasttop)", ck2mem(p), p->size);
+    if (old && la_unlikely(la_fastbin_index(ck_size(old)) != idx))
+        la_fatal_arena(av, "invalid fastbin entry (free)", ck2mem(p), p->size);
+    EXTRA_CHECK(next->size & LA_PREV_INUSE, "double free or corruption (!prev)", ck2mem(p), p->size);
+    return old;
+}
+
 /* Put a free chunk at the front of the unsorted bin. */
 LA_INLINE void unsorted_push(struct la_arena *av, la_chunk *p, size_t size, const char *msg)
 {
@@ -659,16 +676,9 @@ void la_int_free_sized(struct la_arena *av, la_chunk *p, size_t size, int have_l
             int32_t z = 0;
             if (!__atomic_compare_exchange_n(l, &z, 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) goto general;
         }
-        la_chunk *next = ck_at(p, size);
-        if (la_unlikely(next->size <= LA_CHUNK_HDR || ck_size(next) >= av->system_mem))
-            la_fatal_arena(av, "free(): invalid next size (fast)", ck2mem(p), p->size);
         unsigned idx = la_fastbin_index(size);
-        la_chunk *old = av->fastbins[idx];
-        if (la_unlikely(old == p)) la_fatal_arena(av, "double free or corruption (fasttop)", ck2mem(p), p->size);
-        if (old && la_unlikely(la_fastbin_index(ck_size(old)) != idx))
-            la_fatal_arena(av, "invalid fastbin entry (free)", ck2mem(p), p->size);
+        la_chunk *old = fast_put_checks(av, p, size, idx);
 #if LA_HARDEN_EXTRA
-        EXTRA_CHECK(next->size & LA_PREV_INUSE, "double free or corruption (!prev)", ck2mem(p), p->size);
         if (la_unlikely((uint64_t)(uintptr_t)p->bk == la_g.tc_key)) {
             fast_free_keyed(av, p, size);
             return;
@@ -698,19 +708,11 @@ static void int_free_general(struct la_arena *av, la_chunk *p, size_t size, int 
     if (!have_lock) la_lock(&av->lock);
     av->ops++;
     if (size <= la_g.max_fast) {
-        la_chunk *next = ck_at(p, size);
-        if (la_unlikely(next->size <= LA_CHUNK_HDR || ck_size(next) >= av->system_mem))
-            la_fatal_arena(av, "free(): invalid next size (fast)", ck2mem(p), p->size);
+        unsigned idx = la_fastbin_index(size);
+        la_chunk *old = fast_put_checks(av, p, size, idx);
         perturb_free(ck2mem(p), size - LA_CHUNK_HDR);
         av->have_fastchunks = 1;
-        unsigned idx = la_fastbin_index(size);
-        la_chunk *old = av->fastbins[idx];
-        if (la_unlikely(old == p)) la_fatal_arena(av, "double free or corruption (fasttop)", ck2mem(p), p->size);
-        if (old && la_unlikely(la_fastbin_index(ck_size(old)) != idx))
-            la_fatal_arena(av, "invalid fastbin entry (free)", ck2mem(p), p->size);
 #if LA_HARDEN_EXTRA
-        /* in use, so the next chunk says so */
-        EXTRA_CHECK(next->size & LA_PREV_INUSE, "double free or corruption (!prev)", ck2mem(p), p->size);
         /* a fastbin chunk carries the tcache key in bk (as a tcache entry
          * would): a free that finds it looks deeper than the head */
         if (la_unlikely((uint64_t)(uintptr_t)p->bk == la_g.tc_key) && fastbin_contains(av, idx, p))

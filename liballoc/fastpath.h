@@ -32,6 +32,24 @@ LA_INLINE void la_count_inc(uint16_t *c)
 #endif
 }
 
+/* Push mem (a chunk of tcache bin idx) when the bin has room and mem does
+ * not carry the tcache key (else the slow path: full bin, or a possible
+ * double free).  1 when pushed. */
+LA_INLINE int la_tc_push_try(struct la_tcache *tc, void *mem, size_t idx)
+{
+    struct la_tcache_entry *e = mem;
+    uint64_t key = la_g.tc_key;
+    if (la_likely(tc->counts[idx] < la_g.tc_count && e->key != key)) {
+        /* two plain stores (volatile keeps gcc from pairing them through SSE) */
+        *(volatile uint64_t *)&e->key = key;
+        e->next = la_protect_ptr((uintptr_t)&e->next, (uintptr_t)tc->entries[idx]);
+        tc->entries[idx] = e;
+        la_count_inc(&tc->counts[idx]);
+        return 1;
+    }
+    return 0;
+}
+
 /* tc->entries[idx] for a request of n bytes: la_tcache_index(la_request2size(n)).
  * u = (n + 7) / 16 sixteen-byte units beyond the header, and requests of
  * 0..24 bytes share bin 0; max(u, 1) - 1 written so that gcc emits no branch. */
@@ -61,16 +79,7 @@ LA_INLINE void la_free_owned(struct la_tcache *tc, void *mem)
     /* the next chunk must say this one is in use (house of botcake, a
      * chunk already coalesced into a free neighbour, a bad size) */
     if (la_likely(idx < la_g.fast_bins && (ck_at(mem2ck(mem), size)->size & LA_PREV_INUSE))) {
-        struct la_tcache_entry *e = mem;
-        uint64_t key = la_g.tc_key;
-        if (la_likely(tc->counts[idx] < la_g.tc_count && e->key != key)) {
-            /* two plain stores (volatile keeps gcc from pairing them through SSE) */
-            *(volatile uint64_t *)&e->key = key;
-            e->next = la_protect_ptr((uintptr_t)&e->next, (uintptr_t)tc->entries[idx]);
-            tc->entries[idx] = e;
-            la_count_inc(&tc->counts[idx]);
-            return;
-        }
+        if (la_likely(la_tc_push_try(tc, mem, idx))) return;
         /* full bin or key: the pointer is already known to be in a heap */
         la_free_slow_inheap(mem);
         return;
@@ -123,16 +132,7 @@ LA_INLINE void la_free_inline(void *mem)
     size_t size = mem2ck(mem)->size & ~(size_t)(LA_PREV_INUSE | LA_NON_MAIN_ARENA);
     size_t idx = (size - 17) >> 4;                   /* la_tcache_index(size); huge if size < 17 */
     if (la_likely(idx < la_g.fast_bins && (((uintptr_t)mem | size) & LA_ALIGN_MASK) == 0)) {
-        struct la_tcache *tc = la_tc;
-        struct la_tcache_entry *e = mem;
-        uint64_t key = la_g.tc_key;
-        if (la_likely(tc->counts[idx] < la_g.tc_count && e->key != key)) {
-            *(volatile uint64_t *)&e->key = key;
-            e->next = la_protect_ptr((uintptr_t)&e->next, (uintptr_t)tc->entries[idx]);
-            tc->entries[idx] = e;
-            la_count_inc(&tc->counts[idx]);
-            return;
-        }
+        if (la_likely(la_tc_push_try(la_tc, mem, idx))) return;
     }
     la_free_slow(mem);
 #endif
