@@ -112,17 +112,16 @@ LA_INLINE struct la_segment *la_heap_at(uintptr_t x)
     return (struct la_segment *)la_heap_of(x);
 }
 /* The fast ownership windows of the non-main heaps: a table indexed by the
- * 64 MiB slot number modulo 2^14 (one entry per slot of any 1 TiB stretch of
- * the address space; 256 KiB, so that liballoc.so's mapping stays under 2 MiB
- * and the kernel does not align it, and the libraries after it, to 2 MiB).  lo is the first user pointer of the window (first chunk
+ * 64 MiB slot number modulo 2^18 (one entry per slot of any 16 TiB stretch of
+ * the address space).  lo is the first user pointer of the window (first chunk
  * + 16), span its length / 16 (0 = empty), as la_arena.spare[0..1] are for an
  * arena's newest segment.  An entry belongs to at most one heap at a time
- * (sysmem.c wintab_set; a second heap 1 TiB away gets none and takes the slow
+ * (sysmem.c wintab_set; a second heap 16 TiB away gets none and takes the slow
  * path's full check), is written under that heap's arena lock (span 0, lo,
  * span) and emptied before the heap is unmapped, so a reader sees that heap's
  * window or an empty one.  The exact range test rejects an address that only
  * aliases a slot. */
-#define LA_WINTAB_SLOTS ((size_t)1 << 14)
+#define LA_WINTAB_SLOTS ((size_t)1 << 18)
 struct la_wintab { uint64_t lo, span; };
 extern struct la_wintab la_wintab[LA_WINTAB_SLOTS] LA_HIDDEN;
 LA_INLINE struct la_wintab *la_wintab_at(uintptr_t x)

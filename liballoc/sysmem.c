@@ -208,7 +208,7 @@ struct la_wintab la_wintab[LA_WINTAB_SLOTS];
 static uint32_t wintab_owner[LA_WINTAB_SLOTS];
 
 /* Set heap h's entry of la_wintab; span 0 empties it and gives it up.  A heap
- * whose entry is owned by another heap (1 TiB apart) has none: its pointers
+ * whose entry is owned by another heap (16 TiB apart) has none: its pointers
  * take the slow path.  So an entry has one writer at a time. */
 static void wintab_set(const struct la_segment *h, uint64_t lo, uint64_t span)
 {
