@@ -271,11 +271,12 @@ LA_INLINE int la_wt_ok(const struct la_wintab *w, uintptr_t mem)
     uint64_t lo = __atomic_load_n(&w->lo, __ATOMIC_ACQUIRE);
     return la_ror4(mem - lo) < __atomic_load_n(&w->span, __ATOMIC_RELAXED);
 }
-/* la_wintab, then the main arena's window and its last closed segment's; the one that matched becomes
- * la_t_win2.  Called by the slow paths that the inline filter sent a pointer
- * to (a call in the inline paths would make gcc save registers on every hit). */
 /* the window of the main arena's last closed segment (sysmem.c) */
 extern struct la_wintab la_main_oldwin LA_HIDDEN;
+/* la_wintab, then the main arena's window and its last closed segment's; the
+ * one that matched becomes la_t_win2.  Used by the out-of-line paths that the
+ * inline filter sent a pointer to (a call inside the inline paths would make
+ * gcc save registers on every hit). */
 LA_INLINE int la_win_lookup(uintptr_t mem)
 {
     const struct la_wintab *w = la_wintab_at(mem);
