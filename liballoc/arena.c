@@ -24,17 +24,8 @@
 struct la_arena la_main_arena;
 LA_TLS struct la_arena *la_t_arena;
 
-LA_TLS int la_t_registry_held;
-void la_registry_lock(void)
-{
-    la_lock(&la_dbg.registry_lock);
-    la_t_registry_held = 1;
-}
-void la_registry_unlock(void)
-{
-    la_t_registry_held = 0;
-    la_unlock(&la_dbg.registry_lock);
-}
+void la_registry_lock(void) { la_lock(&la_dbg.registry_lock); }
+void la_registry_unlock(void) { la_unlock(&la_dbg.registry_lock); }
 
 void la_arena_init(struct la_arena *av, uint32_t index)
 {
@@ -77,7 +68,7 @@ static struct la_arena *arena_new(int locked)
     av->top = top;
     av->segments = h;
     av->system_mem = av->max_system_mem = h->size;
-    la_win_update(av);
+    la_win_init(av);                    /* no thread attached yet: attach() copies it */
     if (locked) av->lock = 1;
     /* publish at the end of the list */
     la_gen_begin();

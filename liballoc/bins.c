@@ -54,6 +54,7 @@ LA_INLINE void perturb_free(void *mem, size_t n)
 #endif
 #define OUTSIDE_FAST "malloc(): fastbin chunk outside the heap detected"
 
+#if LA_HARDEN_EXTRA
 /* Is p (a chunk of fastbin idx) in that fastbin?  Caller holds av->lock.  The
  * walk checks each link like malloc would and is bounded. */
 static int fastbin_contains(struct la_arena *av, unsigned idx, const la_chunk *p)
@@ -68,16 +69,54 @@ static int fastbin_contains(struct la_arena *av, unsigned idx, const la_chunk *p
 }
 
 /* A chunk carrying the tcache key (which fastbin chunks also carry) was not
- * in the tcache: it must not be in its fastbin either. */
-void la_fastbin_check_double_free(struct la_arena *av, la_chunk *p)
+ * in the tcache: it must not be in its fastbin either.  have_lock: the
+ * caller holds av->lock. */
+static void fastbin_check_double_free(struct la_arena *av, la_chunk *p, int have_lock)
 {
-    la_lock(&av->lock);
+    if (!have_lock) la_lock(&av->lock);
     unsigned idx = la_fastbin_index(ck_size(p));
     if (la_unlikely(av->fastbins[idx] == p))          /* glibc's message for the head */
         la_fatal_arena(av, "double free or corruption (fasttop)", ck2mem(p), p->size);
     if (fastbin_contains(av, idx, p))
         la_fatal_arena(av, "free(): double free detected in fastbin", ck2mem(p), p->size);
-    la_arena_unlock(av);
+    if (!have_lock) la_arena_unlock(av);
+}
+#endif
+
+/* free's tcache branch, for chunk p (size; tcache bin idx < tc_bins) of
+ * arena av: a chunk carrying the tcache key is looked for in its tcache bin
+ * (glibc) and, with the extra checks, in its fastbin; with the extra checks
+ * the count and the next chunk are checked too (glibc checks the next chunk
+ * only on the arena path).  Then p goes into the tcache if its bin has room.
+ * 1 when cached, 0 when the bin is full.  have_lock: the caller holds
+ * av->lock (realloc). */
+int la_tcache_free(struct la_tcache *tc, struct la_arena *av, la_chunk *p, size_t size, size_t idx, int have_lock)
+{
+    struct la_tcache_entry *e = ck2mem(p);
+    if (la_unlikely(e->key == la_g.tc_key)) {
+        la_tcache_check_double_free(tc, e, idx);
+#if LA_HARDEN_EXTRA
+        if (size <= la_g.max_fast) fastbin_check_double_free(av, p, have_lock);
+#endif
+    }
+#if LA_HARDEN_EXTRA
+    if (la_unlikely(tc->counts[idx] > la_g.tc_count))
+        la_fatal("free(): corrupted tcache count", e, p->size);
+#else
+    (void)av;
+    (void)have_lock;
+#endif
+    if (tc->counts[idx] >= la_g.tc_count) return 0;
+#if LA_HARDEN_EXTRA
+    la_chunk *next = ck_at(p, size);
+    if (la_unlikely(next->size <= LA_CHUNK_HDR || ck_size(next) >= av->system_mem))
+        la_fatal("free(): invalid next size (fast)", e, p->size);
+    if (la_unlikely(!(next->size & LA_PREV_INUSE)))
+        la_fatal("double free or corruption (!prev)", e, p->size);
+#endif
+    perturb_free(e, size - LA_CHUNK_HDR);
+    tc_put(tc, p, idx);
+    return 1;
 }
 
 /* The checks of a chunk p (size) about to enter fastbin idx, as glibc's free
@@ -800,37 +839,7 @@ static void realloc_free(struct la_arena *av, la_chunk *p, size_t size)
 {
     struct la_tcache *tc = la_tc_get();
     size_t idx = la_tcache_index(size);
-    if (tc && idx < la_g.tc_bins) {
-        struct la_tcache_entry *e = ck2mem(p);
-        if (la_unlikely(e->key == la_g.tc_key)) {
-            la_tcache_check_double_free(tc, e, idx);
-#if LA_HARDEN_EXTRA
-            if (size <= la_g.max_fast) {
-                unsigned fi = la_fastbin_index(size);
-                if (la_unlikely(av->fastbins[fi] == p))
-                    la_fatal_arena(av, "double free or corruption (fasttop)", ck2mem(p), p->size);
-                if (fastbin_contains(av, fi, p))
-                    la_fatal_arena(av, "free(): double free detected in fastbin", ck2mem(p), p->size);
-            }
-#endif
-        }
-#if LA_HARDEN_EXTRA
-        if (la_unlikely(tc->counts[idx] > la_g.tc_count))
-            la_fatal("free(): corrupted tcache count", e, p->size);
-#endif
-        if (tc->counts[idx] < la_g.tc_count) {
-#if LA_HARDEN_EXTRA
-            la_chunk *next = ck_at(p, size);
-            if (la_unlikely(next->size <= LA_CHUNK_HDR || ck_size(next) >= av->system_mem))
-                la_fatal("free(): invalid next size (fast)", e, p->size);
-            if (la_unlikely(!(next->size & LA_PREV_INUSE)))
-                la_fatal("double free or corruption (!prev)", e, p->size);
-#endif
-            perturb_free(e, size - LA_CHUNK_HDR);
-            tc_put(tc, p, idx);
-            return;
-        }
-    }
+    if (tc && idx < la_g.tc_bins && la_tcache_free(tc, av, p, size, idx, 1)) return;
     la_int_free(av, p, 1);
 }
 

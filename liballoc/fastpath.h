@@ -99,7 +99,7 @@ LA_INLINE void *la_malloc_inline(size_t n)
             /* the entry itself must be in a heap (it may come from a poisoned
              * next pointer or a tampered entries[]) */
             if (la_likely(la_any_win_ok(tc, (uintptr_t)e))) return la_tc_pop_owned(tc, idx, e);
-            return la_malloc_lookup(n);
+            return la_malloc_lookup(n, tc, idx, e);
 #else
             uintptr_t next = la_reveal_ptr((uintptr_t)&e->next, e->next);
             if (la_likely(la_aligned(next))) {
@@ -124,7 +124,7 @@ LA_INLINE void la_free_inline(void *mem)
         la_free_owned(tc, mem);
         return;
     }
-    la_free_lookup(mem);
+    la_free_lookup(tc, mem);
 #else
     if (la_unlikely(mem == NULL)) return;
     /* keep IS_MMAPPED: a set bit fails the alignment test below, so an

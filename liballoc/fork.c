@@ -51,7 +51,6 @@ void la_fork_child(void)
     if (la_g.init_state < 2) return;
     locked_for_fork = 0;
     la_dbg.registry_lock = 0;
-    la_t_registry_held = 0;
     la_dbg.trace.site_lock = 0;
     la_t_tid = 0;                   /* the child thread has another id */
     /* generation may be odd if a registry change was interrupted (signal-handler fork) */

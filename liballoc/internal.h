@@ -253,7 +253,6 @@ extern LA_TLS const struct la_wintab *la_t_win2 LA_HIDDEN;
 extern const struct la_wintab la_wintab_empty LA_HIDDEN;
 LA_INLINE struct la_tcache *la_tc_get(void) { return la_tc == LA_TC_NONE ? NULL : la_tc; }
 extern LA_TLS struct la_arena *la_t_arena LA_HIDDEN;/* arena this thread is attached to */
-extern LA_TLS int la_t_registry_held LA_HIDDEN;     /* this thread holds the registry lock */
 /* The thread's own ownership window: tc->spare[0] and tc->spare[1] hold a copy
  * of tc->arena's window (spare[0..1] of the arena), so that the inline paths
  * test the chunks of the thread's own arena with two loads from the tcache the
@@ -372,8 +371,10 @@ size_t la_malloc_usable_size(void *p) LA_HIDDEN;
 void *la_malloc_slow(size_t n) LA_HIDDEN;
 void la_free_slow(void *p) LA_HIDDEN;
 void la_free_slow_inheap(void *p) LA_HIDDEN;   /* passed the inline ownership window */
-void *la_malloc_lookup(size_t n) LA_HIDDEN;      /* inline filter missed: window table, then hit or slow */
-void la_free_lookup(void *p) LA_HIDDEN;
+/* the inline filter missed: window table, then the hit path or the slow path
+ * (arguments: what the inline path had already computed) */
+void *la_malloc_lookup(size_t n, struct la_tcache *tc, size_t idx, struct la_tcache_entry *e) LA_HIDDEN;
+void la_free_lookup(struct la_tcache *tc, void *p) LA_HIDDEN;
 
 /* ---- tcache.c ----------------------------------------------------------------- */
 struct la_tcache *la_tcache_create(void) LA_HIDDEN;
@@ -419,7 +420,8 @@ void la_int_free(struct la_arena *av, la_chunk *p, int have_lock) LA_HIDDEN;
 void la_int_free_sized(struct la_arena *av, la_chunk *p, size_t size, int have_lock) LA_HIDDEN;
 void la_consolidate(struct la_arena *av) LA_HIDDEN;
 void la_unlink(struct la_arena *av, la_chunk *p) LA_HIDDEN;
-void la_fastbin_check_double_free(struct la_arena *av, la_chunk *p) LA_HIDDEN;   /* takes av->lock */
+int la_tcache_free(struct la_tcache *tc, struct la_arena *av, la_chunk *p, size_t size, size_t idx,
+                   int have_lock) LA_HIDDEN;   /* free's tcache branch; 1 when cached */
 void *la_int_realloc(struct la_arena *av, la_chunk *p, size_t oldsize, size_t nb) LA_HIDDEN;
 void *la_int_memalign(struct la_arena *av, size_t alignment, size_t nb) LA_HIDDEN;
 int la_trim_arena(struct la_arena *av, size_t pad) LA_HIDDEN;
@@ -438,7 +440,8 @@ void la_mreg_remove(uintptr_t chunk, size_t size) LA_HIDDEN;     /* takes the re
 void la_mreg_move(uintptr_t from, uintptr_t to, size_t oldsize, size_t newsize) LA_HIDDEN;
 int la_mreg_contains(uintptr_t chunk) LA_HIDDEN;                 /* caller holds registry lock */
 struct la_segment *la_segment_of(struct la_arena *av, const la_chunk *p) LA_HIDDEN;
-void la_win_update(struct la_arena *av) LA_HIDDEN;               /* arena lock held */
+void la_win_update(struct la_arena *av) LA_HIDDEN;               /* arena lock held; takes the registry lock */
+void la_win_init(struct la_arena *av) LA_HIDDEN;     /* the same for an arena no thread is attached to yet */
 /* The arena whose heap holds the chunk of user pointer mem (and its segment),
  * or NULL; reads no chunk memory. */
 struct la_arena *la_heap_owner(uintptr_t mem, struct la_segment **seg) LA_HIDDEN;

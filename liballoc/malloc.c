@@ -153,6 +153,16 @@ rest:
     return malloc_slow_rest(n, LA_RA());
 }
 
+/* The first entry of tcache bin idx (for a chunk of nb bytes), or NULL when
+ * there is no tcache, no such bin or the bin is empty. */
+LA_INLINE void *tcache_take(struct la_tcache *tc, size_t idx, size_t nb)
+{
+    if (!tc || idx >= la_g.tc_bins || !tc->entries[idx]) return NULL;
+    void *m = la_tcache_get_slow(tc, idx);
+    LA_NOTE(LA_PATH_TCACHE_HIT, idx, tc->counts[idx], mem2ck(m), nb, 0);
+    return m;
+}
+
 /* ra: the return address la_malloc_slow was called with (for tracing) */
 static LA_NOINLINE void *malloc_slow_rest(size_t n, void *ra)
 {
@@ -166,25 +176,19 @@ static LA_NOINLINE void *malloc_slow_rest(size_t n, void *ra)
     size_t nb = la_request2size(n);
     struct la_tcache *tc = my_tcache();
     size_t idx = la_tcache_index(nb);
-    void *m;
-    if (tc && idx < la_g.tc_bins && tc->entries[idx]) {
-        m = la_tcache_get_slow(tc, idx);
-        LA_NOTE(LA_PATH_TCACHE_HIT, idx, tc->counts[idx], mem2ck(m), nb, 0);
-    } else if (tc && idx < la_g.tc_bins) {
+    void *m = tcache_take(tc, idx, nb);
+    if (!m) {
         /* Batch refill.  A thread that keeps missing the same tcache bin
          * (LA_CARVE_AFTER misses) gets that bin filled by the next split of
          * top in one arena visit, instead of one lock per chunk.  A short
          * program (or a test that lays out a few chunks) never gets there. */
-        la_t_carve = la_t_miss[idx] >= LA_CARVE_AFTER;
-        if (!la_t_carve) la_t_miss[idx]++;
-        m = arena_malloc(nb);
-        la_t_carve = 0;
-        if (!m) {
-            errno = ENOMEM;
-            return NULL;
+        int carve_bin = tc && idx < la_g.tc_bins;
+        if (carve_bin) {
+            la_t_carve = la_t_miss[idx] >= LA_CARVE_AFTER;
+            if (!la_t_carve) la_t_miss[idx]++;
         }
-    } else {
         m = arena_malloc(nb);
+        if (carve_bin) la_t_carve = 0;
         if (!m) {
             errno = ENOMEM;
             return NULL;
@@ -344,36 +348,9 @@ LA_INLINE void free_body(void *mem, struct la_arena *owner)
 #endif
     struct la_tcache *tc = la_tc_get();
     size_t idx = la_tcache_index(size);
-    if (tc && idx < la_g.tc_bins) {
-        struct la_tcache_entry *e = mem;
-        if (la_unlikely(e->key == la_g.tc_key)) {
-            la_tcache_check_double_free(tc, mem, idx);
-#if LA_HARDEN_EXTRA
-            /* fastbin chunks carry the same key: not in this tcache, it may
-             * still be in a fastbin (a fastbin chunk must not enter the tcache) */
-            if (size <= la_g.max_fast) la_fastbin_check_double_free(owner, p);
-#endif
-        }
-#if LA_HARDEN_EXTRA
-        if (la_unlikely(tc->counts[idx] > la_g.tc_count))
-            la_fatal("free(): corrupted tcache count", mem, p->size);
-#endif
-        if (tc->counts[idx] < la_g.tc_count) {
-#if LA_HARDEN_EXTRA
-            /* glibc checks the next chunk only on the arena path; the tcache
-             * path gets the same checks here (the inline path tests PREV_INUSE) */
-            la_chunk *next = ck_at(p, size);
-            if (la_unlikely(next->size <= LA_CHUNK_HDR || ck_size(next) >= owner->system_mem))
-                la_fatal("free(): invalid next size (fast)", mem, p->size);
-            if (la_unlikely(!(next->size & LA_PREV_INUSE)))
-                la_fatal("double free or corruption (!prev)", mem, p->size);
-#endif
-            if (la_unlikely(la_dbg.tunables.perturb))
-                memset(mem, (int)la_dbg.tunables.perturb & 0xff, size - LA_CHUNK_HDR);
-            tc_put(tc, p, idx);
-            LA_NOTE(LA_PATH_TCACHE_PUT, idx, tc->counts[idx], p, size, 0);
-            return;
-        }
+    if (tc && idx < la_g.tc_bins && la_tcache_free(tc, owner, p, size, idx, 0)) {
+        LA_NOTE(LA_PATH_TCACHE_PUT, idx, tc->counts[idx], p, size, 0);
+        return;
     }
     /* another arena's chunk in a multi-threaded process: batched (remote_free) */
     if (la_unlikely(la_g.multi_threaded) && owner != la_t_arena && !la_dbg.tunables.perturb &&
@@ -436,19 +413,16 @@ static LA_NOINLINE void free_inheap_rest(void *mem, struct la_arena *av)
 /* The inline filter's second half (fastpath.h): a pointer in neither the
  * thread's own window nor its last-matched one is looked up in the window
  * table; found, the hit path finishes here, else the slow path. */
-LA_NOINLINE void *la_malloc_lookup(size_t n)
+LA_NOINLINE void *la_malloc_lookup(size_t n, struct la_tcache *tc, size_t idx, struct la_tcache_entry *e)
 {
-    struct la_tcache *tc = la_tc;
-    size_t idx = la_req_tcache_idx(n);
-    struct la_tcache_entry *e = tc->entries[idx];
-    if (e && la_win_lookup((uintptr_t)e)) return la_tc_pop_owned(tc, idx, e);
+    if (la_win_lookup((uintptr_t)e)) return la_tc_pop_owned(tc, idx, e);
     return la_malloc_slow(n);
 }
 
-LA_NOINLINE void la_free_lookup(void *mem)
+LA_NOINLINE void la_free_lookup(struct la_tcache *tc, void *mem)
 {
     if (la_win_lookup((uintptr_t)mem)) {
-        la_free_owned(la_tc, mem);
+        la_free_owned(tc, mem);
         return;
     }
     la_free_slow(mem);
@@ -514,12 +488,8 @@ void *la_calloc(size_t nmemb, size_t size)
     if (LA_TRACE_ENTRY()) return la_traced_calloc(nmemb, size, LA_RA());
     maybe_check();
     size_t nb = la_request2size(n);
-    struct la_tcache *tc = my_tcache();
-    size_t idx = la_tcache_index(nb);
-    void *m;
-    if (tc && idx < la_g.tc_bins && tc->entries[idx]) {
-        m = la_tcache_get_slow(tc, idx);
-        LA_NOTE(LA_PATH_TCACHE_HIT, idx, tc->counts[idx], mem2ck(m), nb, 0);
+    void *m = tcache_take(my_tcache(), la_tcache_index(nb), nb);
+    if (m) {
         memset(m, 0, ck_size(mem2ck(m)) - LA_SIZE_SZ);
         return m;
     }

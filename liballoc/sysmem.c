@@ -323,8 +323,7 @@ int la_chunk_in_arena_slow(struct la_arena *av, uintptr_t x)
     if (!la_aligned(x)) return 0;
     struct la_segment *h = la_heap_at(x);
     if (h) return h->arena == av && in_seg(h, x);
-    if (av != &la_main_arena) return 0;
-    return la_wt_ok(&la_main_oldwin, x + LA_CHUNK_HDR) || main_seg_of(x) != NULL;
+    return av == &la_main_arena && main_seg_of(x) != NULL;   /* (la_main_oldwin: tested inline) */
 }
 
 /* the user-pointer window of segment s (la_win_ok's lo and span) */
@@ -337,7 +336,7 @@ static void seg_window(const struct la_segment *s, uint64_t *lo, uint64_t *span)
 
 struct la_wintab la_main_oldwin;
 
-void la_win_update(struct la_arena *av)
+void la_win_init(struct la_arena *av)
 {
     struct la_segment *s = av->segments;
     uint64_t lo = 0, span = 0, clo = 0, cspan = 0;
@@ -357,12 +356,16 @@ void la_win_update(struct la_arena *av)
     /* a non-main heap's window also goes to its la_wintab entry (la_heap_win);
      * only the newest heap of an arena ever changes size */
     if (s && (av != &la_main_arena || la_heap_at((uintptr_t)s) == s)) wintab_set(s, lo, span);
+}
+
+void la_win_update(struct la_arena *av)
+{
+    la_win_init(av);
     /* and to the copies in the tcaches of the threads attached to av */
-    int held = la_t_registry_held;
-    if (!held) la_registry_lock();
+    la_registry_lock();
     for (struct la_tcache *tc = la_dbg.tcaches; tc; tc = tc->next)
         if (tc->arena == av) la_tc_win_set(tc, av);
-    if (!held) la_registry_unlock();
+    la_registry_unlock();
 }
 
 static void account(struct la_arena *av, size_t add)
