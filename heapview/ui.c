@@ -1460,14 +1460,15 @@ static void act_back(struct ui *u, int key)
     set_view(u, p);
 }
 
-static void act_goto(struct ui *u, int key)
+/* Read a line on the bottom row after `label`, accepting the characters of
+ * `allowed` (Backspace edits).  1 on Enter (buf holds the line), 0 on Esc or a
+ * quit signal. */
+static int prompt_line(const char *label, const char *allowed, char *buf, size_t cap)
 {
-    (void)key;
-    char buf[40] = "";
-    size_t n = 0;
+    size_t n = strlen(buf);
     for (;;) {
-        char prompt[96];
-        snprintf(prompt, sizeof prompt, " go to address (hex, Enter / Esc): %s", buf);
+        char prompt[160];
+        snprintf(prompt, sizeof prompt, "%s%s", label, buf);
         attrset(A_REVERSE);
         mvhline(LINES - 1, 0, ' ', COLS);
         put_clipped(LINES - 1, 0, prompt, COLS);
@@ -1475,28 +1476,33 @@ static void act_goto(struct ui *u, int key)
         refresh();
         timeout(200);
         int ch = getch();
-        if (g_quit_sig)
-            return;
-        if (ch == ERR)
+        if (g_quit_sig || ch == 27)
+            return 0;
+        if (ch == ERR || ch == KEY_RESIZE)
             continue;
-        if (ch == 27) {
-            u->status[0] = 0;
-            return;
-        }
         if (ch == '\n' || ch == '\r' || ch == KEY_ENTER)
-            break;
+            return 1;
         if ((ch == KEY_BACKSPACE || ch == 127 || ch == 8) && n)
             buf[--n] = 0;
-        else if (ch < 256 && ch > 0 && (strchr("0123456789abcdefABCDEFxX", ch)) && n + 1 < sizeof buf) {
+        else if (ch > 0 && ch < 127 && strchr(allowed, ch) && n + 1 < cap) {
             buf[n++] = (char)ch;
             buf[n] = 0;
-        } else if (ch == KEY_RESIZE)
-            continue;
+        }
+    }
+}
+
+static void act_goto(struct ui *u, int key)
+{
+    (void)key;
+    char buf[40] = "";
+    if (!prompt_line(" go to address (hex, Enter / Esc): ", "0123456789abcdefABCDEFxX", buf, sizeof buf)) {
+        u->status[0] = 0;
+        return;
     }
     char *end;
     errno = 0;
     unsigned long long a = strtoull(buf, &end, 16);
-    if (!n || errno || *end) {
+    if (!buf[0] || errno || *end) {
         snprintf(u->status, sizeof u->status, "not a hex address: '%s'", buf);
         return;
     }
@@ -1692,32 +1698,9 @@ static void act_step_brk(struct ui *u, int key)
 {
     (void)key;
     char buf[48] = "";
-    size_t n = 0;
-    for (;;) {
-        char prompt[128];
-        snprintf(prompt, sizeof prompt, " break on (s SIZE | a ADDRESS | NUMBER; empty clears, Esc): %s", buf);
-        attrset(A_REVERSE);
-        mvhline(LINES - 1, 0, ' ', COLS);
-        put_clipped(LINES - 1, 0, prompt, COLS);
-        attrset(A_NORMAL);
-        refresh();
-        timeout(200);
-        int ch = getch();
-        if (g_quit_sig)
-            return;
-        if (ch == ERR || ch == KEY_RESIZE)
-            continue;
-        if (ch == 27)
-            return;
-        if (ch == '\n' || ch == '\r' || ch == KEY_ENTER)
-            break;
-        if ((ch == KEY_BACKSPACE || ch == 127 || ch == 8) && n)
-            buf[--n] = 0;
-        else if (ch > 0 && ch < 127 && strchr("0123456789abcdefABCDEFxXsS ", ch) && n + 1 < sizeof buf) {
-            buf[n++] = (char)ch;
-            buf[n] = 0;
-        }
-    }
+    if (!prompt_line(" break on (s SIZE | a ADDRESS | NUMBER; empty clears, Esc): ", "0123456789abcdefABCDEFxXsS ", buf,
+                     sizeof buf))
+        return;
     u->step->brk(u->step->ctx, buf, u->status, sizeof u->status);
 }
 
