@@ -48,10 +48,9 @@ static void img_sort(struct hv_image *img)
     }
 }
 
-const void *hv_img_get(const struct hv_image *img, uint64_t addr, size_t len)
+/* the number of ranges that start at or below addr (they are sorted) */
+static size_t img_upper(const struct hv_image *img, uint64_t addr)
 {
-    if (addr + len < addr || img->n == 0)
-        return NULL;
     size_t lo = 0, hi = img->n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
@@ -60,6 +59,14 @@ const void *hv_img_get(const struct hv_image *img, uint64_t addr, size_t len)
         else
             hi = mid;
     }
+    return lo;
+}
+
+const void *hv_img_get(const struct hv_image *img, uint64_t addr, size_t len)
+{
+    if (addr + len < addr || img->n == 0)
+        return NULL;
+    size_t lo = img_upper(img, addr);
     /* Ranges may overlap (e.g. an arena inside its first heap): look back a few. */
     for (size_t k = lo, steps = 0; k > 0 && steps < 16; k--, steps++) {
         const struct hv_img_range *r = &img->r[k - 1];
@@ -71,14 +78,7 @@ const void *hv_img_get(const struct hv_image *img, uint64_t addr, size_t len)
 
 const struct hv_img_range *hv_img_range_of(const struct hv_image *img, uint64_t addr)
 {
-    size_t lo = 0, hi = img->n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (img->r[mid].addr <= addr)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
+    size_t lo = img_upper(img, addr);
     for (size_t k = lo, steps = 0; k > 0 && steps < 16; k--, steps++) {
         const struct hv_img_range *r = &img->r[k - 1];
         if (addr >= r->addr && addr - r->addr < r->len)
@@ -670,7 +670,7 @@ const void *hv_snapshot_bytes(const struct hv_snapshot *snap, uint64_t addr, siz
     return hv_img_get(snap->priv, addr, len);
 }
 
-static const struct hv_chunk *search(const struct hv_chunk *a, size_t n, uint64_t addr)
+size_t hv_chunks_upper(const struct hv_chunk *a, size_t n, uint64_t addr)
 {
     size_t lo = 0, hi = n;
     while (lo < hi) {
@@ -680,6 +680,12 @@ static const struct hv_chunk *search(const struct hv_chunk *a, size_t n, uint64_
         else
             hi = mid;
     }
+    return lo;
+}
+
+static const struct hv_chunk *search(const struct hv_chunk *a, size_t n, uint64_t addr)
+{
+    size_t lo = hv_chunks_upper(a, n, addr);
     if (lo == 0)
         return NULL;
     const struct hv_chunk *c = &a[lo - 1];

@@ -238,6 +238,8 @@ void hv_snapshot_free(struct hv_snapshot *snap);
 
 /* Chunk (heap or mmapped) whose [addr, addr+size) contains addr, or NULL. O(log n). */
 const struct hv_chunk *hv_snapshot_find_chunk(const struct hv_snapshot *snap, uint64_t addr);
+/* In chunks a[0..n) sorted by address: how many start at or below addr. */
+size_t hv_chunks_upper(const struct hv_chunk *a, size_t n, uint64_t addr);
 
 /* Pointer to len copied bytes of target memory at addr (segments, tcache structs,
  * mmapped chunk headers), or NULL if that range was not copied.  For hex views. */

@@ -61,6 +61,23 @@ static struct hv_chunk *add_chunk(struct w *w)
     return c;
 }
 
+/* A chunk of segment g of arena ar, as its header reads (field = size word). */
+static struct hv_chunk *seg_chunk(struct w *w, const struct hv_arena *ar, const struct hv_segment *g, uint64_t p,
+                                  uint64_t sz, uint64_t prev_size, uint64_t field, int state)
+{
+    struct hv_chunk *c = add_chunk(w);
+    if (!c)
+        return NULL;
+    c->addr = p;
+    c->size = sz;
+    c->prev_size = prev_size;
+    c->size_flags = (uint8_t)(field & LA_SIZE_FLAGS);
+    c->state = (uint8_t)state;
+    c->arena = (uint32_t)(ar - w->s->arenas);
+    c->segment = (uint32_t)(g - w->s->segments);
+    return c;
+}
+
 static int add_binent(struct w *w, uint64_t addr, uint32_t chunk)
 {
     struct hv_snapshot *s = w->s;
@@ -146,15 +163,7 @@ static uint32_t chunk_at(struct w *w, uint64_t addr, uint32_t *inside)
     if (addr >= g->end || g->nchunks == 0)
         return HV_NONE;
     const struct hv_chunk *a = s->chunks + g->first_chunk;
-    lo = 0;
-    hi = g->nchunks;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (a[mid].addr <= addr)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
+    lo = hv_chunks_upper(a, g->nchunks, addr);
     if (lo == 0)
         return HV_NONE;
     const struct hv_chunk *c = &a[lo - 1];
@@ -224,16 +233,9 @@ static void walk_segment(struct w *w, struct hv_arena *ar, struct hv_segment *g,
         }
         uint64_t sz = la_chunksize(field);
         if (p == ar->top && newest) {
-            struct hv_chunk *c = add_chunk(w);
+            struct hv_chunk *c = seg_chunk(w, ar, g, p, sz, prev_size, field, HV_TOP);
             if (!c)
                 return;
-            c->addr = p;
-            c->size = sz;
-            c->prev_size = prev_size;
-            c->size_flags = (uint8_t)(field & LA_SIZE_FLAGS);
-            c->state = HV_TOP;
-            c->arena = (uint32_t)(ar - s->arenas);
-            c->segment = (uint32_t)(g - s->segments);
             n++;
             saw_top = 1;
             if (sz < LA_MINSIZE || p + sz != end || !la_aligned(sz))
@@ -254,16 +256,9 @@ static void walk_segment(struct w *w, struct hv_arena *ar, struct hv_segment *g,
                        "at 0x%llx)", (unsigned long long)field, (unsigned long long)p, (unsigned long long)q);
             sz = q - p;            /* keep the damaged span visible as one chunk */
         }
-        struct hv_chunk *c = add_chunk(w);
+        struct hv_chunk *c = seg_chunk(w, ar, g, p, sz, prev_size, field, HV_INUSE);
         if (!c)
             return;
-        c->addr = p;
-        c->size = sz;
-        c->prev_size = prev_size;
-        c->size_flags = (uint8_t)(field & LA_SIZE_FLAGS);
-        c->state = HV_INUSE;
-        c->arena = (uint32_t)(ar - s->arenas);
-        c->segment = (uint32_t)(g - s->segments);
         if (fence)
             c->flags |= HV_CF_FENCEPOST;
         if (p == ar->last_remainder)
