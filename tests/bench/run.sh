@@ -282,6 +282,37 @@ fi
         echo "         $name = ${lib:-system malloc, nothing preloaded}"
     done
     awk -v names="$names" -v benches="$benches" -v fpfile="$FP" '
+    # One table: V[bench SUBSEP allocator] lists the values of the runs; each
+    # cell is the median (printed as fmt of median / div) and, but for glibc,
+    # its ratio to the glibc median; a last row gives the geometric mean of the
+    # ratios.  marks: flag cells whose runs spread over 10% (~) or partly
+    # failed (!).
+    function ratio_table(V, fmt, div, marks,   bi, b, g, ai, a, k, m, mark, r, cell, L, N) {
+        printf "%-16s", "benchmark"; for (ai = 1; ai <= na; ai++) printf "%" W "s", A[ai]; printf "\n"
+        for (bi = 1; bi <= nb; bi++) {
+            b = B[bi]; printf "%-16s", b
+            g = (V[b SUBSEP "glibc"] != "") ? median(V[b SUBSEP "glibc"]) : ""
+            for (ai = 1; ai <= na; ai++) {
+                a = A[ai]; k = b SUBSEP a
+                if (V[k] == "") { printf "%" W "s", STATE[k]; continue }
+                m = median(V[k]); mark = !marks ? "" : (k in PART) ? "!" : (spread(V[k]) > 0.10) ? "~" : " "
+                if (g != "" && g > 0 && a != "glibc") {
+                    r = m / g; cell = sprintf(fmt "%s[%.2f]", m / div, mark == "" ? " " : mark, r)
+                    L[a] += log(r); N[a]++
+                } else cell = sprintf(fmt "%s", m / div, mark)
+                printf "%" W "s", cell
+            }
+            printf "\n"
+        }
+        printf "%-16s", "geomean ratio"
+        for (ai = 1; ai <= na; ai++) {
+            a = A[ai]
+            if (a == "glibc") printf "%" W "s", "1.00"
+            else if (N[a] > 0) printf "%" W "s", sprintf("%.2f%s", exp(L[a] / N[a]), N[a] < nb ? sprintf(" (%d/%d)", N[a], nb) : "")
+            else printf "%" W "s", "-"
+        }
+        printf "\n"
+    }
     function median(list,   n, v, i, j, t) {
         n = split(list, v, " ")
         for (i = 2; i <= n; i++) { t = v[i] + 0; for (j = i - 1; j >= 1 && v[j] + 0 > t; j--) v[j + 1] = v[j]; v[j + 1] = t }
@@ -322,83 +353,14 @@ fi
         W = 16
         printf "\nTime: seconds of the timed section, median [ratio to glibc]\n"
         printf "(~ = runs spread more than 10%% of the median; ! = some runs failed, see notes)\n"
-        printf "%-16s", "benchmark"; for (ai = 1; ai <= na; ai++) printf "%" W "s", A[ai]; printf "\n"
-        for (bi = 1; bi <= nb; bi++) {
-            b = B[bi]; printf "%-16s", b
-            g = (T[b SUBSEP "glibc"] != "") ? median(T[b SUBSEP "glibc"]) : ""
-            for (ai = 1; ai <= na; ai++) {
-                a = A[ai]; k = b SUBSEP a
-                if (T[k] == "") { printf "%" W "s", STATE[k]; continue }
-                m = median(T[k]); mark = (k in PART) ? "!" : (spread(T[k]) > 0.10) ? "~" : " "
-                if (g != "" && g > 0 && a != "glibc") {
-                    r = m / g; cell = sprintf("%.3f%s[%.2f]", m, mark, r)
-                    LT[a] += log(r); NT[a]++
-                } else cell = sprintf("%.3f%s", m, mark)
-                printf "%" W "s", cell
-            }
-            printf "\n"
-        }
-        printf "%-16s", "geomean ratio"
-        for (ai = 1; ai <= na; ai++) {
-            a = A[ai]
-            if (a == "glibc") printf "%" W "s", "1.00"
-            else if (NT[a] > 0) printf "%" W "s", sprintf("%.2f%s", exp(LT[a] / NT[a]), NT[a] < nb ? sprintf(" (%d/%d)", NT[a], nb) : "")
-            else printf "%" W "s", "-"
-        }
-        printf "\n"
+        ratio_table(T, "%.3f", 1, 1)
 
         printf "\nCPU: user + sys seconds of the whole process, median [ratio to glibc]\n"
         printf "(less disturbed than wall time when the machine is shared; counts spinning, not waiting)\n"
-        printf "%-16s", "benchmark"; for (ai = 1; ai <= na; ai++) printf "%" W "s", A[ai]; printf "\n"
-        for (bi = 1; bi <= nb; bi++) {
-            b = B[bi]; printf "%-16s", b
-            g = (C[b SUBSEP "glibc"] != "") ? median(C[b SUBSEP "glibc"]) : ""
-            for (ai = 1; ai <= na; ai++) {
-                a = A[ai]; k = b SUBSEP a
-                if (C[k] == "") { printf "%" W "s", STATE[k]; continue }
-                m = median(C[k])
-                if (g != "" && g > 0 && a != "glibc") {
-                    r = m / g; cell = sprintf("%.3f [%.2f]", m, r)
-                    LC[a] += log(r); NC[a]++
-                } else cell = sprintf("%.3f", m)
-                printf "%" W "s", cell
-            }
-            printf "\n"
-        }
-        printf "%-16s", "geomean ratio"
-        for (ai = 1; ai <= na; ai++) {
-            a = A[ai]
-            if (a == "glibc") printf "%" W "s", "1.00"
-            else if (NC[a] > 0) printf "%" W "s", sprintf("%.2f%s", exp(LC[a] / NC[a]), NC[a] < nb ? sprintf(" (%d/%d)", NC[a], nb) : "")
-            else printf "%" W "s", "-"
-        }
-        printf "\n"
+        ratio_table(C, "%.3f", 1, 0)
 
         printf "\nPeak RSS: MiB (ru_maxrss of the process), median [ratio to glibc]\n"
-        printf "%-16s", "benchmark"; for (ai = 1; ai <= na; ai++) printf "%" W "s", A[ai]; printf "\n"
-        for (bi = 1; bi <= nb; bi++) {
-            b = B[bi]; printf "%-16s", b
-            g = (M[b SUBSEP "glibc"] != "") ? median(M[b SUBSEP "glibc"]) : ""
-            for (ai = 1; ai <= na; ai++) {
-                a = A[ai]; k = b SUBSEP a
-                if (M[k] == "") { printf "%" W "s", STATE[k]; continue }
-                m = median(M[k])
-                if (g != "" && g > 0 && a != "glibc") {
-                    r = m / g; cell = sprintf("%.1f [%.2f]", m / 1024, r)
-                    LM[a] += log(r); NM[a]++
-                } else cell = sprintf("%.1f", m / 1024)
-                printf "%" W "s", cell
-            }
-            printf "\n"
-        }
-        printf "%-16s", "geomean ratio"
-        for (ai = 1; ai <= na; ai++) {
-            a = A[ai]
-            if (a == "glibc") printf "%" W "s", "1.00"
-            else if (NM[a] > 0) printf "%" W "s", sprintf("%.2f%s", exp(LM[a] / NM[a]), NM[a] < nb ? sprintf(" (%d/%d)", NM[a], nb) : "")
-            else printf "%" W "s", "-"
-        }
-        printf "\n"
+        ratio_table(M, "%.1f", 1024, 0)
 
         # fragmentation phases, if that benchmark ran
         hasfrag = 0
