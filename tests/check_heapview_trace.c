@@ -294,6 +294,24 @@ static int count_lines(const char *out, const char *prefix)
     return n;
 }
 
+/* The --diff output between hv_leaky's two phases: exactly its four new
+ * blocks and its one freed block, and the summary line. */
+static void check_leaky_diff(const struct leaky *t, const char *out)
+{
+    ck_assert_msg(count_lines(out, "new ") == 4, "new lines:\n%s", out);
+    for (int i = 0; i < 4; i++) {
+        char want[80];
+        snprintf(want, sizeof want, "\nnew 0x%llx: chunk 0x40 bytes, 48 requested, at leak_more+", t->n[i]);
+        ck_assert_msg(strstr(out, want), "missing '%s' in:\n%s", want + 1, out);
+    }
+    ck_assert_msg(count_lines(out, "freed ") == 1, "freed lines:\n%s", out);
+    char want[80];
+    snprintf(want, sizeof want, "\nfreed 0x%llx: chunk 0x70 bytes, allocated at leak_small+", t->freed);
+    ck_assert_msg(strstr(out, want), "missing '%s' in:\n%s", want + 1, out);
+    ck_assert_msg(strstr(out, "summary: 4 new (256 chunk bytes), 1 freed (112 chunk bytes), 0 resized"),
+                  "summary:\n%s", out);
+}
+
 START_TEST(diff_cores)
 {
     make_tmpdir();
@@ -308,19 +326,8 @@ START_TEST(diff_cores)
     struct run r = run_hv(args, 30);
     ck_assert_msg(r.status == 0, "heapview exit %d: %s", r.status, r.err);
     /* exactly the four new blocks, exactly the one freed block */
-    ck_assert_msg(count_lines(r.out, "new ") == 4, "new lines:\n%s", r.out);
-    for (int i = 0; i < 4; i++) {
-        char want[80];
-        snprintf(want, sizeof want, "\nnew 0x%llx: chunk 0x40 bytes, 48 requested, at leak_more+", t.n[i]);
-        ck_assert_msg(strstr(r.out, want), "missing '%s' in:\n%s", want + 1, r.out);
-    }
-    ck_assert_msg(count_lines(r.out, "freed ") == 1, "freed lines:\n%s", r.out);
-    char want[80];
-    snprintf(want, sizeof want, "\nfreed 0x%llx: chunk 0x70 bytes, allocated at leak_small+", t.freed);
-    ck_assert_msg(strstr(r.out, want), "missing '%s' in:\n%s", want + 1, r.out);
+    check_leaky_diff(&t, r.out);
     ck_assert_msg(count_lines(r.out, "resized ") == 0, "resized lines:\n%s", r.out);
-    ck_assert_msg(strstr(r.out, "summary: 4 new (256 chunk bytes), 1 freed (112 chunk bytes), 0 resized"),
-                  "summary:\n%s", r.out);
     ck_assert_msg(strstr(r.out, "  +192 bytes requested, +256 chunk bytes, +4 chunks\n      leak_more+"),
                   "growth:\n%s", r.out);
     hv_run_free(&r);
@@ -355,18 +362,7 @@ START_TEST(diff_saved_vs_core)
     const char *args[] = { "--diff", a, b, NULL };
     r = run_hv(args, 30);
     ck_assert_msg(r.status == 0, "heapview exit %d: %s", r.status, r.err);
-    ck_assert_msg(count_lines(r.out, "new ") == 4, "new lines:\n%s", r.out);
-    for (int i = 0; i < 4; i++) {
-        char want[80];
-        snprintf(want, sizeof want, "\nnew 0x%llx: chunk 0x40 bytes, 48 requested, at leak_more+", t.n[i]);
-        ck_assert_msg(strstr(r.out, want), "missing '%s' in:\n%s", want + 1, r.out);
-    }
-    ck_assert_msg(count_lines(r.out, "freed ") == 1, "freed lines:\n%s", r.out);
-    char want[80];
-    snprintf(want, sizeof want, "\nfreed 0x%llx: chunk 0x70 bytes, allocated at leak_small+", t.freed);
-    ck_assert_msg(strstr(r.out, want), "missing '%s' in:\n%s", want + 1, r.out);
-    ck_assert_msg(strstr(r.out, "summary: 4 new (256 chunk bytes), 1 freed (112 chunk bytes), 0 resized"),
-                  "summary:\n%s", r.out);
+    check_leaky_diff(&t, r.out);
     hv_run_free(&r);
     /* the saved file is a core to every other reader too */
     const char *largs[] = { "--leaks", a, NULL };
