@@ -774,47 +774,29 @@ static void corrupt_case(const char *mode, const char *const *expect)
     rm_tmpdir();
 }
 
-START_TEST(corrupt_size)
+/* One row per kind of corruption hv_corrupt can make: its mode and the
+ * problem heapview must report. */
+static const struct { const char *mode, *expect; } CORRUPT_ROWS[] = {
+    { "size", "free(): invalid size" },
+    { "cycle", "cycle" },
+    { "tcount", "count says 3 but the chain has 1" },
+    { "outside", "outside the heap" },
+    { "dll", "unsorted double linked list corrupted" },
+    { "nextsize", "largebin double linked list corrupted (nextsize)" },
+};
+#define NCORRUPT (int)(sizeof CORRUPT_ROWS / sizeof CORRUPT_ROWS[0])
+
+START_TEST(corrupt_one)
 {
-    const char *e[] = { "free(): invalid size", NULL };
-    corrupt_case("size", e);
-}
-END_TEST
-START_TEST(corrupt_cycle)
-{
-    const char *e[] = { "cycle", NULL };
-    corrupt_case("cycle", e);
-}
-END_TEST
-START_TEST(corrupt_tcount)
-{
-    const char *e[] = { "count says 3 but the chain has 1", NULL };
-    corrupt_case("tcount", e);
-}
-END_TEST
-START_TEST(corrupt_outside)
-{
-    const char *e[] = { "outside the heap", NULL };
-    corrupt_case("outside", e);
-}
-END_TEST
-START_TEST(corrupt_dll)
-{
-    const char *e[] = { "unsorted double linked list corrupted", NULL };
-    corrupt_case("dll", e);
-}
-END_TEST
-START_TEST(corrupt_nextsize)
-{
-    const char *e[] = { "largebin double linked list corrupted (nextsize)", NULL };
-    corrupt_case("nextsize", e);
+    const char *e[] = { CORRUPT_ROWS[_i].expect, NULL };
+    corrupt_case(CORRUPT_ROWS[_i].mode, e);
 }
 END_TEST
 START_TEST(corrupt_all)
 {
-    const char *e[] = { "free(): invalid size", "cycle", "count says 3 but the chain has 1", "outside the heap",
-                        "unsorted double linked list corrupted", "largebin double linked list corrupted (nextsize)",
-                        NULL };
+    const char *e[NCORRUPT + 1] = { NULL };
+    for (int i = 0; i < NCORRUPT; i++)
+        e[i] = CORRUPT_ROWS[i].expect;
     corrupt_case("all", e);
 }
 END_TEST
@@ -1191,12 +1173,7 @@ static Suite *suite_heapview(void)
 
     tc = tcase_create("corruption");
     tcase_set_timeout(tc, 60);
-    tcase_add_test(tc, corrupt_size);
-    tcase_add_test(tc, corrupt_cycle);
-    tcase_add_test(tc, corrupt_tcount);
-    tcase_add_test(tc, corrupt_outside);
-    tcase_add_test(tc, corrupt_dll);
-    tcase_add_test(tc, corrupt_nextsize);
+    tcase_add_loop_test(tc, corrupt_one, 0, NCORRUPT);
     tcase_add_test(tc, corrupt_all);
     suite_add_tcase(s, tc);
 
