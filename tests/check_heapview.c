@@ -328,36 +328,7 @@ static void assert_running(struct target *t, int expect_usr1)
  * drops to that uid.  Kills it after timeout_s. */
 static struct run run_hv(const char *const *args, const char *env, int as_uid, double timeout_s)
 {
-    struct run r = { -1, NULL, NULL };
-    char outp[320], errp[320];
-    snprintf(outp, sizeof outp, "%s/hv.out", tmpdir);
-    snprintf(errp, sizeof errp, "%s/hv.err", tmpdir);
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        int o = open(outp, O_WRONLY | O_CREAT | O_TRUNC, 0644), e = open(errp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        dup2(o, 1);
-        dup2(e, 2);
-        if (env)
-            putenv((char *)env);
-        unsetenv("LD_PRELOAD");
-        /* a sanitized heapview (make sanitize) reports with a status no test expects */
-        setenv("ASAN_OPTIONS", "exitcode=99", 0);
-        if (as_uid >= 0 && (setgid((gid_t)as_uid) != 0 || setuid((uid_t)as_uid) != 0))
-            _exit(125);
-        const char *argv[32];
-        int n = 0;
-        argv[n++] = check_build_path("heapview/heapview");
-        for (int i = 0; args[i] && n < 31; i++)
-            argv[n++] = args[i];
-        argv[n] = NULL;
-        execv(argv[0], (char **)argv);
-        _exit(127);
-    }
-    r.status = hv_wait_deadline(pid, timeout_s);
-    r.out = hv_slurp(outp, NULL);
-    r.err = hv_slurp(errp, NULL);
-    return r;
+    return hv_run_heapview(tmpdir, args, NULL, env, as_uid, timeout_s);
 }
 
 /* ---- checking a dump against the target's own account ------------------------------------ */

@@ -107,42 +107,7 @@ static struct run run_hv(const char *const *args, double timeout_s) { return run
 /* input: text for heapview's stdin (NULL: /dev/null) */
 static struct run run_hv_in(const char *const *args, double timeout_s, const char *input)
 {
-    struct run r = { -1, NULL, NULL };
-    char outp[320], errp[320];
-    snprintf(outp, sizeof outp, "%s/hv.out", tmpdir);
-    snprintf(errp, sizeof errp, "%s/hv.err", tmpdir);
-    char inp[320];
-    snprintf(inp, sizeof inp, "%s/hv.in", tmpdir);
-    if (input) {
-        FILE *f = fopen(inp, "w");
-        ck_assert_ptr_nonnull(f);
-        fputs(input, f);
-        fclose(f);
-    }
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        int o = open(outp, O_WRONLY | O_CREAT | O_TRUNC, 0644), e = open(errp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        dup2(o, 1);
-        dup2(e, 2);
-        int in = open(input ? inp : "/dev/null", O_RDONLY);
-        if (in >= 0)
-            dup2(in, 0);
-        unsetenv("LD_PRELOAD");
-        setenv("ASAN_OPTIONS", "exitcode=99", 0);
-        const char *argv[32];
-        int n = 0;
-        argv[n++] = check_build_path("heapview/heapview");
-        for (int i = 0; args[i] && n < 31; i++)
-            argv[n++] = args[i];
-        argv[n] = NULL;
-        execv(argv[0], (char **)argv);
-        _exit(127);
-    }
-    r.status = hv_wait_deadline(pid, timeout_s);
-    r.out = hv_slurp(outp, NULL);
-    r.err = hv_slurp(errp, NULL);
-    return r;
+    return hv_run_heapview(tmpdir, args, input, NULL, -1, timeout_s);
 }
 
 static const char *gcore(pid_t pid, const char *name)

@@ -5,6 +5,7 @@
  * the runner explicitly.  The helpers only use the test process's own state (no
  * globals here): the suites keep their temporary directories and pass them in.
  */
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -190,4 +191,49 @@ void hv_core_pattern_restore(const char *pat, int changed)
         fputs(pat, f);
         fclose(f);
     }
+}
+
+struct run hv_run_heapview(const char *dir, const char *const *args, const char *input, const char *env, int as_uid,
+                           double timeout_s)
+{
+    struct run r = { -1, NULL, NULL };
+    char outp[320], errp[320], inp[320];
+    snprintf(outp, sizeof outp, "%s/hv.out", dir);
+    snprintf(errp, sizeof errp, "%s/hv.err", dir);
+    snprintf(inp, sizeof inp, "%s/hv.in", dir);
+    if (input) {
+        FILE *f = fopen(inp, "w");
+        ck_assert_ptr_nonnull(f);
+        fputs(input, f);
+        fclose(f);
+    }
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        int o = open(outp, O_WRONLY | O_CREAT | O_TRUNC, 0644), e = open(errp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        dup2(o, 1);
+        dup2(e, 2);
+        int in = open(input ? inp : "/dev/null", O_RDONLY);
+        if (in >= 0)
+            dup2(in, 0);
+        if (env)
+            putenv((char *)env);
+        unsetenv("LD_PRELOAD");
+        /* a sanitized heapview (make sanitize) reports with a status no test expects */
+        setenv("ASAN_OPTIONS", "exitcode=99", 0);
+        if (as_uid >= 0 && (setgid((gid_t)as_uid) != 0 || setuid((uid_t)as_uid) != 0))
+            _exit(125);
+        const char *argv[32];
+        int n = 0;
+        argv[n++] = check_build_path("heapview/heapview");
+        for (int i = 0; args[i] && n < 31; i++)
+            argv[n++] = args[i];
+        argv[n] = NULL;
+        execv(argv[0], (char **)argv);
+        _exit(127);
+    }
+    r.status = hv_wait_deadline(pid, timeout_s);
+    r.out = hv_slurp(outp, NULL);
+    r.err = hv_slurp(errp, NULL);
+    return r;
 }

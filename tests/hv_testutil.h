@@ -75,6 +75,13 @@ int hv_wait_deadline(pid_t pid, double timeout_s);
 
 void hv_run_free(struct run *r);
 
+/* Run heapview (the runner's build) with args (NULL-terminated), its output
+ * in dir/hv.out and dir/hv.err; input: text for its stdin (NULL: /dev/null);
+ * env "NAME=VALUE" or NULL; as_uid >= 0 drops to that uid.  Killed (and the
+ * test failed) after timeout_s. */
+struct run hv_run_heapview(const char *dir, const char *const *args, const char *input, const char *env, int as_uid,
+                           double timeout_s);
+
 /* Read the target's lines up to READY into t (fails the test naming prog if it
  * exits first). */
 void hv_target_read_ready(struct target *t, const char *prog);
