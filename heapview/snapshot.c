@@ -263,6 +263,8 @@ static int copy_all(struct ctx *c, struct hv_error *err)
         return hv_fail(err, HV_EXIT_NOLIB, "liballoc metadata at 0x%llx is truncated", (unsigned long long)da);
     struct la_layout_desc mine;
     la_layout_fill(&mine);
+    if (d->layout.sizeof_tcache == LA_TCACHE_V2_SIZE)  /* before ABI 3: no bin limits */
+        mine.sizeof_tcache = LA_TCACHE_V2_SIZE;
     if (memcmp(&mine, &d->layout, offsetof(struct la_layout_desc, spare)) != 0)
         return hv_fail(err, HV_EXIT_ABI, "liballoc_debug layout (structure sizes and offsets) differs from "
                        "the one this heapview was built for (ABI version %u)", d->abi_version);
@@ -376,12 +378,12 @@ static int copy_all(struct ctx *c, struct hv_error *err)
             break;
         }
         struct la_tcache tc;
-        if ((t & 7) || readable_from(c, t, sizeof tc) < sizeof tc ||
-            img_add(&c->img, c->src, t, sizeof tc) != (int64_t)sizeof tc) {
+        size_t tsz = d->layout.sizeof_tcache;   /* sizeof tc, or the smaller one before ABI 3 */
+        if ((t & 7) || readable_from(c, t, tsz) < tsz || img_add(&c->img, c->src, t, tsz) != (int64_t)tsz) {
             hv_problem(snap, t, "tcache registry: pointer 0x%llx outside mapped memory", (unsigned long long)t);
             break;
         }
-        memcpy(&tc, c->img.r[c->img.n - 1].data, sizeof tc);
+        memcpy(&tc, c->img.r[c->img.n - 1].data, LA_TCACHE_V2_SIZE);  /* next is in the common part */
         if (push64(&c->plan.tcaches, &c->plan.ntcaches, t) < 0)
             return hv_fail(err, HV_EXIT_INTERNAL, "out of memory");
         t = (uint64_t)(uintptr_t)tc.next;

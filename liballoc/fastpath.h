@@ -39,7 +39,7 @@ LA_INLINE int la_tc_push_try(struct la_tcache *tc, void *mem, size_t idx)
 {
     struct la_tcache_entry *e = mem;
     uint64_t key = la_g.tc_key;
-    if (la_likely(tc->counts[idx] < la_g.tc_count && e->key != key)) {
+    if (la_likely(tc->counts[idx] < tc->limit[idx] && e->key != key)) {
         /* two plain stores (volatile keeps gcc from pairing them through SSE) */
         *(volatile uint64_t *)&e->key = key;
         e->next = la_protect_ptr((uintptr_t)&e->next, (uintptr_t)tc->entries[idx]);

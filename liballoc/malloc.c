@@ -138,6 +138,7 @@ LA_NOINLINE void *la_malloc_slow(size_t n)
         size_t idx = la_tcache_index(nb);
         if (idx < la_g.tc_bins) {
             if (tc->entries[idx]) goto rest;
+            la_tc_missed(tc, idx);
             int carve = la_t_miss[idx] >= LA_CARVE_AFTER;
             if (!carve) la_t_miss[idx]++;
             la_t_carve = carve;
@@ -184,6 +185,7 @@ static LA_NOINLINE void *malloc_slow_rest(size_t n, void *ra)
          * program (or a test that lays out a few chunks) never gets there. */
         int carve_bin = tc && idx < la_g.tc_bins;
         if (carve_bin) {
+            la_tc_missed(tc, idx);
             la_t_carve = la_t_miss[idx] >= LA_CARVE_AFTER;
             if (!la_t_carve) la_t_miss[idx]++;
         }
@@ -277,11 +279,11 @@ static LA_NOINLINE int remote_free(struct la_arena *av, la_chunk *p, size_t idx)
     if (idx >= la_g.tc_bins) return 0;
     if (!tc) {
         if (la_t_state != LA_T_FRESH || !(tc = la_tcache_create())) return 0;
-        if (tc->counts[idx] >= la_g.tc_count) return 0;
+        if (tc->counts[idx] >= tc->limit[idx]) return 0;
         tc_put(tc, p, idx);
         return 1;
     }
-    if (tc->counts[idx] != la_g.tc_count) return 0;
+    if (tc->counts[idx] != tc->limit[idx]) return 0;
     la_chunk *mine = NULL, *others = NULL;
     while (tc->counts[idx] > 0) {
         la_chunk *c = mem2ck(la_tcache_get_slow(tc, idx));
@@ -451,7 +453,9 @@ LA_NOINLINE void la_free_slow_inheap(void *mem)
     struct la_tcache *tc = la_tc;
     size_t size = ck_size(p);
     size_t idx = la_tcache_index(size);
-    if (la_likely(av && (tc->counts[idx] == la_g.tc_count || tc == LA_TC_NONE) &&
+    /* (a bin marked missed may grow instead: la_tcache_free, by the rest) */
+    if (la_likely(av && ((tc->counts[idx] == tc->limit[idx] && !(tc->missed & ((uint64_t)1 << idx))) ||
+                         tc == LA_TC_NONE) &&
                   ((struct la_tcache_entry *)mem)->key != la_g.tc_key && !la_dbg.tunables.perturb)) {
         /* glibc's address and size checks (those of la_int_free), then the arena */
         if (la_unlikely((uintptr_t)p > (uintptr_t)-size || !la_aligned((uintptr_t)p)))

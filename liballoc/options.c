@@ -58,6 +58,7 @@ struct opt {
 #define T(f) offsetof(struct la_tunables, f)
 static const struct opt opts[] = {
     { "tcache_count", LA_TCACHE_FILL_MAX, T(tcache_count) },
+    { "tcache_bytes", 1u << 30, T(tcache_bytes) },
     { "tcache_max", LA_TCACHE_MAX_BYTES, T(tcache_max) },
     { "mxfast", LA_MAX_MXFAST, T(mxfast) },
     { "mmap_threshold", LA_MMAP_THRESHOLD_MAX, T(mmap_threshold) },

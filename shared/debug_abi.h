@@ -44,8 +44,9 @@
 #include "layout.h"
 
 #define LA_DEBUG_MAGIC        0x3156504145484c41ull   /* "ALHEAPV1" in memory order */
-#define LA_DEBUG_ABI_VERSION  2u   /* 2: struct la_trace appended (readers of 1 still read it) */
-#define LA_DEBUG_COMPAT       1u
+#define LA_DEBUG_ABI_VERSION  3u   /* 2: struct la_trace appended (readers of 1 still read it);
+                                    * 3: la_tcache.limit/missed, la_tunables.tcache_bytes */
+#define LA_DEBUG_COMPAT       3u   /* 3: struct la_tcache grew; readers of 1-2 compare its size exactly */
 #define LA_DEBUG_SYMBOL       "liballoc_debug"
 
 /* la_arena.flags */
@@ -131,7 +132,16 @@ struct la_tcache {
     uint64_t tid;                   /* kernel thread id */
     struct la_arena *arena;         /* arena the thread is attached to */
     uint64_t spare[2];
+    /* ABI 3: each bin's fill limit.  A bin starts at min(7, its cap) entries,
+     * glibc's tcache_count, and doubles up to its cap la_tcache_bin_limit(
+     * tunables.tcache_count, tunables.tcache_bytes, i) when a free finds it full
+     * after a malloc found it empty since it last grew (bit i of `missed`):
+     * only bins that really churn hold more. */
+    uint16_t limit[LA_TCACHE_BINS];
+    uint64_t missed;
 };
+/* sizeof(struct la_tcache) before ABI 3 (no limit/missed) */
+#define LA_TCACHE_V2_SIZE offsetof(struct la_tcache, limit)
 
 /* Registry of mmapped chunks: an open-addressed table of chunk addresses.
  * slot value 0 = empty, 1 = deleted, otherwise the chunk address. */
@@ -157,7 +167,10 @@ struct la_tunables {
     uint64_t check;             /* run the heap checker every N calls (0 = never) */
     uint32_t no_dyn_threshold;  /* dynamic mmap threshold disabled */
     uint32_t pad;
-    uint64_t spare[4];
+    uint64_t tcache_bytes;      /* per-bin byte budget: bin i holds la_tcache_bin_limit(tcache_count,
+                                 * tcache_bytes, i) entries (layout.h); 0 = tcache_count in every bin.
+                                 * Written by liballoc since this field was a spare (0) */
+    uint64_t spare[3];
 };
 
 /* Global statistics. */
