@@ -69,6 +69,7 @@ static const struct opt opts[] = {
     { "arena_test", 1u << 16, T(arena_test) },
     { "perturb", 255, T(perturb) },
     { "check", UINT32_MAX, T(check) },
+    { "no_brk", 1, T(no_brk) },
 };
 
 static void warn_item(const char *why, const char *item, size_t len)

@@ -170,7 +170,8 @@ struct la_tunables {
     uint64_t tcache_bytes;      /* per-bin byte budget: bin i holds la_tcache_bin_limit(tcache_count,
                                  * tcache_bytes, i) entries (layout.h); 0 = tcache_count in every bin.
                                  * Written by liballoc since this field was a spare (0) */
-    uint64_t spare[3];
+    uint64_t no_brk;            /* 1: the main arena never calls brk (LIBALLOC_OPTIONS no_brk=1) */
+    uint64_t spare[2];
 };
 
 /* Global statistics. */

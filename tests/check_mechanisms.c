@@ -1246,6 +1246,36 @@ START_TEST(brk_blocked_falls_back_to_mmap)
 }
 END_TEST
 
+/* no_brk=1: the main arena starts in a mmap'd heap and never moves the break;
+ * a top_pad bigger than a heap gives as much pad as the heap holds (so top does
+ * not end at the heap's end after each growth, where chunks fall outside the
+ * ownership window). */
+START_TEST(no_brk_option)
+{
+    setenv("LIBALLOC_OPTIONS", "tcache_count=7:no_brk=1:top_pad=64m", 1);
+    void *brk0 = sbrk(0);
+    void *p[8];
+    for (int i = 0; i < 8; i++) {
+        ck_assert_ptr_nonnull(p[i] = liballoc_malloc(100 * KiB));
+        t_fill(p[i], 100 * KiB, (unsigned)i);
+    }
+    ck_assert_ptr_eq(sbrk(0), brk0);
+    ck_assert_uint_eq(liballoc_debug.tunables.no_brk, 1);
+    struct la_arena *a = t_main_arena();
+    ck_assert_ptr_nonnull(a->segments);
+    ck_assert_ptr_null(a->segments->prev);
+    ck_assert_uint_eq(a->segments->kind, LA_SEG_MMAP);
+    ck_assert_uint_eq((uintptr_t)a->segments & (LA_HEAP_MAX - 1), 0);
+    ck_assert_uint_eq(a->segments->size, LA_HEAP_MAX);    /* need + top_pad, clamped to the heap */
+    ck_assert_int_eq(liballoc_check_heap(), 0);
+    for (int i = 0; i < 8; i++) {
+        ck_assert(t_check(p[i], 100 * KiB, (unsigned)i));
+        liballoc_free(p[i]);
+    }
+    ck_assert_int_eq(liballoc_check_heap(), 0);
+}
+END_TEST
+
 /* glibc: mallopt consolidates the fastbins first, so lowering M_MXFAST leaves no
  * chunk stranded in a fastbin that is no longer used. */
 START_TEST(mxfast_lowered_consolidates)
@@ -1671,6 +1701,7 @@ static Suite *suite_mechanisms(void)
     tcase_add_test(tc, arena_limit_default);
     tcase_add_test(tc, arena_limit_option);
     tcase_add_test(tc, options_tcache_count_zero);
+    tcase_add_test(tc, no_brk_option);
     tcase_add_test(tc, options_malformed_warns);
     tcase_add_test(tc, malloc_after_thread_cleanup);
     suite_add_tcase(s, tc);
