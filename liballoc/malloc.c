@@ -417,8 +417,8 @@ static LA_NOINLINE void free_inheap_rest(void *mem, struct la_arena *av)
  * table; found, the hit path finishes here, else the slow path. */
 LA_NOINLINE void *la_malloc_lookup(size_t n, struct la_tcache *tc, size_t idx, struct la_tcache_entry *e)
 {
-    if (la_win_lookup((uintptr_t)e)) return la_tc_pop_owned(tc, idx, e);
-    return la_malloc_slow(n);
+    if (e && la_win_lookup((uintptr_t)e)) return la_tc_pop_owned(tc, idx, e);
+    return la_malloc_slow(n);           /* also an empty bin (e NULL) */
 }
 
 LA_NOINLINE void la_free_lookup(struct la_tcache *tc, void *mem)
