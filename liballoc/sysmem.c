@@ -740,11 +740,39 @@ void la_unmap_pending(void)
 
 /* ---- giving memory back ------------------------------------------------------------------------ */
 
+/* Give back the pages at the end of heap h beyond pad bytes of top (MADV_DONTNEED;
+ * they stay read/write for the next growth).  1 when something was released. */
+static int shrink_heap_top(struct la_arena *av, struct la_segment *h, size_t pad)
+{
+    size_t ps = la_g.pagesize;
+    la_chunk *top = av->top;
+    size_t topsize = ck_size(top);
+    if (topsize <= pad + LA_MINSIZE + 1) return 0;
+    size_t extra = (topsize - LA_MINSIZE - 1 - pad) & ~(ps - 1);
+    if (extra == 0) return 0;
+    uintptr_t nend = (uintptr_t)h + h->size - extra;
+    if (nend < (uintptr_t)top + LA_MINSIZE) return 0;
+    if (la_os_madvise((void *)nend, extra, MADV_DONTNEED)) return 0;
+    h->size -= extra;
+    la_win_update(av);
+    top->size = (topsize - extra) | LA_PREV_INUSE;
+    av->system_mem -= extra;
+    return 1;
+}
+
 int la_systrim(struct la_arena *av, size_t pad)
 {
     la_chunk *top = av->top;
     struct la_segment *seg = av->segments;
-    if (!top || !seg || seg->kind != LA_SEG_SBRK) return 0;
+    if (!top || !seg) return 0;
+    if (seg->kind != LA_SEG_SBRK) {
+        /* without brk the main arena grows a 64 MiB heap in place: shrink it the
+         * same way (an older, wholly free heap is not dropped: left alone) */
+        if (seg->kind == LA_SEG_MMAP && la_heap_at((uintptr_t)seg) == seg &&
+            la_heap_of((uintptr_t)top) == (uintptr_t)seg)
+            return shrink_heap_top(av, seg, pad);
+        return 0;
+    }
     size_t ps = la_g.pagesize;
     size_t topsize = ck_size(top);
     if (topsize <= pad + LA_MINSIZE + 1) return 0;
@@ -799,16 +827,6 @@ void la_heap_trim(struct la_arena *av, size_t keep)
         la_win_update(av);
     }
 
-    size_t topsize = ck_size(top);
-    if (topsize < t->trim_threshold + keep) return;
-    if (topsize <= t->top_pad + keep + LA_MINSIZE + 1) return;
-    size_t extra = (topsize - LA_MINSIZE - 1 - t->top_pad - keep) & ~(ps - 1);
-    if (extra == 0) return;
-    uintptr_t nend = (uintptr_t)h + h->size - extra;
-    if (nend < (uintptr_t)top + LA_MINSIZE) return;
-    if (la_os_madvise((void *)nend, extra, MADV_DONTNEED)) return;
-    h->size -= extra;
-    la_win_update(av);
-    top->size = (topsize - extra) | LA_PREV_INUSE;
-    av->system_mem -= extra;
+    if (ck_size(top) < t->trim_threshold + keep) return;
+    shrink_heap_top(av, h, t->top_pad + keep);
 }

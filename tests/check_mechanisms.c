@@ -1276,6 +1276,32 @@ START_TEST(no_brk_option)
 }
 END_TEST
 
+/* no_brk=1: the main arena's heap is trimmed like a non-main heap (the end of
+ * top beyond top_pad goes back with MADV_DONTNEED) */
+START_TEST(no_brk_trims)
+{
+    setenv("LIBALLOC_OPTIONS", "tcache_count=7:no_brk=1", 1);
+    enum { N = 200 };
+    void *p[N];
+    for (int i = 0; i < N; i++)
+        ck_assert_ptr_nonnull(p[i] = liballoc_malloc(20 * KiB));
+    struct la_arena *a = t_main_arena();
+    ck_assert_uint_eq(a->segments->kind, LA_SEG_MMAP);
+    ck_assert_uint_ge(a->segments->size, N * 20 * KiB);
+    for (int i = N - 1; i >= 0; i--)
+        liballoc_free(p[i]);
+    ck_assert_uint_le(a->segments->size, 1 * MiB);
+    ck_assert_uint_le(a->system_mem, 1 * MiB);
+    ck_assert_int_eq(liballoc_check_heap(), 0);
+    for (int i = 0; i < N; i++)                 /* and it grows again */
+        ck_assert_ptr_nonnull(p[i] = liballoc_malloc(20 * KiB));
+    ck_assert_uint_ge(a->segments->size, N * 20 * KiB);
+    ck_assert_int_eq(liballoc_check_heap(), 0);
+    for (int i = 0; i < N; i++)
+        liballoc_free(p[i]);
+}
+END_TEST
+
 /* glibc: mallopt consolidates the fastbins first, so lowering M_MXFAST leaves no
  * chunk stranded in a fastbin that is no longer used. */
 START_TEST(mxfast_lowered_consolidates)
@@ -1702,6 +1728,7 @@ static Suite *suite_mechanisms(void)
     tcase_add_test(tc, arena_limit_option);
     tcase_add_test(tc, options_tcache_count_zero);
     tcase_add_test(tc, no_brk_option);
+    tcase_add_test(tc, no_brk_trims);
     tcase_add_test(tc, options_malformed_warns);
     tcase_add_test(tc, malloc_after_thread_cleanup);
     suite_add_tcase(s, tc);
