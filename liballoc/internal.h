@@ -67,10 +67,11 @@ typedef struct la_chunk la_chunk;
  * 16-aligned and inside an ownership "window" (an arena's newest segment, less
  * LA_WIN_TAIL bytes at its end so that the next chunk's header of any
  * tcache-sized chunk is readable); la_ror4 folds the alignment test into the
- * range test.  Tried in order: the thread's own arena (a copy in its tcache),
- * the window that last matched for this thread (la_t_win2), the window table
- * la_wintab, the main arena.  Anything outside goes to the slow path's full
- * check.
+ * range test.  Tried inline, in order: the thread's own arena (a copy in its
+ * tcache), the window table la_wintab's entry for the address (any non-main
+ * heap), the window that last matched for this thread (la_t_win2); then, out
+ * of line, the main arena and its last closed segment.  Anything outside goes
+ * to the slow path's full check.
  * The window is stored in la_arena.spare[0] (lowest user pointer) and spare[1]
  * (window length / 16); spare[2] and spare[3] hold the same for chunk
  * addresses over the whole newest segment (first chunk; number of 16-byte
@@ -78,8 +79,8 @@ typedef struct la_chunk la_chunk;
  * are rewritten under the arena lock whenever the newest segment changes
  * (la_win_update).  A chunk of another arena's heap (freed by another thread)
  * is recognised inline through la_wintab (la_heap_win): one entry per 64 MiB
- * slot holding the same window over that heap, so the inline paths test the
- * main window and then one table entry (no walk, no read of the heap). */
+ * slot holding the same window over that heap, so the inline paths test one
+ * table entry (no walk, no read of the heap). */
 #ifndef LA_HARDEN_EXTRA
 #define LA_HARDEN_EXTRA 1
 #endif
@@ -306,11 +307,14 @@ LA_INLINE int la_win_lookup(uintptr_t mem)
     return 1;
 }
 /* mem lies in a heap's ownership window: the thread's own arena (copy in the
- * tcache) or the window that last matched (la_t_win2); else the slow path
+ * tcache), the window table's entry for mem (any non-main heap: one table load
+ * pair, as cheap as the hint and never stale), or the window that last matched
+ * (la_t_win2, for main-arena chunks of other threads); else the slow path
  * (which looks the pointer up with la_win_lookup, refreshing la_t_win2). */
 LA_INLINE int la_any_win_ok(struct la_tcache *tc, uintptr_t mem)
 {
     if (la_likely(la_tc_win_ok(tc, mem))) return 1;
+    if (la_heap_win_ok(mem)) return 1;
     return la_wt_ok(la_t_win2, mem);
 }
 /* Set by la_malloc_slow around an arena allocation for a tcache bin that keeps
