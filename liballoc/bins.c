@@ -24,8 +24,11 @@
  * The hot paths are kept short without changing any of this: a fastbin push
  * from free runs without a stack frame (la_int_free_sized), unlink is inline in
  * its hot callers, the binmap search takes the lowest marked bin of a word with
- * one ctz, and realloc moves a block exactly as glibc's _int_realloc does
- * (la_int_realloc), since where blocks land decides how much it copies.
+ * one ctz.  realloc (la_int_realloc) grows in place into top or a free next
+ * chunk as glibc's _int_realloc does; a block that must move gets half its new
+ * size again as slack (geometric growth, as a vector does), which a later
+ * growth uses in place, so a block growing by small steps is copied O(log n)
+ * times instead of at nearly every neighbour it runs into.
  */
 #include <sys/mman.h>
 
@@ -843,6 +846,16 @@ static void realloc_free(struct la_arena *av, la_chunk *p, size_t size)
     la_int_free(av, p, 1);
 }
 
+/* Slack given to a block that realloc moves: half the new chunk size again
+ * (rounded down to the alignment).  A block of chunk size nb + slack that is
+ * resized to nb or more (but at most that chunk) keeps its tail.  With 1/2,
+ * realloc_grow (8 buffers growing side by side by 1..256 bytes up to 512 KiB)
+ * moves 21.5k times instead of 47.3k and copies 2.0 GB instead of 3.8 GB
+ * (glibc: 47.3k, 3.8 GB), and its peak RSS drops 15.1 -> 14.0 MiB (glibc 11.2);
+ * a slack of nb copied more (7.5 GB: the larger blocks hit the mmap threshold
+ * cap and landed worse) and nb/4 saved nothing (3.8 GB). */
+#define REALLOC_SLACK(nb) (((nb) >> 1) & ~(size_t)LA_ALIGN_MASK)
+
 /* Grow p by moving it, still under the lock, as glibc's _int_realloc does:
  * the new chunk comes from the arena (la_int_malloc), never from the tcache,
  * and the old chunk is freed as glibc's _int_free frees it: into the tcache
@@ -850,12 +863,17 @@ static void realloc_free(struct la_arena *av, la_chunk *p, size_t size)
  * the new chunk from the tcache (as malloc would) reuses the small holes that
  * the tcache keeps apart, and the growing blocks then run into in-use
  * neighbours sooner (realloc_grow copied 2.5 x the bytes glibc copies; glibc
- * itself does so with tcache_count=0).  When the new chunk is the one right
- * after p (top grew in place), p just extends into it: no copy.  Returns NULL
- * (p intact) when av has no memory. */
+ * itself does so with tcache_count=0).  Unlike glibc, the new chunk is asked
+ * for with REALLOC_SLACK on top (not when that would reach the mmap
+ * threshold, and not when av cannot give it: then nb exactly).  When the new
+ * chunk is the one right after p (top grew in place), p just extends into
+ * it: no copy.  Returns NULL (p intact) when av has no memory. */
 static void *realloc_move(struct la_arena *av, la_chunk *p, size_t oldsize, size_t nb, size_t *newsizep)
 {
-    void *m = la_int_malloc(av, nb);
+    size_t want = nb + REALLOC_SLACK(nb);
+    void *m = NULL;
+    if (want < la_dbg.tunables.mmap_threshold) m = la_int_malloc(av, want);
+    if (!m) m = la_int_malloc(av, nb);
     if (!m) return NULL;
     la_chunk *np = mem2ck(m);
     if (np == ck_at(p, oldsize) && !(np->size & LA_IS_MMAPPED)) {
@@ -870,6 +888,9 @@ static void *realloc_move(struct la_arena *av, la_chunk *p, size_t oldsize, size
 
 /* Resize chunk p (oldsize, not mmapped) to nb: in place when the next chunk
  * (top or a free chunk) has room, else by moving it within av (realloc_move).
+ * A chunk that already has room keeps a tail of up to REALLOC_SLACK(nb) (the
+ * slack of an earlier move, or a small shrink); a larger tail, and what is
+ * left of a free next chunk grown into, is split off and freed as in glibc.
  * Returns the user pointer, or NULL when av is out of memory (p intact). */
 void *la_int_realloc(struct la_arena *av, la_chunk *p, size_t oldsize, size_t nb)
 {
@@ -899,7 +920,7 @@ void *la_int_realloc(struct la_arena *av, la_chunk *p, size_t oldsize, size_t nb
         }
     }
     size_t rsize = newsize - nb;
-    if (rsize < LA_MINSIZE) {
+    if (rsize < LA_MINSIZE || (newsize == oldsize && rsize <= REALLOC_SLACK(nb))) {
         p->size = newsize | (p->size & LA_PREV_INUSE) | abit;
         ck_set_inuse_at(p, newsize);
     } else {

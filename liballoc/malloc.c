@@ -47,8 +47,11 @@
  * that chunk is the one right after, when top grew); the old chunk and any
  * tail cut off go where glibc's _int_free puts them (the tcache when the bin
  * has room, else the arena).  Where blocks land decides how often a growing
- * block must move again, so this order is kept exactly.  Only when the arena
- * is out of memory does realloc fall back to malloc (another arena), copy, free.
+ * block must move again, so this order is kept.  Unlike glibc, a block that
+ * moves gets half its size again as slack, and a tail up to that slack is
+ * kept rather than split off, so a growing block moves O(log n) times.  Only
+ * when the arena is out of memory does realloc fall back to malloc (another
+ * arena), copy, free.
  *
  * Tracing (trace.c, LIBALLOC_OPTIONS trace/history/sites/step).  The options
  * set the inline limits to 0, so every call reaches a slow path here; each

@@ -728,6 +728,37 @@ START_TEST(realloc_tail_to_tcache)
 }
 END_TEST
 
+/* liballoc (not glibc): a block that must move gets half its new chunk size again as
+ * slack; growing within it, or shrinking by at most a third, keeps the block whole and
+ * in place; a shrink by more splits the tail off as glibc does. */
+START_TEST(realloc_move_slack)
+{
+    void *p = liballoc_malloc(2000), *n = liballoc_malloc(100), *g = liballoc_malloc(16);
+    ck_assert_ptr_nonnull(n);
+    ck_assert_ptr_nonnull(g);
+    t_fill(p, 2000, 31);
+    void *q = liballoc_realloc(p, 3000);          /* n is in use: it moves */
+    ck_assert_ptr_ne(q, p);
+    size_t nb = la_request2size(3000), cs = t_csize(q);
+    ck_assert_uint_eq(cs, nb + ((nb / 2) & ~(size_t)15));
+    ck_assert(t_check(q, 2000, 31));
+    void *r = liballoc_realloc(q, cs - LA_SIZE_SZ);   /* all of the slack: in place */
+    ck_assert_ptr_eq(r, q);
+    ck_assert_uint_eq(t_csize(r), cs);
+    r = liballoc_realloc(r, 3000);                /* back down within the slack: kept */
+    ck_assert_ptr_eq(r, q);
+    ck_assert_uint_eq(t_csize(r), cs);
+    r = liballoc_realloc(r, 1000);                /* shrink by more than a third: split */
+    ck_assert_ptr_eq(r, q);
+    ck_assert_uint_eq(t_csize(r), la_request2size(1000));
+    ck_assert(t_check(r, 1000, 31));
+    ck_assert_int_eq(liballoc_check_heap(), 0);
+    liballoc_free(r);
+    liballoc_free(n);
+    liballoc_free(g);
+}
+END_TEST
+
 /* glibc: when the neighbour is in use the block moves; the content is copied and the
  * old chunk freed. Mmapped blocks keep their content when they grow (mremap). */
 START_TEST(realloc_by_copy)
@@ -1541,6 +1572,7 @@ static Suite *suite_mechanisms(void)
     tcase_add_test(tc, realloc_by_copy);
     tcase_add_test(tc, realloc_move_like_glibc);
     tcase_add_test(tc, realloc_tail_to_tcache);
+    tcase_add_test(tc, realloc_move_slack);
     tcase_add_test(tc, aligned_family);
     tcase_add_test(tc, aligned_then_realloc);
     suite_add_tcase(s, tc);
