@@ -25,7 +25,7 @@
  * from free runs without a stack frame (la_int_free_sized), unlink is inline in
  * its hot callers, the binmap search takes the lowest marked bin of a word with
  * one ctz.  realloc (la_int_realloc) grows in place into top or a free next
- * chunk as glibc's _int_realloc does; a block that must move gets half its new
+ * chunk as glibc's _int_realloc does; a block that must move gets its new
  * size again as slack (geometric growth, as a vector does), which a later
  * growth uses in place, so a block growing by small steps is copied O(log n)
  * times instead of at nearly every neighbour it runs into.
@@ -846,15 +846,17 @@ static void realloc_free(struct la_arena *av, la_chunk *p, size_t size)
     la_int_free(av, p, 1);
 }
 
-/* Slack given to a block that realloc moves: half the new chunk size again
- * (rounded down to the alignment).  A block of chunk size nb + slack that is
- * resized to nb or more (but at most that chunk) keeps its tail.  With 1/2,
- * realloc_grow (8 buffers growing side by side by 1..256 bytes up to 512 KiB)
- * moves 21.5k times instead of 47.3k and copies 2.0 GB instead of 3.8 GB
- * (glibc: 47.3k, 3.8 GB), and its peak RSS drops 15.1 -> 14.0 MiB (glibc 11.2);
- * a slack of nb copied more (7.5 GB: the larger blocks hit the mmap threshold
- * cap and landed worse) and nb/4 saved nothing (3.8 GB). */
-#define REALLOC_SLACK(nb) (((nb) >> 1) & ~(size_t)LA_ALIGN_MASK)
+/* Slack given to a block that realloc moves: as much again as its new chunk
+ * size (a vector's doubling), capped just below the mmap threshold so that
+ * the block stays in the heap.  A chunk resized to more than half of itself
+ * keeps its tail (la_int_realloc).  realloc_grow (8 buffers growing side by
+ * side by 1..256 bytes up to 512 KiB; moves / GB copied / peak RSS):
+ *   glibc, and liballoc without slack   47.3k / 3.8 / 11.2-15.1 MiB
+ *   nb/2, no slack at the cap            21.5k / 2.0 / 14.0 MiB
+ *   nb/2, capped                         21.1k / 1.5 /  9.4 MiB
+ *   nb, capped (this)                    15.3k / 1.0 /  9.0 MiB
+ * (without the cap the large blocks got no slack and landed worse). */
+#define REALLOC_SLACK(nb) (nb)
 
 /* Grow p by moving it, still under the lock, as glibc's _int_realloc does:
  * the new chunk comes from the arena (la_int_malloc), never from the tcache,
@@ -864,15 +866,16 @@ static void realloc_free(struct la_arena *av, la_chunk *p, size_t size)
  * the tcache keeps apart, and the growing blocks then run into in-use
  * neighbours sooner (realloc_grow copied 2.5 x the bytes glibc copies; glibc
  * itself does so with tcache_count=0).  Unlike glibc, the new chunk is asked
- * for with REALLOC_SLACK on top (not when that would reach the mmap
- * threshold, and not when av cannot give it: then nb exactly).  When the new
+ * for with REALLOC_SLACK on top (up to just below the mmap threshold; nb
+ * exactly when av cannot give that).  When the new
  * chunk is the one right after p (top grew in place), p just extends into
  * it: no copy.  Returns NULL (p intact) when av has no memory. */
 static void *realloc_move(struct la_arena *av, la_chunk *p, size_t oldsize, size_t nb, size_t *newsizep)
 {
-    size_t want = nb + REALLOC_SLACK(nb);
+    size_t want = nb + REALLOC_SLACK(nb), cap = la_dbg.tunables.mmap_threshold;
     void *m = NULL;
-    if (want < la_dbg.tunables.mmap_threshold) m = la_int_malloc(av, want);
+    if (want >= cap) want = cap > nb + LA_MINSIZE ? (cap - LA_MINSIZE) & ~(size_t)LA_ALIGN_MASK : nb;
+    if (want > nb) m = la_int_malloc(av, want);
     if (!m) m = la_int_malloc(av, nb);
     if (!m) return NULL;
     la_chunk *np = mem2ck(m);
@@ -888,8 +891,8 @@ static void *realloc_move(struct la_arena *av, la_chunk *p, size_t oldsize, size
 
 /* Resize chunk p (oldsize, not mmapped) to nb: in place when the next chunk
  * (top or a free chunk) has room, else by moving it within av (realloc_move).
- * A chunk that already has room keeps a tail of up to REALLOC_SLACK(nb) (the
- * slack of an earlier move, or a small shrink); a larger tail, and what is
+ * A chunk that already has room keeps a tail smaller than nb (the slack of
+ * an earlier move, or a shrink to more than half); a larger tail, and what is
  * left of a free next chunk grown into, is split off and freed as in glibc.
  * Returns the user pointer, or NULL when av is out of memory (p intact). */
 void *la_int_realloc(struct la_arena *av, la_chunk *p, size_t oldsize, size_t nb)
@@ -920,7 +923,7 @@ void *la_int_realloc(struct la_arena *av, la_chunk *p, size_t oldsize, size_t nb
         }
     }
     size_t rsize = newsize - nb;
-    if (rsize < LA_MINSIZE || (newsize == oldsize && rsize <= REALLOC_SLACK(nb))) {
+    if (rsize < LA_MINSIZE || (newsize == oldsize && rsize < nb)) {
         p->size = newsize | (p->size & LA_PREV_INUSE) | abit;
         ck_set_inuse_at(p, newsize);
     } else {

@@ -48,8 +48,9 @@
  * tail cut off go where glibc's _int_free puts them (the tcache when the bin
  * has room, else the arena).  Where blocks land decides how often a growing
  * block must move again, so this order is kept.  Unlike glibc, a block that
- * moves gets half its size again as slack, and a tail up to that slack is
- * kept rather than split off, so a growing block moves O(log n) times.  Only
+ * moves gets its size again as slack (up to just below the mmap threshold),
+ * and a tail smaller than what stays is kept rather than split off, so a
+ * growing block moves O(log n) times.  Only
  * when the arena is out of memory does realloc fall back to malloc (another
  * arena), copy, free.
  *

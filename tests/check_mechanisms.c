@@ -728,9 +728,9 @@ START_TEST(realloc_tail_to_tcache)
 }
 END_TEST
 
-/* liballoc (not glibc): a block that must move gets half its new chunk size again as
- * slack; growing within it, or shrinking by at most a third, keeps the block whole and
- * in place; a shrink by more splits the tail off as glibc does. */
+/* liballoc (not glibc): a block that must move gets its new chunk size again as
+ * slack; growing within it, or shrinking to more than half, keeps the block whole and
+ * in place; a shrink to half or less splits the tail off as glibc does. */
 START_TEST(realloc_move_slack)
 {
     void *p = liballoc_malloc(2000), *n = liballoc_malloc(100), *g = liballoc_malloc(16);
@@ -740,15 +740,18 @@ START_TEST(realloc_move_slack)
     void *q = liballoc_realloc(p, 3000);          /* n is in use: it moves */
     ck_assert_ptr_ne(q, p);
     size_t nb = la_request2size(3000), cs = t_csize(q);
-    ck_assert_uint_eq(cs, nb + ((nb / 2) & ~(size_t)15));
+    ck_assert_uint_eq(cs, 2 * nb);
     ck_assert(t_check(q, 2000, 31));
     void *r = liballoc_realloc(q, cs - LA_SIZE_SZ);   /* all of the slack: in place */
     ck_assert_ptr_eq(r, q);
     ck_assert_uint_eq(t_csize(r), cs);
-    r = liballoc_realloc(r, 3000);                /* back down within the slack: kept */
+    r = liballoc_realloc(r, 3100);                /* down to more than half: kept */
     ck_assert_ptr_eq(r, q);
     ck_assert_uint_eq(t_csize(r), cs);
-    r = liballoc_realloc(r, 1000);                /* shrink by more than a third: split */
+    r = liballoc_realloc(r, cs / 2 - LA_SIZE_SZ); /* to half: split */
+    ck_assert_ptr_eq(r, q);
+    ck_assert_uint_eq(t_csize(r), cs / 2);
+    r = liballoc_realloc(r, 1000);                /* and again: split */
     ck_assert_ptr_eq(r, q);
     ck_assert_uint_eq(t_csize(r), la_request2size(1000));
     ck_assert(t_check(r, 1000, 31));
