@@ -25,10 +25,11 @@
  * from free runs without a stack frame (la_int_free_sized), unlink is inline in
  * its hot callers, the binmap search takes the lowest marked bin of a word with
  * one ctz.  realloc (la_int_realloc) grows in place into top or a free next
- * chunk as glibc's _int_realloc does; a block that must move gets its new
- * size again as slack (geometric growth, as a vector does), which a later
- * growth uses in place, so a block growing by small steps is copied O(log n)
- * times instead of at nearly every neighbour it runs into.
+ * chunk as glibc's _int_realloc does; a block that must move (or grows into
+ * top) gets its new size again as slack (geometric growth, as a vector
+ * does), which a later growth uses in place (la_realloc returns without the
+ * lock then), so a block growing by small steps is copied O(log n) times
+ * instead of at nearly every neighbour it runs into.
  */
 #include <sys/mman.h>
 
@@ -907,9 +908,12 @@ void *la_int_realloc(struct la_arena *av, la_chunk *p, size_t oldsize, size_t nb
         size_t nextsize = ck_size(next);
         if (next == av->top) {
             if (oldsize + nextsize >= nb + LA_MINSIZE) {
-                p->size = nb | (p->size & LA_PREV_INUSE) | abit;
-                la_chunk *t = ck_at(p, nb);
-                t->size = (oldsize + nextsize - nb) | LA_PREV_INUSE;
+                /* with the slack a move would get, when top has it */
+                size_t want = nb + REALLOC_SLACK(nb);
+                if (want <= nb || oldsize + nextsize < want + LA_MINSIZE) want = nb;
+                p->size = want | (p->size & LA_PREV_INUSE) | abit;
+                la_chunk *t = ck_at(p, want);
+                t->size = (oldsize + nextsize - want) | LA_PREV_INUSE;
                 av->top = t;
                 return ck2mem(p);
             }

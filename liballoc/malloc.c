@@ -48,9 +48,11 @@
  * tail cut off go where glibc's _int_free puts them (the tcache when the bin
  * has room, else the arena).  Where blocks land decides how often a growing
  * block must move again, so this order is kept.  Unlike glibc, a block that
- * moves gets its size again as slack (up to just below the mmap threshold),
- * and a tail smaller than what stays is kept rather than split off, so a
- * growing block moves O(log n) times.  Only
+ * moves or grows into top gets its size again as slack (up to just below the
+ * mmap threshold), and a tail smaller than what stays is kept rather than
+ * split off, so a growing block moves O(log n) times; a realloc that finds
+ * its chunk already big enough (and not twice too big) returns at once,
+ * without the arena lock.  Only
  * when the arena is out of memory does realloc fall back to malloc (another
  * arena), copy, free.
  *
@@ -566,6 +568,17 @@ void *la_realloc(void *mem, size_t n)
     }
 
     struct la_arena *av = la_arena_of(p);
+    if (oldsize >= nb && oldsize - nb < nb) {
+        /* The chunk stays as it is (la_int_realloc keeps a tail smaller than
+         * what stays: the slack of an earlier move): nothing to change, so
+         * no lock; the check la_int_realloc makes first, made here too.  The
+         * next chunk's header may be changing under another thread's lock,
+         * but any value it passes through is a valid size. */
+        la_chunk *next = ck_at(p, oldsize);
+        if (la_unlikely(next->size <= LA_CHUNK_HDR || ck_size(next) >= av->system_mem))
+            la_fatal("realloc(): invalid next size", mem, p->size);
+        return mem;
+    }
     la_lock(&av->lock);
     void *r = la_int_realloc(av, p, oldsize, nb);
     la_arena_unlock(av);

@@ -762,6 +762,28 @@ START_TEST(realloc_move_slack)
 }
 END_TEST
 
+/* liballoc (not glibc): a block growing into top takes the same slack when top has
+ * it, and a realloc that fits then changes nothing. */
+START_TEST(realloc_top_slack)
+{
+    void *p = liballoc_malloc(1100);
+    struct la_arena *a = t_main_arena();
+    ck_assert_ptr_eq(t_next_chunk(t_chunk(p)), a->top);
+    t_fill(p, 1100, 33);
+    void *q = liballoc_realloc(p, 3000);
+    ck_assert_ptr_eq(q, p);
+    size_t cs = t_csize(q);
+    ck_assert_uint_eq(cs, 2 * la_request2size(3000));
+    ck_assert_ptr_eq(t_next_chunk(t_chunk(q)), a->top);
+    void *top = a->top;
+    ck_assert_ptr_eq(liballoc_realloc(q, cs - LA_SIZE_SZ), q);
+    ck_assert_uint_eq(t_csize(q), cs);
+    ck_assert_ptr_eq(a->top, top);                /* top untouched */
+    ck_assert(t_check(q, 1100, 33));
+    ck_assert_int_eq(liballoc_check_heap(), 0);
+}
+END_TEST
+
 /* glibc: when the neighbour is in use the block moves; the content is copied and the
  * old chunk freed. Mmapped blocks keep their content when they grow (mremap). */
 START_TEST(realloc_by_copy)
@@ -1576,6 +1598,7 @@ static Suite *suite_mechanisms(void)
     tcase_add_test(tc, realloc_move_like_glibc);
     tcase_add_test(tc, realloc_tail_to_tcache);
     tcase_add_test(tc, realloc_move_slack);
+    tcase_add_test(tc, realloc_top_slack);
     tcase_add_test(tc, aligned_family);
     tcase_add_test(tc, aligned_then_realloc);
     suite_add_tcase(s, tc);
