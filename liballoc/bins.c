@@ -27,8 +27,8 @@
  * one ctz.  realloc (la_int_realloc) grows in place into top or a free next
  * chunk as glibc's _int_realloc does; a block that must move (or grows into
  * top) gets its new size again as slack (geometric growth, as a vector
- * does), which a later growth uses in place (la_realloc returns without the
- * lock then), so a block growing by small steps is copied O(log n) times
+ * does), which a later growth uses in place (la_realloc only checks the
+ * next chunk's size then), so a block growing by small steps is copied O(log n) times
  * instead of at nearly every neighbour it runs into.
  */
 #include <sys/mman.h>

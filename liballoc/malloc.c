@@ -51,8 +51,8 @@
  * moves or grows into top gets its size again as slack (up to just below the
  * mmap threshold), and a tail smaller than what stays is kept rather than
  * split off, so a growing block moves O(log n) times; a realloc that finds
- * its chunk already big enough (and not twice too big) returns at once,
- * without the arena lock.  Only
+ * its chunk already big enough (and not twice too big) only checks the next
+ * chunk's size under the lock and returns.  Only
  * when the arena is out of memory does realloc fall back to malloc (another
  * arena), copy, free.
  *
@@ -568,18 +568,19 @@ void *la_realloc(void *mem, size_t n)
     }
 
     struct la_arena *av = la_arena_of(p);
+    la_lock(&av->lock);
     if (oldsize >= nb && oldsize - nb < nb) {
         /* The chunk stays as it is (la_int_realloc keeps a tail smaller than
-         * what stays: the slack of an earlier move): nothing to change, so
-         * no lock; the check la_int_realloc makes first, made here too.  The
-         * next chunk's header may be changing under another thread's lock,
-         * but any value it passes through is a valid size. */
+         * what stays: the slack of an earlier move): only the check
+         * la_int_realloc makes first.  Under the lock: the next chunk may be
+         * top, which another thread may be growing (its size can then pass
+         * system_mem for a moment). */
         la_chunk *next = ck_at(p, oldsize);
         if (la_unlikely(next->size <= LA_CHUNK_HDR || ck_size(next) >= av->system_mem))
-            la_fatal("realloc(): invalid next size", mem, p->size);
+            la_fatal_arena(av, "realloc(): invalid next size", mem, p->size);
+        la_arena_unlock(av);
         return mem;
     }
-    la_lock(&av->lock);
     void *r = la_int_realloc(av, p, oldsize, nb);
     la_arena_unlock(av);
     if (r) return r;
