@@ -48,8 +48,8 @@
  * tail cut off go where glibc's _int_free puts them (the tcache when the bin
  * has room, else the arena).  Where blocks land decides how often a growing
  * block must move again, so this order is kept.  Unlike glibc, a block that
- * moves or grows into top gets its size again as slack (up to just below the
- * mmap threshold), and a tail smaller than what stays is kept rather than
+ * moves or grows into top gets slack (its old size, at most its new size
+ * again; below the mmap threshold), and a tail smaller than what stays is kept rather than
  * split off, so a growing block moves O(log n) times; a realloc that finds
  * its chunk already big enough (and not twice too big) only checks the next
  * chunk's size under the lock and returns.  Only

@@ -728,19 +728,25 @@ START_TEST(realloc_tail_to_tcache)
 }
 END_TEST
 
-/* liballoc (not glibc): a block that must move gets its new chunk size again as
- * slack; growing within it, or shrinking to more than half, keeps the block whole and
- * in place; a shrink to half or less splits the tail off as glibc does. */
+/* liballoc (not glibc): a block that must move gets slack, as much as its old chunk
+ * size (at most its new size again); growing within it, or shrinking to more than
+ * half, keeps the block whole and in place; a shrink to half or less splits the tail
+ * off as glibc does. */
 START_TEST(realloc_move_slack)
 {
     void *p = liballoc_malloc(2000), *n = liballoc_malloc(100), *g = liballoc_malloc(16);
     ck_assert_ptr_nonnull(n);
     ck_assert_ptr_nonnull(g);
     t_fill(p, 2000, 31);
+    size_t old = t_csize(p);
     void *q = liballoc_realloc(p, 3000);          /* n is in use: it moves */
     ck_assert_ptr_ne(q, p);
     size_t nb = la_request2size(3000), cs = t_csize(q);
-    ck_assert_uint_eq(cs, 2 * nb);
+    ck_assert_uint_eq(cs, nb + old);              /* old < nb */
+    void *big = liballoc_realloc(n, 20000);       /* 112 -> 20016: slack 112 only */
+    ck_assert_ptr_nonnull(big);
+    ck_assert_uint_eq(t_csize(big), la_request2size(20000) + la_request2size(100));
+    n = big;
     ck_assert(t_check(q, 2000, 31));
     void *r = liballoc_realloc(q, cs - LA_SIZE_SZ);   /* all of the slack: in place */
     ck_assert_ptr_eq(r, q);
@@ -773,7 +779,7 @@ START_TEST(realloc_top_slack)
     void *q = liballoc_realloc(p, 3000);
     ck_assert_ptr_eq(q, p);
     size_t cs = t_csize(q);
-    ck_assert_uint_eq(cs, 2 * la_request2size(3000));
+    ck_assert_uint_eq(cs, la_request2size(3000) + la_request2size(1100));
     ck_assert_ptr_eq(t_next_chunk(t_chunk(q)), a->top);
     void *top = a->top;
     ck_assert_ptr_eq(liballoc_realloc(q, cs - LA_SIZE_SZ), q);
