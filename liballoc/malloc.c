@@ -47,8 +47,14 @@
  * that chunk is the one right after, when top grew); the old chunk and any
  * tail cut off go where glibc's _int_free puts them (the tcache when the bin
  * has room, else the arena).  Where blocks land decides how often a growing
- * block must move again, so this order is kept exactly.  Only when the arena
- * is out of memory does realloc fall back to malloc (another arena), copy, free.
+ * block must move again, so this order is kept.  Unlike glibc, a block that
+ * moves or grows into top gets slack (its old size, at most its new size
+ * again; below the mmap threshold), and a tail smaller than what stays is kept rather than
+ * split off, so a growing block moves O(log n) times; a realloc that finds
+ * its chunk already big enough (and not twice too big) only checks the next
+ * chunk's size under the lock and returns.  Only
+ * when the arena is out of memory does realloc fall back to malloc (another
+ * arena), copy, free.
  *
  * Tracing (trace.c, LIBALLOC_OPTIONS trace/history/sites/step).  The options
  * set the inline limits to 0, so every call reaches a slow path here; each
@@ -567,6 +573,18 @@ void *la_realloc(void *mem, size_t n)
 
     struct la_arena *av = la_arena_of(p);
     la_lock(&av->lock);
+    if (oldsize >= nb && oldsize - nb < nb) {
+        /* The chunk stays as it is (la_int_realloc keeps a tail smaller than
+         * what stays: the slack of an earlier move): only the check
+         * la_int_realloc makes first.  Under the lock: the next chunk may be
+         * top, which another thread may be growing (its size can then pass
+         * system_mem for a moment). */
+        la_chunk *next = ck_at(p, oldsize);
+        if (la_unlikely(next->size <= LA_CHUNK_HDR || ck_size(next) >= av->system_mem))
+            la_fatal_arena(av, "realloc(): invalid next size", mem, p->size);
+        la_arena_unlock(av);
+        return mem;
+    }
     void *r = la_int_realloc(av, p, oldsize, nb);
     la_arena_unlock(av);
     if (r) return r;

@@ -728,6 +728,68 @@ START_TEST(realloc_tail_to_tcache)
 }
 END_TEST
 
+/* liballoc (not glibc): a block that must move gets slack, as much as its old chunk
+ * size (at most its new size again); growing within it, or shrinking to more than
+ * half, keeps the block whole and in place; a shrink to half or less splits the tail
+ * off as glibc does. */
+START_TEST(realloc_move_slack)
+{
+    void *p = liballoc_malloc(2000), *n = liballoc_malloc(100), *g = liballoc_malloc(16);
+    ck_assert_ptr_nonnull(n);
+    ck_assert_ptr_nonnull(g);
+    t_fill(p, 2000, 31);
+    size_t old = t_csize(p);
+    void *q = liballoc_realloc(p, 3000);          /* n is in use: it moves */
+    ck_assert_ptr_ne(q, p);
+    size_t nb = la_request2size(3000), cs = t_csize(q);
+    ck_assert_uint_eq(cs, nb + old);              /* old < nb */
+    void *big = liballoc_realloc(n, 20000);       /* 112 -> 20016: slack 112 only */
+    ck_assert_ptr_nonnull(big);
+    ck_assert_uint_eq(t_csize(big), la_request2size(20000) + la_request2size(100));
+    n = big;
+    ck_assert(t_check(q, 2000, 31));
+    void *r = liballoc_realloc(q, cs - LA_SIZE_SZ);   /* all of the slack: in place */
+    ck_assert_ptr_eq(r, q);
+    ck_assert_uint_eq(t_csize(r), cs);
+    r = liballoc_realloc(r, 3100);                /* down to more than half: kept */
+    ck_assert_ptr_eq(r, q);
+    ck_assert_uint_eq(t_csize(r), cs);
+    r = liballoc_realloc(r, cs / 2 - LA_SIZE_SZ); /* to half: split */
+    ck_assert_ptr_eq(r, q);
+    ck_assert_uint_eq(t_csize(r), cs / 2);
+    r = liballoc_realloc(r, 1000);                /* and again: split */
+    ck_assert_ptr_eq(r, q);
+    ck_assert_uint_eq(t_csize(r), la_request2size(1000));
+    ck_assert(t_check(r, 1000, 31));
+    ck_assert_int_eq(liballoc_check_heap(), 0);
+    liballoc_free(r);
+    liballoc_free(n);
+    liballoc_free(g);
+}
+END_TEST
+
+/* liballoc (not glibc): a block growing into top takes the same slack when top has
+ * it, and a realloc that fits then changes nothing. */
+START_TEST(realloc_top_slack)
+{
+    void *p = liballoc_malloc(1100);
+    struct la_arena *a = t_main_arena();
+    ck_assert_ptr_eq(t_next_chunk(t_chunk(p)), a->top);
+    t_fill(p, 1100, 33);
+    void *q = liballoc_realloc(p, 3000);
+    ck_assert_ptr_eq(q, p);
+    size_t cs = t_csize(q);
+    ck_assert_uint_eq(cs, la_request2size(3000) + la_request2size(1100));
+    ck_assert_ptr_eq(t_next_chunk(t_chunk(q)), a->top);
+    void *top = a->top;
+    ck_assert_ptr_eq(liballoc_realloc(q, cs - LA_SIZE_SZ), q);
+    ck_assert_uint_eq(t_csize(q), cs);
+    ck_assert_ptr_eq(a->top, top);                /* top untouched */
+    ck_assert(t_check(q, 1100, 33));
+    ck_assert_int_eq(liballoc_check_heap(), 0);
+}
+END_TEST
+
 /* glibc: when the neighbour is in use the block moves; the content is copied and the
  * old chunk freed. Mmapped blocks keep their content when they grow (mremap). */
 START_TEST(realloc_by_copy)
@@ -1715,6 +1777,8 @@ static Suite *suite_mechanisms(void)
     tcase_add_test(tc, realloc_by_copy);
     tcase_add_test(tc, realloc_move_like_glibc);
     tcase_add_test(tc, realloc_tail_to_tcache);
+    tcase_add_test(tc, realloc_move_slack);
+    tcase_add_test(tc, realloc_top_slack);
     tcase_add_test(tc, aligned_family);
     tcase_add_test(tc, aligned_then_realloc);
     suite_add_tcase(s, tc);

@@ -564,6 +564,16 @@ static void a_realloc_invalid_next(void)    /* glibc */
     liballoc_realloc(a, 0x600);
 }
 
+/* the same when the block already fits (liballoc keeps it without the lock) */
+static void a_realloc_invalid_next_fits(void)
+{
+    char *a = M(0x4f8), *b = M(0x4f8);
+    M(0x18);
+    t_chunk(b)->size = 0x8;
+    expect("realloc", "realloc(): invalid next size", a, 0x500);
+    liballoc_realloc(a, 0x400);
+}
+
 /* LIBALLOC_OPTIONS=check=1: the heap is checked on every call */
 static void a_check_option(void)
 {
@@ -750,6 +760,7 @@ static const struct row rows[] = {
     { "free of top", NULL, a_free_top, 0 },
     { "free with size 0", NULL, a_invalid_size, 0 },
     { "realloc with a bad next size", NO_TCACHE, a_realloc_invalid_next, 0 },
+    { "realloc that fits, with a bad next size", NO_TCACHE, a_realloc_invalid_next_fits, 0 },
     { "LIBALLOC_OPTIONS check=1 finds a broken bin", "check=1", a_check_option, 0 },
     /* legal use */
     { "legal: tcache key copied into user data", NULL, n_tcache_key_copy, 1 },
