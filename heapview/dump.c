@@ -46,6 +46,8 @@ static void text_chunk(FILE *f, const struct hv_snapshot *s, const struct hv_chu
     char fl[64], where[96] = "";
     if (c->bin == HV_BIN_TCACHE)
         snprintf(where, sizeof where, "tcache[%u] thread %llu", c->bin_index, X(tid_of(s, c)));
+    else if (c->bin == HV_BIN_REMOTE)
+        snprintf(where, sizeof where, "remote (not yet back in its arena)");
     else if (c->bin != HV_BIN_NONE)
         snprintf(where, sizeof where, "%s[%u]", hv_bin_name(c->bin), c->bin_index);
     fprintf(f, "  0x%012llx  user 0x%012llx  size 0x%-8llx %-7s %-28s %s%s%s%s\n", X(c->addr),
