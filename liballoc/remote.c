@@ -99,10 +99,15 @@ void la_remote_drain_slow(struct la_arena *av, struct la_tcache *tc)
     while (c) {
         remote_entry_ok(av, c);
         if (la_unlikely(n++ >= limit)) la_fatal_arena_ns(av, REMOTE_CORRUPT, ck2mem(c));
-        if (la_unlikely((uint64_t)(uintptr_t)c->bk != key)) la_fatal_arena(av, REMOTE_CORRUPT, ck2mem(c), c->size);
+        /* The chunks were last written by the freeing thread: each read here
+         * misses.  Start the next chunk's and this chunk's neighbour's lines
+         * together (a prefetch reads nothing it may not: it cannot fault). */
         la_chunk *next = remote_next(c);
-        /* ownership: the chunk's arena bit must name av, as free's owner check demands */
         size_t sf = c->size;
+        __builtin_prefetch(next);
+        __builtin_prefetch(ck_at(c, la_chunksize(sf)));
+        if (la_unlikely((uint64_t)(uintptr_t)c->bk != key)) la_fatal_arena(av, REMOTE_CORRUPT, ck2mem(c), sf);
+        /* ownership: the chunk's arena bit must name av, as free's owner check demands */
         if (la_unlikely((sf & (LA_NON_MAIN_ARENA | LA_IS_MMAPPED)) != abit))
             la_fatal_arena(av, "free(): invalid pointer", ck2mem(c), sf);
         size_t size = la_chunksize(sf), idx = la_tcache_index(size);
