@@ -244,8 +244,10 @@ struct la_arena *la_arena_lock_mine(void)
      * 3.2-4.0 MiB; waiting for the lock as glibc does: 2.4 MiB, glibc
      * 2.1-2.5 MiB).  The price is lock traffic when both threads run at
      * once (prodcons 0.6 s instead of 0.2 s, glibc 0.8 s; the same 0.23-0.28 s
-     * when they take turns), which malloc.c remote_free keeps down by
-     * returning remote frees in batches. */
+     * when they take turns).  Remote frees no longer take this lock: they
+     * are pushed onto the arena's lock-free remote-free list (remote.c), so
+     * the holder here is another thread attached to this arena, or a
+     * statistics or trim call. */
     if (la_g.multi_threaded && __atomic_load_n(&av->nthreads, __ATOMIC_RELAXED) > 1) {
         struct la_arena *other = arena_move(av);
         if (other) {

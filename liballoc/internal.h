@@ -18,6 +18,9 @@
  *   tcache     struct la_tcache: per-thread, lock-free cache of recently freed
  *              small chunks (singly linked, safe-linked next pointers).
  *   fastbin    per-arena LIFO of small chunks that stay "in use" for coalescing.
+ *   remote-free list  per-arena lock-free LIFO (la_arena.remote) of chunks that
+ *              threads of other arenas freed; pushed by CAS, taken by exchange
+ *              under the arena lock (remote.c).
  *   nb         a normalised request: a chunk size (la_request2size).
  *   registry   the tcache list, the mmapped chunk table, the arena list and
  *              liballoc's metadata pages, protected by liballoc_debug.registry_lock.
