@@ -1019,6 +1019,47 @@ START_TEST(remote_free_list_used_and_drained)
 }
 END_TEST
 
+/* liballoc_check_heap validates a pending list before freeing anything from
+ * it: a member whose mark was overwritten (a write after free) is reported,
+ * with its address, and the list is not followed further */
+START_TEST(remote_free_list_check_heap_reports)
+{
+    liballoc_free(liballoc_malloc(1));
+    struct rl_owner o;
+    memset(&o, 0, sizeof o);
+    ck_assert_int_eq(pipe(o.go), 0);
+    ck_assert_int_eq(pipe(o.done), 0);
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, rl_owner_fn, &o), 0);
+    rl_wait(o.done[0]);
+    struct la_arena *av = ((struct la_segment *)la_heap_of((uintptr_t)o.p[0]))->arena;
+    for (int i = 0; i < 8; i++) liballoc_free(o.p[i]);
+    ck_assert_ptr_nonnull(av->remote);
+    ((uint64_t *)o.p[3])[1] = 0;                /* the mark (bk word) */
+    int fd[2];
+    ck_assert_int_eq(pipe(fd), 0);
+    int saved = dup(2);
+    dup2(fd[1], 2);
+    int r = liballoc_check_heap();
+    dup2(saved, 2);
+    close(saved);
+    close(fd[1]);
+    char msg[512], want[200];
+    ssize_t n = read(fd[0], msg, sizeof msg - 1);
+    msg[n > 0 ? n : 0] = 0;
+    close(fd[0]);
+    ck_assert_int_eq(r, -1);
+    snprintf(want, sizeof want, "liballoc: check_heap: remote-free chunk without its mark at %#lx (arena %u)\n",
+             (unsigned long)t_chunk(o.p[3]), av->index);
+    ck_assert_str_eq(msg, want);
+    ck_assert_ptr_null(av->remote);             /* taken: the bad list is not drained later */
+    rl_post(o.go[1]);
+    rl_wait(o.done[0]);
+    rl_post(o.go[1]);
+    pthread_join(t, NULL);
+}
+END_TEST
+
 /* liballoc_check_heap takes a pending list, validates it and frees it into the bins */
 START_TEST(remote_free_list_check_heap_drains)
 {
@@ -1661,6 +1702,7 @@ static Suite *suite_mechanisms(void)
     tcase_add_test(tc, arena_per_thread);
     tcase_add_test(tc, remote_free_list_used_and_drained);
     tcase_add_test(tc, remote_free_list_check_heap_drains);
+    tcase_add_test(tc, remote_free_list_check_heap_reports);
     tcase_add_test(tc, arena_heaps_grow_and_shrink);
     tcase_add_test(tc, arena_limit_default);
     tcase_add_test(tc, arena_limit_option);
