@@ -128,7 +128,7 @@ void hv_dump_text(FILE *f, const struct hv_snapshot *s)
             const struct hv_bin *b = &t->bins[i];
             if (b->count == 0 && b->declared == 0 && !b->truncated)
                 continue;
-            fprintf(f, "  0x%llx [%3u]: ", X(b->size_lo), b->declared);
+            fprintf(f, "  0x%llx [%3u/%u]: ", X(b->size_lo), b->declared, b->limit);
             text_chain(f, s, b);
         }
     }
@@ -143,9 +143,9 @@ void hv_dump_text(FILE *f, const struct hv_snapshot *s)
     fprintf(f, "tcache: %llu chunks, %llu bytes; remote-free lists: %llu chunks, %llu bytes; %llu chunks in all\n",
             X(T->tcache_chunks), X(T->tcache_bytes), X(T->remote_chunks), X(T->remote_bytes), X(T->nchunks));
     const struct la_tunables *tu = &s->tunables;
-    fprintf(f, "tunables: tcache_count %llu  tcache_max %llu  mxfast %llu  mmap_threshold %llu  "
+    fprintf(f, "tunables: tcache_count %llu  tcache_bytes %llu  tcache_max %llu  mxfast %llu  mmap_threshold %llu  "
             "trim_threshold %llu  top_pad %llu  mmap_max %llu  arena_max %llu  arena_test %llu  perturb %llu  "
-            "check %llu%s\n", X(tu->tcache_count), X(tu->tcache_max), X(tu->mxfast), X(tu->mmap_threshold),
+            "check %llu%s\n", X(tu->tcache_count), X(tu->tcache_bytes), X(tu->tcache_max), X(tu->mxfast), X(tu->mmap_threshold),
             X(tu->trim_threshold), X(tu->top_pad), X(tu->mmap_max), X(tu->arena_max), X(tu->arena_test),
             X(tu->perturb), X(tu->check), tu->no_dyn_threshold ? "  (dynamic mmap threshold off)" : "");
     fprintf(f, "mmap stats: n_mmaps %llu (max %llu)  mmapped_mem %llu (max %llu)\n", X(s->mstats.n_mmaps),
@@ -260,7 +260,7 @@ static void jbin(FILE *f, const struct hv_snapshot *s, const struct hv_bin *b, i
         fprintf(f, "\"size_max\":%llu,", b->size_hi == SIZE_MAX ? 0 : X(b->size_hi));
     fprintf(f, "\"count\":%u,", tcache ? b->declared : b->count);
     if (tcache)
-        fprintf(f, "\"chain\":%u,", b->count);
+        fprintf(f, "\"chain\":%u,\"limit\":%u,", b->count, b->limit);
     fprintf(f, "\"truncated\":%s,\"chunks\":[", b->truncated ? "true" : "false");
     const struct hv_binent *e = hv_bin_entries(s, b);
     for (uint32_t i = 0; i < b->count; i++) {
@@ -367,9 +367,10 @@ void hv_dump_json(FILE *f, const struct hv_snapshot *s)
             X(T->hblkhd), X(T->fsmblks), X(T->uordblks), X(T->fordblks), X(T->keepcost), X(T->tcache_chunks),
             X(T->tcache_bytes), X(T->remote_chunks), X(T->remote_bytes), X(T->nchunks));
     const struct la_tunables *tu = &s->tunables;
-    fprintf(f, "\"tunables\":{\"tcache_count\":%llu,\"tcache_max\":%llu,\"mxfast\":%llu,\"mmap_threshold\":%llu,"
+    fprintf(f, "\"tunables\":{\"tcache_count\":%llu,\"tcache_bytes\":%llu,\"tcache_max\":%llu,\"mxfast\":%llu,\"mmap_threshold\":%llu,"
             "\"trim_threshold\":%llu,\"top_pad\":%llu,\"mmap_max\":%llu,\"arena_max\":%llu,\"arena_test\":%llu,"
-            "\"perturb\":%llu,\"check\":%llu,\"no_dyn_threshold\":%s},\n", X(tu->tcache_count), X(tu->tcache_max),
+            "\"perturb\":%llu,\"check\":%llu,\"no_dyn_threshold\":%s},\n", X(tu->tcache_count), X(tu->tcache_bytes),
+            X(tu->tcache_max),
             X(tu->mxfast), X(tu->mmap_threshold), X(tu->trim_threshold), X(tu->top_pad), X(tu->mmap_max),
             X(tu->arena_max), X(tu->arena_test), X(tu->perturb), X(tu->check), tu->no_dyn_threshold ? "true" : "false");
     fprintf(f, "\"mmap_stats\":{\"n_mmaps\":%llu,\"max_n_mmaps\":%llu,\"mmapped_mem\":%llu,\"max_mmapped_mem\":%llu},\n",

@@ -263,16 +263,18 @@ static int copy_all(struct ctx *c, struct hv_error *err)
         return hv_fail(err, HV_EXIT_NOLIB, "liballoc metadata at 0x%llx is truncated", (unsigned long long)da);
     struct la_layout_desc mine;
     la_layout_fill(&mine);
-    /* ABI 3 grew struct la_arena by its remote-free list: an older target
-     * (abi_version < 3, or a layout without off_arena_remote) has the shorter
+    if (d->layout.sizeof_tcache == LA_TCACHE_V2_SIZE)  /* before ABI 3: no bin limits */
+        mine.sizeof_tcache = LA_TCACHE_V2_SIZE;
+    /* ABI 4 grew struct la_arena by its remote-free list: an older target
+     * (abi_version < 4, or a layout without off_arena_remote) has the shorter
      * arena and no list; everything else must match exactly */
-    if ((d->abi_version < 3 || d->layout.off_arena_remote == 0) &&
+    if ((d->abi_version < 4 || d->layout.off_arena_remote == 0) &&
         !(d->layout.off_arena_remote == mine.off_arena_remote && d->layout.sizeof_arena == mine.sizeof_arena)) {
-        mine.sizeof_arena = (uint32_t)LA_ARENA_SIZE_V2;
+        mine.sizeof_arena = (uint32_t)LA_ARENA_SIZE_V3;
         mine.off_arena_remote = 0;
     }
     c->plan.arena_size = mine.sizeof_arena;
-    c->plan.has_remote = d->abi_version >= 3 && mine.off_arena_remote != 0;
+    c->plan.has_remote = d->abi_version >= 4 && mine.off_arena_remote != 0;
     if (memcmp(&mine, &d->layout, offsetof(struct la_layout_desc, spare)) != 0)
         return hv_fail(err, HV_EXIT_ABI, "liballoc_debug layout (structure sizes and offsets) differs from "
                        "the one this heapview was built for (ABI version %u)", d->abi_version);
@@ -387,12 +389,12 @@ static int copy_all(struct ctx *c, struct hv_error *err)
             break;
         }
         struct la_tcache tc;
-        if ((t & 7) || readable_from(c, t, sizeof tc) < sizeof tc ||
-            img_add(&c->img, c->src, t, sizeof tc) != (int64_t)sizeof tc) {
+        size_t tsz = d->layout.sizeof_tcache;   /* sizeof tc, or the smaller one before ABI 3 */
+        if ((t & 7) || readable_from(c, t, tsz) < tsz || img_add(&c->img, c->src, t, tsz) != (int64_t)tsz) {
             hv_problem(snap, t, "tcache registry: pointer 0x%llx outside mapped memory", (unsigned long long)t);
             break;
         }
-        memcpy(&tc, c->img.r[c->img.n - 1].data, sizeof tc);
+        memcpy(&tc, c->img.r[c->img.n - 1].data, LA_TCACHE_V2_SIZE);  /* next is in the common part */
         if (push64(&c->plan.tcaches, &c->plan.ntcaches, t) < 0)
             return hv_fail(err, HV_EXIT_INTERNAL, "out of memory");
         t = (uint64_t)(uintptr_t)tc.next;
@@ -480,7 +482,7 @@ static uint64_t estimate(struct hv_source *src)
     uint64_t a = (uint64_t)(uintptr_t)d.main_arena;
     for (int na = 0; a && na < 256; na++) {
         struct la_arena ar;             /* the prefix every ABI version has */
-        if (hv_source_read(src, a, &ar, LA_ARENA_SIZE_V2) != (ssize_t)LA_ARENA_SIZE_V2)
+        if (hv_source_read(src, a, &ar, LA_ARENA_SIZE_V3) != (ssize_t)LA_ARENA_SIZE_V3)
             break;
         total += sizeof ar;
         uint64_t sg = (uint64_t)(uintptr_t)ar.segments;
@@ -529,7 +531,7 @@ static int busy(struct hv_source *src)
     uint64_t a = (uint64_t)(uintptr_t)d.main_arena;
     for (int n = 0; a && n < MAX_ARENAS; n++) {
         struct la_arena ar;             /* the prefix every ABI version has */
-        if (hv_source_read(src, a, &ar, LA_ARENA_SIZE_V2) != (ssize_t)LA_ARENA_SIZE_V2)
+        if (hv_source_read(src, a, &ar, LA_ARENA_SIZE_V3) != (ssize_t)LA_ARENA_SIZE_V3)
             break;
         if (ar.lock)
             return 1;

@@ -41,7 +41,8 @@
 
 /* Highest liballoc_debug ABI version this heapview reads (a target is read when
  * its compat_version <= HV_ABI_READ). */
-#define HV_ABI_READ 3u   /* 2 appended the trace block (trace_abi.h); 3 the arenas' remote-free lists */
+#define HV_ABI_READ 4u   /* 2 appended the trace block (trace_abi.h); 3 the tcache bin limits;
+                          * 4 the arenas' remote-free lists */
 
 enum hv_state {                 /* what a chunk is */
     HV_INUSE = 0,               /* allocated (tcache-held chunks are HV_FREE, bin TCACHE) */
@@ -95,6 +96,7 @@ struct hv_bin {
     uint32_t count;             /* entries walked (== n of entries[] below) */
     uint32_t first;             /* entries live at snap->binents[first .. first+count) */
     uint32_t declared;          /* tcache: counts[i] as the target recorded it; else = count */
+    uint32_t limit;             /* tcache: entries the bin may hold now (la_tcache.limit) */
     uint64_t size_lo, size_hi;  /* chunk sizes this bin is meant to hold (hi inclusive) */
     uint64_t bytes;             /* sum of the sizes of its chunks */
 };

@@ -562,8 +562,9 @@ static void build_overview(struct ui *u)
              hbytes(m->max_mmapped_mem, b2, sizeof b2));
     tagw(l, "mmap", K_MMAPPED);
     const struct la_tunables *tu = &s->tunables;
-    addl(u, 0, -1, "tunables: tcache_count %llu  tcache_max %llu  mxfast %llu  mmap_threshold %llu%s", X(tu->tcache_count),
-         X(tu->tcache_max), X(tu->mxfast), X(tu->mmap_threshold), tu->no_dyn_threshold ? " (fixed)" : "");
+    addl(u, 0, -1, "tunables: tcache_count %llu  tcache_bytes %llu  tcache_max %llu  mxfast %llu  mmap_threshold %llu%s",
+         X(tu->tcache_count), X(tu->tcache_bytes), X(tu->tcache_max), X(tu->mxfast), X(tu->mmap_threshold),
+         tu->no_dyn_threshold ? " (fixed)" : "");
     addl(u, 0, -1, "          trim_threshold %llu  top_pad %llu  mmap_max %llu  arena_max %llu",
          X(tu->trim_threshold), X(tu->top_pad), X(tu->mmap_max), X(tu->arena_max));
     addl(u, 0, -1, "          arena_test %llu  perturb %llu  check %llu", X(tu->arena_test), X(tu->perturb), X(tu->check));
@@ -636,8 +637,13 @@ static void bin_lines(struct ui *u, const char *name, const struct hv_bin *b, in
     char chg[32] = "";
     if (nchg)
         snprintf(chg, sizeof chg, "  (%u changed)", nchg);
-    struct line *l = addl(u, b->count ? e[0].addr : 0, bin_cls(b->kind), "  %-10s %-15s count %-4u%s%s", name, range,
-                          tcache ? b->declared : b->count, chg, warn);
+    char cnt[24];
+    if (tcache)     /* entries the target counts / entries the bin may hold now */
+        snprintf(cnt, sizeof cnt, "%u/%u", b->declared, b->limit);
+    else
+        snprintf(cnt, sizeof cnt, "%u", b->count);
+    struct line *l = addl(u, b->count ? e[0].addr : 0, bin_cls(b->kind), "  %-10s %-15s count %-6s%s%s", name, range,
+                          cnt, chg, warn);
     tagw(l, name, bin_cls(b->kind));
     if (l && nchg)
         l->attr |= A_BOLD;
@@ -820,12 +826,20 @@ static void build_detail(struct ui *u)
         uint64_t rlo = S == LA_MINSIZE ? 0 : S - 23, rhi = S - LA_SIZE_SZ;
         addl(u, 0, -1, "  malloc(n) for n = %llu..%llu gives this size: (n + 8 + 15) & ~15 = 0x%llx", X(rlo), X(rhi), X(S));
         uint64_t tmax = la_request2size(s->tunables.tcache_max);
-        if (S <= tmax && la_tcache_index(S) < LA_TCACHE_BINS)
-            addl(u, 0, -1, "  tcache bin %u (chunks 0x%llx; up to tcache_count %llu per thread)", la_tcache_index(S),
-                 X(la_tcache_chunk_size(la_tcache_index(S))), X(s->tunables.tcache_count));
-        else
+        unsigned ti = la_tcache_index(S);
+        if (S <= tmax && ti < LA_TCACHE_BINS) {
+            unsigned cap = la_tcache_bin_limit(s->tunables.tcache_count, s->tunables.tcache_bytes, ti);
+            unsigned first = cap < LA_TCACHE_FILL ? cap : LA_TCACHE_FILL;
+            if (cap == first)
+                addl(u, 0, -1, "  tcache bin %u (chunks 0x%llx; up to %u per thread)", ti, X(la_tcache_chunk_size(ti)),
+                     cap);
+            else
+                addl(u, 0, -1, "  tcache bin %u (chunks 0x%llx; %u per thread, doubling up to %u while the thread "
+                     "cycles through it)", ti, X(la_tcache_chunk_size(ti)), first, cap);
+        } else {
             addl(u, 0, -1, "  no tcache bin: above the largest tcache chunk 0x%llx (tcache_max %llu)", X(tmax),
                  X(s->tunables.tcache_max));
+        }
         uint64_t fmax = la_max_fast_chunk(s->tunables.mxfast);
         if (S <= fmax)
             addl(u, 0, -1, "  fastbin %u (chunks 0x%llx; fast up to 0x%llx, mxfast %llu)", la_fastbin_index(S), X(S),

@@ -7,6 +7,9 @@
 set -eu
 B=${1:-.}
 [ -t 0 ] && [ -t 1 ] || { echo "make demo: needs a terminal (try: make demo in a terminal, or heapview --dump=text)" >&2; exit 2; }
-LD_PRELOAD="$B/liballoc/liballoc.so" "$B/tests/progs/demo" >/dev/null 2>&1 </dev/null &
+# tcache_count=7: glibc's tcache, 7 entries in every bin, which the workload's
+# steps are written for (liballoc's default grows a bin a thread cycles through)
+LIBALLOC_OPTIONS="${LIBALLOC_OPTIONS-tcache_count=7}" LD_PRELOAD="$B/liballoc/liballoc.so" "$B/tests/progs/demo" \
+    >/dev/null 2>&1 </dev/null &
 sleep 0.3
 exec "$B/heapview/heapview" -p $! -d "${DEMO_DELAY:-0.5}"

@@ -580,6 +580,7 @@ static void walk_tcache(struct w *w, struct hv_tcache *t, const struct la_tcache
         b->index = (uint16_t)i;
         b->size_lo = b->size_hi = la_tcache_chunk_size(i);
         b->declared = lt->counts[i];
+        b->limit = lt->limit[i];
         uint32_t first = (uint32_t)s->nbinents, n = 0;
         int trunc = 0;
         w->list_id++;
@@ -617,9 +618,15 @@ static void walk_tcache(struct w *w, struct hv_tcache *t, const struct la_tcache
         if (!trunc && n != lt->counts[i])
             hv_problem(s, lt->entries[i] ? la_mem2chunk((uint64_t)(uintptr_t)lt->entries[i]) : t->addr,
                        "%s: count says %u but the chain has %u chunks", list, lt->counts[i], n);
-        if (s->tunables.tcache_count && lt->counts[i] > s->tunables.tcache_count)
-            hv_problem(s, t->addr, "free(): too many chunks detected in tcache (%s: count %u, limit %llu)", list,
-                       lt->counts[i], (unsigned long long)s->tunables.tcache_count);
+        /* a bin may hold limit[i] entries; limit[i] grows up to the bin's cap */
+        unsigned cap = la_tcache_bin_limit(s->tunables.tcache_count, s->tunables.tcache_bytes, i);
+        if (s->tunables.tcache_count && lt->counts[i] > cap)
+            hv_problem(s, t->addr, "free(): too many chunks detected in tcache (%s: count %u, cap %u)", list,
+                       lt->counts[i], cap);
+        if (lt->limit[i] > cap)
+            hv_problem(s, t->addr, "%s: limit %u above the bin's cap %u (tcache_count %llu, tcache_bytes %llu)",
+                       list, lt->limit[i], cap, (unsigned long long)s->tunables.tcache_count,
+                       (unsigned long long)s->tunables.tcache_bytes);
     }
 }
 
@@ -749,10 +756,16 @@ int hv_walk(struct hv_snapshot *s, const struct hv_image *img, const struct hv_p
         goto oom;
     for (size_t ti = 0; ti < plan->ntcaches; ti++) {
         struct la_tcache lt;
-        const void *p = hv_img_get(img, plan->tcaches[ti], sizeof lt);
+        /* a target before ABI 3 has no bin limits: every bin holds tcache_count */
+        size_t tsz = plan->dbg.layout.sizeof_tcache < sizeof lt ? LA_TCACHE_V2_SIZE : sizeof lt;
+        const void *p = hv_img_get(img, plan->tcaches[ti], tsz);
         if (!p)
             continue;
-        memcpy(&lt, p, sizeof lt);
+        memset(&lt, 0, sizeof lt);
+        memcpy(&lt, p, tsz);
+        if (tsz < sizeof lt)
+            for (unsigned i = 0; i < LA_TCACHE_BINS; i++)
+                lt.limit[i] = (uint16_t)(s->tunables.tcache_count > UINT16_MAX ? UINT16_MAX : s->tunables.tcache_count);
         struct hv_tcache *t = &s->tcaches[ti];
         t->tid = lt.tid;
         t->addr = plan->tcaches[ti];

@@ -101,13 +101,15 @@ int la_tcache_free(struct la_tcache *tc, struct la_arena *av, la_chunk *p, size_
         la_remote_check_double_free(av, p, have_lock);     /* remote.c */
     }
 #if LA_HARDEN_EXTRA
-    if (la_unlikely(tc->counts[idx] > la_g.tc_count))
+    if (la_unlikely(tc->counts[idx] > la_g.tc_cap[idx]))
         la_fatal("free(): corrupted tcache count", e, p->size);
 #else
     (void)av;
-    (void)have_lock;
 #endif
-    if (tc->counts[idx] >= la_g.tc_count) return 0;
+    /* a bin grows on free() only: the chunks realloc leaves behind would
+     * otherwise grow it and pin more small islands in the heap (realloc_grow's
+     * peak RSS 11.8 -> 14.6 MiB with bin 0 at 14) */
+    if (tc->counts[idx] >= tc->limit[idx] && (have_lock || !la_tc_grow(tc, idx))) return 0;
 #if LA_HARDEN_EXTRA
     la_chunk *next = ck_at(p, size);
     if (la_unlikely(next->size <= LA_CHUNK_HDR || ck_size(next) >= av->system_mem))
@@ -280,7 +282,7 @@ void *la_int_malloc(struct la_arena *av, size_t nb)
                 la_fatal_arena(av, "malloc(): memory corruption (fast)", ck2mem(victim), victim->size);
             if (can_cache) {
                 la_chunk *t;
-                while (tc->counts[tidx] < la_g.tc_count && (t = av->fastbins[idx]) != NULL) {
+                while (tc->counts[tidx] < tc->limit[tidx] && (t = av->fastbins[idx]) != NULL) {
                     if (la_unlikely(!la_aligned((uintptr_t)t)))
                         la_fatal_arena_ns(av, "malloc(): unaligned fastbin chunk detected 3", t);
                     av->fastbins[idx] = (la_chunk *)la_reveal_ptr((uintptr_t)&t->fd, (uintptr_t)t->fd);
@@ -319,7 +321,7 @@ void *la_int_malloc(struct la_arena *av, size_t nb)
             victim->size |= abit;
             if (can_cache) {
                 la_chunk *t;
-                while (tc->counts[tidx] < la_g.tc_count && (t = bin->bk) != bin) {
+                while (tc->counts[tidx] < tc->limit[tidx] && (t = bin->bk) != bin) {
                     bck = t->bk;
                     /* tcache stashing unlink: the same checks for every stashed chunk */
                     EXTRA_CHECK(bck == bin || la_link_in_arena(av, (uintptr_t)bck),
@@ -389,7 +391,7 @@ void *la_int_malloc(struct la_arena *av, size_t nb)
                 ck_set_inuse_at(victim, size);
                 victim->size |= abit;
                 LA_NOTE(LA_PATH_UNSORTED_EXACT, 1, 0, victim, nb, 0);
-                if (can_cache && tc->counts[tidx] < la_g.tc_count) {
+                if (can_cache && tc->counts[tidx] < tc->limit[tidx]) {
                     tc_put(tc, victim, tidx);
                     return_cached = 1;
                     continue;
@@ -533,7 +535,7 @@ void *la_int_malloc(struct la_arena *av, size_t nb)
                     /* batch refill (see la_malloc_slow): the next chunks of
                      * top go to the tcache, pushed last first so that they
                      * come out in address order, as top splits would */
-                    size_t k = (rsize - LA_MINSIZE) / nb, room = la_g.tc_count - tc->counts[tidx];
+                    size_t k = (rsize - LA_MINSIZE) / nb, room = tc->limit[tidx] - tc->counts[tidx];
                     if (k > room) k = room;
                     for (size_t i = k; i > 0; i--) {
                         la_chunk *c = ck_at(victim, i * nb);

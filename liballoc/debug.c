@@ -38,7 +38,8 @@ extern char __stop_liballoc_text[] LA_HIDDEN;
 void la_update_fastpath(void)
 {
     struct la_tunables *t = &la_dbg.tunables;
-    la_g.tc_count = t->tcache_count;
+    for (unsigned i = 0; i < LA_TCACHE_BINS; i++)
+        la_g.tc_cap[i] = (uint16_t)la_tcache_bin_limit(t->tcache_count, t->tcache_bytes, i);
     la_g.tc_bins = t->tcache_count == 0 ? 0 :
                    (t->tcache_max == 0 ? 0 : la_tcache_index(la_request2size(t->tcache_max)) + 1);
     if (la_g.tc_bins > LA_TCACHE_BINS) la_g.tc_bins = LA_TCACHE_BINS;
@@ -75,7 +76,8 @@ LA_NOINLINE void la_init(void)
     la_g.tc_key = la_os_random();
 
     struct la_tunables *t = &la_dbg.tunables;
-    t->tcache_count = LA_TCACHE_FILL;
+    t->tcache_count = LA_TCACHE_COUNT_DEFAULT;
+    t->tcache_bytes = LA_TCACHE_BYTES_DEFAULT;
     t->tcache_max = LA_TCACHE_MAX_BYTES;
     t->mxfast = LA_DEFAULT_MXFAST;
     t->mmap_threshold = LA_MMAP_THRESHOLD_DEFAULT;

@@ -32,6 +32,16 @@ LA_INLINE void la_count_inc(uint16_t *c)
 #endif
 }
 
+/* --*c likewise (gcc may otherwise load, decrement and store: 3 instructions) */
+LA_INLINE void la_count_dec(uint16_t *c)
+{
+#if defined(__x86_64__)
+    __asm__("subw $1, %0" : "+m"(*c) : : "cc");
+#else
+    --*c;
+#endif
+}
+
 /* Push mem (a chunk of tcache bin idx) when the bin has room and mem does
  * not carry the tcache key (else the slow path: full bin, or a possible
  * double free).  1 when pushed. */
@@ -39,7 +49,7 @@ LA_INLINE int la_tc_push_try(struct la_tcache *tc, void *mem, size_t idx)
 {
     struct la_tcache_entry *e = mem;
     uint64_t key = la_g.tc_key;
-    if (la_likely(tc->counts[idx] < la_g.tc_count && e->key != key)) {
+    if (la_likely(tc->counts[idx] < tc->limit[idx] && e->key != key)) {
         /* two plain stores (volatile keeps gcc from pairing them through SSE) */
         *(volatile uint64_t *)&e->key = key;
         e->next = la_protect_ptr((uintptr_t)&e->next, (uintptr_t)tc->entries[idx]);
@@ -64,7 +74,7 @@ LA_INLINE size_t la_req_tcache_idx(size_t n)
 LA_INLINE void *la_tc_pop_owned(struct la_tcache *tc, size_t idx, struct la_tcache_entry *e)
 {
     tc->entries[idx] = (struct la_tcache_entry *)la_reveal_ptr((uintptr_t)&e->next, e->next);
-    tc->counts[idx]--;
+    la_count_dec(&tc->counts[idx]);
     e->key = 0;
     return e;
 }
@@ -94,13 +104,17 @@ LA_INLINE void *la_malloc_inline(size_t n)
         struct la_tcache *tc = la_tc;                 /* never NULL: LA_TC_NONE */
         size_t idx = la_req_tcache_idx(n);
         struct la_tcache_entry *e = tc->entries[idx];
-        if (la_likely(e != NULL)) {
 #if LA_HARDEN_EXTRA
-            /* the entry itself must be in a heap (it may come from a poisoned
-             * next pointer or a tampered entries[]) */
-            if (la_likely(la_any_win_ok(tc, (uintptr_t)e))) return la_tc_pop_owned(tc, idx, e);
-            return la_malloc_lookup(n, tc, idx, e);
+        /* the entry itself must be in a heap (it may come from a poisoned
+         * next pointer or a tampered entries[]).  An empty bin's NULL fails
+         * the thread's window, so it is tested only after that test failed
+         * (2 fewer instructions on every hit), before the hint */
+        if (la_likely(la_tc_win_ok(tc, (uintptr_t)e))) return la_tc_pop_owned(tc, idx, e);
+        if (e == NULL) return la_malloc_slow(n);
+        if (la_wt_ok(la_t_win2, (uintptr_t)e)) return la_tc_pop_owned(tc, idx, e);
+        return la_malloc_lookup(n, tc, idx, e);
 #else
+        if (la_likely(e != NULL)) {
             uintptr_t next = la_reveal_ptr((uintptr_t)&e->next, e->next);
             if (la_likely(la_aligned(next))) {
                 tc->entries[idx] = (struct la_tcache_entry *)next;
@@ -108,8 +122,8 @@ LA_INLINE void *la_malloc_inline(size_t n)
                 e->key = 0;
                 return e;
             }
-#endif
         }
+#endif
     }
     return la_malloc_slow(n);
 }

@@ -217,8 +217,8 @@ struct la_globals {
      * option (perturb, check) routes every call through the slow path. */
     size_t fast_max_req;        /* largest request the inline malloc serves */
     size_t fast_bins;           /* tcache bins the inline free may fill */
-    size_t tc_count;            /* entries per tcache bin */
     uint64_t tc_key;            /* random per-process tcache key */
+    uint16_t tc_cap[LA_TCACHE_BINS]; /* most entries a tcache bin may grow to (la_tcache_bin_limit) */
     /* Slow-path values derived from the tunables. */
     size_t tc_bins;             /* tcache bins in use (from tcache_max) */
     size_t max_fast;            /* largest fastbin chunk size */
@@ -255,6 +255,22 @@ extern const struct la_tcache la_tc_none LA_HIDDEN;
 extern LA_TLS const struct la_wintab *la_t_win2 LA_HIDDEN;
 extern const struct la_wintab la_wintab_empty LA_HIDDEN;
 LA_INLINE struct la_tcache *la_tc_get(void) { return la_tc == LA_TC_NONE ? NULL : la_tc; }
+
+/* Growing tcache bins (debug_abi.h, la_tcache.limit).  A malloc that finds bin
+ * idx empty marks it; a free that then finds it full doubles its limit, up to
+ * the bin's cap, and clears the mark.  A bin that only fills (a thread that
+ * frees what others allocate, chunks realloc leaves behind) or only empties (a
+ * producer) keeps glibc's 7; a bin a thread cycles through (alloc n, free n)
+ * grows to hold n.  1 when the limit grew. */
+LA_INLINE void la_tc_missed(struct la_tcache *tc, size_t idx) { tc->missed |= (uint64_t)1 << idx; }
+LA_INLINE int la_tc_grow(struct la_tcache *tc, size_t idx)
+{
+    if (!(tc->missed & ((uint64_t)1 << idx)) || tc->limit[idx] >= la_g.tc_cap[idx]) return 0;
+    unsigned n = 2u * tc->limit[idx];
+    tc->limit[idx] = (uint16_t)(n < la_g.tc_cap[idx] ? n : la_g.tc_cap[idx]);
+    tc->missed &= ~((uint64_t)1 << idx);
+    return 1;
+}
 extern LA_TLS struct la_arena *la_t_arena LA_HIDDEN;/* arena this thread is attached to */
 /* The thread's own ownership window: tc->spare[0] and tc->spare[1] hold a copy
  * of tc->arena's window (spare[0..1] of the arena), so that the inline paths

@@ -139,6 +139,7 @@ LA_NOINLINE void *la_malloc_slow(size_t n)
         size_t idx = la_tcache_index(nb);
         if (idx < la_g.tc_bins) {
             if (tc->entries[idx]) goto rest;
+            la_tc_missed(tc, idx);
             int carve = la_t_miss[idx] >= LA_CARVE_AFTER;
             if (!carve) la_t_miss[idx]++;
             la_t_carve = carve;
@@ -185,6 +186,7 @@ static LA_NOINLINE void *malloc_slow_rest(size_t n, void *ra)
          * program (or a test that lays out a few chunks) never gets there. */
         int carve_bin = tc && idx < la_g.tc_bins;
         if (carve_bin) {
+            la_tc_missed(tc, idx);
             la_t_carve = la_t_miss[idx] >= LA_CARVE_AFTER;
             if (!la_t_carve) la_t_miss[idx]++;
         }
@@ -271,8 +273,8 @@ LA_INLINE struct la_arena *owner_check(void *mem, const char *msg)
  * Now a thread without a tcache gets one (as glibc's free does) and caches
  * the chunk, and a full bin's chunks of the owner's arena are linked with
  * this one into a chain that goes onto the owner's remote list with one
- * compare-and-swap, without its lock (remote.c; up to tcache_count + 1 chunks
- * per push).  Only an arena no thread is attached to (nobody would drain it
+ * compare-and-swap, without its lock (remote.c; up to the bin's limit + 1
+ * chunks per push).  Only an arena no thread is attached to (nobody would drain it
  * soon) gets the chain under its lock, as before.  0: the caller frees the
  * chunk alone. */
 static LA_NOINLINE int remote_free(struct la_arena *av, la_chunk *p, size_t idx)
@@ -281,11 +283,11 @@ static LA_NOINLINE int remote_free(struct la_arena *av, la_chunk *p, size_t idx)
     if (idx >= la_g.tc_bins) return 0;
     if (!tc) {
         if (la_t_state != LA_T_FRESH || !(tc = la_tcache_create())) return 0;
-        if (tc->counts[idx] >= la_g.tc_count) return 0;
+        if (tc->counts[idx] >= tc->limit[idx]) return 0;
         tc_put(tc, p, idx);
         return 1;
     }
-    if (tc->counts[idx] != la_g.tc_count) return 0;
+    if (tc->counts[idx] != tc->limit[idx]) return 0;
     uint64_t key = la_g.tc_key;
     la_chunk *first = p, *others = NULL;
     size_t n = 1;
@@ -430,8 +432,8 @@ static LA_NOINLINE void free_inheap_rest(void *mem, struct la_arena *av)
  * table; found, the hit path finishes here, else the slow path. */
 LA_NOINLINE void *la_malloc_lookup(size_t n, struct la_tcache *tc, size_t idx, struct la_tcache_entry *e)
 {
-    if (la_win_lookup((uintptr_t)e)) return la_tc_pop_owned(tc, idx, e);
-    return la_malloc_slow(n);
+    if (e && la_win_lookup((uintptr_t)e)) return la_tc_pop_owned(tc, idx, e);
+    return la_malloc_slow(n);           /* also an empty bin (e NULL) */
 }
 
 LA_NOINLINE void la_free_lookup(struct la_tcache *tc, void *mem)
@@ -466,7 +468,9 @@ LA_NOINLINE void la_free_slow_inheap(void *mem)
     struct la_tcache *tc = la_tc;
     size_t size = ck_size(p);
     size_t idx = la_tcache_index(size);
-    if (la_likely(av && (tc->counts[idx] == la_g.tc_count || tc == LA_TC_NONE) &&
+    /* (a bin marked missed may grow instead: la_tcache_free, by the rest) */
+    if (la_likely(av && ((tc->counts[idx] == tc->limit[idx] && !(tc->missed & ((uint64_t)1 << idx))) ||
+                         tc == LA_TC_NONE) &&
                   ((struct la_tcache_entry *)mem)->key != la_g.tc_key && !la_dbg.tunables.perturb)) {
         /* glibc's address and size checks (those of la_int_free), then the arena */
         if (la_unlikely((uintptr_t)p > (uintptr_t)-size || !la_aligned((uintptr_t)p)))

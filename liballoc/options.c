@@ -58,6 +58,7 @@ struct opt {
 #define T(f) offsetof(struct la_tunables, f)
 static const struct opt opts[] = {
     { "tcache_count", LA_TCACHE_FILL_MAX, T(tcache_count) },
+    { "tcache_bytes", 1u << 30, T(tcache_bytes) },
     { "tcache_max", LA_TCACHE_MAX_BYTES, T(tcache_max) },
     { "mxfast", LA_MAX_MXFAST, T(mxfast) },
     { "mmap_threshold", LA_MMAP_THRESHOLD_MAX, T(mmap_threshold) },
@@ -68,6 +69,7 @@ static const struct opt opts[] = {
     { "arena_test", 1u << 16, T(arena_test) },
     { "perturb", 255, T(perturb) },
     { "check", UINT32_MAX, T(check) },
+    { "no_brk", 1, T(no_brk) },
 };
 
 static void warn_item(const char *why, const char *item, size_t len)

@@ -111,7 +111,7 @@ void la_remote_drain_slow(struct la_arena *av, struct la_tcache *tc)
         if (la_unlikely((sf & (LA_NON_MAIN_ARENA | LA_IS_MMAPPED)) != abit))
             la_fatal_arena(av, "free(): invalid pointer", ck2mem(c), sf);
         size_t size = la_chunksize(sf), idx = la_tcache_index(size);
-        if (tc && idx < la_g.tc_bins && tc->counts[idx] < la_g.tc_count && size >= LA_MINSIZE &&
+        if (tc && idx < la_g.tc_bins && tc->counts[idx] < tc->limit[idx] && size >= LA_MINSIZE &&
             la_aligned(size) && la_chunk_in_arena(av, (uintptr_t)c + size)) {
             /* free()'s tcache branch: the next chunk's size and PREV_INUSE */
             la_chunk *nx = ck_at(c, size);

@@ -499,7 +499,7 @@ void la_auto_trim(struct la_arena *av)
     if (av->system_mem < before) note_trim(av, before - av->system_mem);
 }
 
-static size_t grow_heap(struct la_segment *h, size_t diff);
+static size_t grow_heap(struct la_segment *h, size_t need, size_t pad);
 
 static int grow_main(struct la_arena *av, size_t nb)
 {
@@ -539,7 +539,7 @@ static int grow_main(struct la_arena *av, size_t nb)
     /* A new segment: at the break if brk works, else mmap'd. */
     size_t want = la_align_up(nb + t->top_pad + LA_MINSIZE + sizeof(struct la_segment) + 2 * LA_ALIGNMENT, ps);
     void *r = (void *)-1;
-    if (!(av->flags & LA_ARENA_NONCONTIG)) {
+    if (!(av->flags & LA_ARENA_NONCONTIG) && !t->no_brk) {
         r = la_os_sbrk((intptr_t)want);
         if (r != (void *)-1 && (((uintptr_t)r + want) & LA_ALIGN_MASK)) {
             /* a foreign sbrk left the break unaligned: round our end up */
@@ -562,8 +562,7 @@ static int grow_main(struct la_arena *av, size_t nb)
     if (seg && seg->kind == LA_SEG_MMAP && la_heap_at((uintptr_t)seg) == seg && av->top &&
         la_heap_of((uintptr_t)av->top) == (uintptr_t)seg) {
         size_t need = nb + LA_MINSIZE > topsize ? nb + LA_MINSIZE - topsize : 0;
-        size_t added = grow_heap(seg, need + t->top_pad);
-        if (!added) added = grow_heap(seg, need);
+        size_t added = grow_heap(seg, need, t->top_pad);
         if (added) {
             av->top->size += added;
             seg->reserved = LA_HEAP_MAX;
@@ -604,6 +603,7 @@ struct la_segment *la_new_heap(size_t size, size_t top_pad)
     if (size + top_pad < LA_HEAP_MIN) size = LA_HEAP_MIN;
     else if (size + top_pad <= LA_HEAP_MAX) size += top_pad;
     else if (size > LA_HEAP_MAX) return NULL;
+    else size = LA_HEAP_MAX;            /* as much of the pad as the heap holds */
     size = la_align_up(size, ps);
     void *m;
     if (la_os_mmap(2 * LA_HEAP_MAX, PROT_NONE, MAP_NORESERVE, &m)) return NULL;
@@ -630,7 +630,7 @@ struct la_segment *la_new_heap(size_t size, size_t top_pad)
 }
 
 /* Grow heap h by at least diff bytes; returns the bytes added (0 on failure). */
-static size_t grow_heap(struct la_segment *h, size_t diff)
+static size_t grow_heap_by(struct la_segment *h, size_t diff)
 {
     size_t ps = la_g.pagesize;
     if (diff > LA_HEAP_MAX) return 0;
@@ -646,6 +646,21 @@ static size_t grow_heap(struct la_segment *h, size_t diff)
     return added;
 }
 
+/* Grow heap h by need bytes plus as much of pad as the heap still holds (or,
+ * if that fails, by need alone); returns the bytes added (0 on failure).
+ * Without the pad, top would end at the heap's end after every growth: the
+ * last LA_WIN_TAIL bytes lie outside the ownership window, so the chunks
+ * split from top there would take the slow paths (seen under valgrind with
+ * top_pad=64m, which no heap holds). */
+static size_t grow_heap(struct la_segment *h, size_t need, size_t pad)
+{
+    if (h->size > LA_HEAP_MAX || need > LA_HEAP_MAX - h->size) return 0;
+    size_t room = LA_HEAP_MAX - h->size - need;
+    size_t added = grow_heap_by(h, need + (pad < room ? pad : room));
+    if (!added && pad) added = grow_heap_by(h, need);
+    return added;
+}
+
 static int grow_nonmain(struct la_arena *av, size_t nb)
 {
     struct la_tunables *t = &la_dbg.tunables;
@@ -654,8 +669,7 @@ static int grow_nonmain(struct la_arena *av, size_t nb)
     size_t topsize = ck_size(top);
     size_t need = nb + LA_MINSIZE - topsize;
     note_grow(av);
-    size_t added = grow_heap(h, need + t->top_pad);
-    if (!added) added = grow_heap(h, need);
+    size_t added = grow_heap(h, need, t->top_pad);
     if (added) {
         top->size = (topsize + added) | LA_PREV_INUSE;
         account(av, added);
@@ -726,11 +740,39 @@ void la_unmap_pending(void)
 
 /* ---- giving memory back ------------------------------------------------------------------------ */
 
+/* Give back the pages at the end of heap h beyond pad bytes of top (MADV_DONTNEED;
+ * they stay read/write for the next growth).  1 when something was released. */
+static int shrink_heap_top(struct la_arena *av, struct la_segment *h, size_t pad)
+{
+    size_t ps = la_g.pagesize;
+    la_chunk *top = av->top;
+    size_t topsize = ck_size(top);
+    if (topsize <= pad + LA_MINSIZE + 1) return 0;
+    size_t extra = (topsize - LA_MINSIZE - 1 - pad) & ~(ps - 1);
+    if (extra == 0) return 0;
+    uintptr_t nend = (uintptr_t)h + h->size - extra;
+    if (nend < (uintptr_t)top + LA_MINSIZE) return 0;
+    if (la_os_madvise((void *)nend, extra, MADV_DONTNEED)) return 0;
+    h->size -= extra;
+    la_win_update(av);
+    top->size = (topsize - extra) | LA_PREV_INUSE;
+    av->system_mem -= extra;
+    return 1;
+}
+
 int la_systrim(struct la_arena *av, size_t pad)
 {
     la_chunk *top = av->top;
     struct la_segment *seg = av->segments;
-    if (!top || !seg || seg->kind != LA_SEG_SBRK) return 0;
+    if (!top || !seg) return 0;
+    if (seg->kind != LA_SEG_SBRK) {
+        /* without brk the main arena grows a 64 MiB heap in place: shrink it the
+         * same way (an older, wholly free heap is not dropped: left alone) */
+        if (seg->kind == LA_SEG_MMAP && la_heap_at((uintptr_t)seg) == seg &&
+            la_heap_of((uintptr_t)top) == (uintptr_t)seg)
+            return shrink_heap_top(av, seg, pad);
+        return 0;
+    }
     size_t ps = la_g.pagesize;
     size_t topsize = ck_size(top);
     if (topsize <= pad + LA_MINSIZE + 1) return 0;
@@ -785,16 +827,6 @@ void la_heap_trim(struct la_arena *av, size_t keep)
         la_win_update(av);
     }
 
-    size_t topsize = ck_size(top);
-    if (topsize < t->trim_threshold + keep) return;
-    if (topsize <= t->top_pad + keep + LA_MINSIZE + 1) return;
-    size_t extra = (topsize - LA_MINSIZE - 1 - t->top_pad - keep) & ~(ps - 1);
-    if (extra == 0) return;
-    uintptr_t nend = (uintptr_t)h + h->size - extra;
-    if (nend < (uintptr_t)top + LA_MINSIZE) return;
-    if (la_os_madvise((void *)nend, extra, MADV_DONTNEED)) return;
-    h->size -= extra;
-    la_win_update(av);
-    top->size = (topsize - extra) | LA_PREV_INUSE;
-    av->system_mem -= extra;
+    if (ck_size(top) < t->trim_threshold + keep) return;
+    shrink_heap_top(av, h, t->top_pad + keep);
 }

@@ -83,6 +83,8 @@ struct la_tcache *la_tcache_create(void)
         tc = la_meta_alloc(sizeof *tc);
         if (tc) {
             memset(tc, 0, sizeof *tc);
+            for (unsigned i = 0; i < LA_TCACHE_BINS; i++)
+                tc->limit[i] = la_g.tc_cap[i] < LA_TCACHE_FILL ? la_g.tc_cap[i] : LA_TCACHE_FILL;
             tc->tid = tid;
             tc->arena = la_t_arena;
             la_gen_begin();
@@ -184,7 +186,7 @@ void la_tcache_check_double_free(struct la_tcache *tc, void *mem, size_t idx)
     size_t n = 0;
     for (struct la_tcache_entry *t = tc->entries[idx]; t;
          t = (struct la_tcache_entry *)la_reveal_ptr((uintptr_t)&t->next, t->next)) {
-        if (la_unlikely(n++ >= la_dbg.tunables.tcache_count))
+        if (la_unlikely(n++ >= la_g.tc_cap[idx]))
             la_fatal("free(): too many chunks detected in tcache", mem, mem2ck(mem)->size);
         entry_ok(t, "free(): unaligned chunk detected in tcache 2", "free(): tcache chunk outside the heap detected");
         if (t == mem) la_tcache_double_free(tc, mem, idx);
@@ -198,7 +200,7 @@ void *la_tcache_get_slow(struct la_tcache *tc, size_t idx)
     struct la_tcache_entry *e = tc->entries[idx];
 #if LA_HARDEN_EXTRA
     entry_ok(e, "malloc(): unaligned tcache chunk detected", "malloc(): tcache chunk outside the heap detected");
-    if (la_unlikely(tc->counts[idx] == 0 || tc->counts[idx] > la_g.tc_count))
+    if (la_unlikely(tc->counts[idx] == 0 || tc->counts[idx] > la_g.tc_cap[idx]))
         la_fatal_ns("malloc(): corrupted tcache count", e);
     uintptr_t next = la_reveal_ptr((uintptr_t)&e->next, e->next);
 #else

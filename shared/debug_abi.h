@@ -44,10 +44,12 @@
 #include "layout.h"
 
 #define LA_DEBUG_MAGIC        0x3156504145484c41ull   /* "ALHEAPV1" in memory order */
-#define LA_DEBUG_ABI_VERSION  3u   /* 2: struct la_trace appended (readers of 1 still read it);
-                                    * 3: struct la_arena grew by the remote-free list (64 bytes) */
-#define LA_DEBUG_COMPAT       3u   /* sizeof(struct la_arena) changed: readers of 1-2 cannot verify it */
-#define LA_ARENA_SIZE_V2      (offsetof(struct la_arena, remote))  /* sizeof(struct la_arena) before ABI 3 */
+#define LA_DEBUG_ABI_VERSION  4u   /* 2: struct la_trace appended (readers of 1 still read it);
+                                    * 3: la_tcache.limit/missed, la_tunables.tcache_bytes;
+                                    * 4: struct la_arena grew by the remote-free list (64 bytes) */
+#define LA_DEBUG_COMPAT       4u   /* 3: struct la_tcache grew; 4: struct la_arena grew; readers
+                                    * of older versions compare those sizes exactly */
+#define LA_ARENA_SIZE_V3      (offsetof(struct la_arena, remote))  /* sizeof(struct la_arena) before ABI 4 */
 #define LA_DEBUG_SYMBOL       "liballoc_debug"
 
 /* la_arena.flags */
@@ -108,7 +110,7 @@ struct la_arena {
     uint64_t system_mem;
     uint64_t max_system_mem;
     uint64_t spare[4];          /* liballoc's ownership windows (internal.h); readers ignore */
-    /* ---- ABI version 3 ----
+    /* ---- ABI version 4 ----
      * Remote frees: chunks of this arena freed by threads attached to other
      * arenas, pushed without the lock (one compare-and-swap per batch) and
      * taken by a holder of the lock (one exchange) to be freed into the bins.
@@ -146,7 +148,16 @@ struct la_tcache {
     uint64_t tid;                   /* kernel thread id */
     struct la_arena *arena;         /* arena the thread is attached to */
     uint64_t spare[2];
+    /* ABI 3: each bin's fill limit.  A bin starts at min(7, its cap) entries,
+     * glibc's tcache_count, and doubles up to its cap la_tcache_bin_limit(
+     * tunables.tcache_count, tunables.tcache_bytes, i) when a free finds it full
+     * after a malloc found it empty since it last grew (bit i of `missed`):
+     * only bins that really churn hold more. */
+    uint16_t limit[LA_TCACHE_BINS];
+    uint64_t missed;
 };
+/* sizeof(struct la_tcache) before ABI 3 (no limit/missed) */
+#define LA_TCACHE_V2_SIZE offsetof(struct la_tcache, limit)
 
 /* Registry of mmapped chunks: an open-addressed table of chunk addresses.
  * slot value 0 = empty, 1 = deleted, otherwise the chunk address. */
@@ -172,7 +183,11 @@ struct la_tunables {
     uint64_t check;             /* run the heap checker every N calls (0 = never) */
     uint32_t no_dyn_threshold;  /* dynamic mmap threshold disabled */
     uint32_t pad;
-    uint64_t spare[4];
+    uint64_t tcache_bytes;      /* per-bin byte budget: bin i holds la_tcache_bin_limit(tcache_count,
+                                 * tcache_bytes, i) entries (layout.h); 0 = tcache_count in every bin.
+                                 * Written by liballoc since this field was a spare (0) */
+    uint64_t no_brk;            /* 1: the main arena never calls brk (LIBALLOC_OPTIONS no_brk=1) */
+    uint64_t spare[2];
 };
 
 /* Global statistics. */
@@ -195,7 +210,7 @@ struct la_layout_desc {
     uint32_t off_arena_system_mem;
     uint32_t off_segment_prev, off_segment_size, off_segment_chunks;
     uint32_t off_tcache_counts, off_tcache_entries, off_tcache_next, off_tcache_tid;
-    uint32_t off_arena_remote;      /* ABI 3; 0 in older targets (no remote list) */
+    uint32_t off_arena_remote;      /* ABI 4; 0 in older targets (no remote list) */
     uint32_t spare[7];
 };
 

@@ -49,7 +49,9 @@
 #define LA_MAX_MXFAST       160u         /* largest value M_MXFAST accepts */
 
 #define LA_TCACHE_BINS      64
-#define LA_TCACHE_FILL      7u           /* default entries per tcache bin */
+#define LA_TCACHE_FILL      7u           /* glibc's entries per tcache bin; the least any bin holds */
+#define LA_TCACHE_COUNT_DEFAULT 32u      /* tcache_count: most entries per bin */
+#define LA_TCACHE_BYTES_DEFAULT 8192u    /* tcache_bytes: a bin's byte budget (0 = flat tcache_count) */
 #define LA_TCACHE_MAX_BYTES 1032u        /* largest request served by the tcache */
 #define LA_TCACHE_FILL_MAX  65535u       /* counts are uint16_t */
 
@@ -151,6 +153,19 @@ static inline unsigned la_tcache_index(size_t chunk_size)
 }
 static inline size_t la_tcache_chunk_size(unsigned idx) { return (size_t)idx * LA_ALIGNMENT + LA_MINSIZE; }
 /* Largest request served by tcache bin idx. */
+/* Entries tcache bin idx may hold: tcache_count, lowered to the bin's share of
+ * the byte budget tcache_bytes but never below glibc's 7 (nor above
+ * tcache_count).  tcache_bytes 0 gives every bin tcache_count, as glibc. */
+static inline unsigned la_tcache_bin_limit(uint64_t tcache_count, uint64_t tcache_bytes, unsigned idx)
+{
+    uint64_t n = tcache_count;
+    if (tcache_bytes) {
+        uint64_t b = tcache_bytes / la_tcache_chunk_size(idx);
+        if (b < LA_TCACHE_FILL) b = LA_TCACHE_FILL;
+        if (b < n) n = b;
+    }
+    return n > LA_TCACHE_FILL_MAX ? LA_TCACHE_FILL_MAX : (unsigned)n;
+}
 static inline size_t la_tcache_max_request(unsigned idx) { return la_tcache_chunk_size(idx) - LA_SIZE_SZ; }
 
 /* ---- safe-linking -------------------------------------------------------------

@@ -638,16 +638,13 @@ START_TEST(malloc_trim_return)
 }
 END_TEST
 
-/* Each test runs in a fresh child: drop an inherited LIBALLOC_OPTIONS so the defaults
- * the tests expect are in force (tests that want options set their own). */
-static void default_options(void) { unsetenv("LIBALLOC_OPTIONS"); }
 
 static Suite *suite_api(void)
 {
     Suite *s = suite_create("api");
     TCase *tc = tcase_create("edges");
     tcase_set_timeout(tc, 20);
-    tcase_add_checked_fixture(tc, default_options, NULL);
+    tcase_add_checked_fixture(tc, t_glibc_options, NULL);
     tcase_add_test(tc, malloc_too_big);
     tcase_add_test(tc, malloc_zero);
     tcase_add_test(tc, unmappable_sizes_fail_cleanly);
@@ -667,7 +664,7 @@ static Suite *suite_api(void)
 
     tc = tcase_create("control");
     tcase_set_timeout(tc, 20);
-    tcase_add_checked_fixture(tc, default_options, NULL);
+    tcase_add_checked_fixture(tc, t_glibc_options, NULL);
     tcase_add_test(tc, mallopt_values);
     tcase_add_test(tc, mallopt_perturb);
     tcase_add_test(tc, mallinfo2_fields);

@@ -1397,6 +1397,62 @@ START_TEST(brk_blocked_falls_back_to_mmap)
 }
 END_TEST
 
+/* no_brk=1: the main arena starts in a mmap'd heap and never moves the break;
+ * a top_pad bigger than a heap gives as much pad as the heap holds (so top does
+ * not end at the heap's end after each growth, where chunks fall outside the
+ * ownership window). */
+START_TEST(no_brk_option)
+{
+    setenv("LIBALLOC_OPTIONS", "tcache_count=7:no_brk=1:top_pad=64m", 1);
+    void *brk0 = sbrk(0);
+    void *p[8];
+    for (int i = 0; i < 8; i++) {
+        ck_assert_ptr_nonnull(p[i] = liballoc_malloc(100 * KiB));
+        t_fill(p[i], 100 * KiB, (unsigned)i);
+    }
+    ck_assert_ptr_eq(sbrk(0), brk0);
+    ck_assert_uint_eq(liballoc_debug.tunables.no_brk, 1);
+    struct la_arena *a = t_main_arena();
+    ck_assert_ptr_nonnull(a->segments);
+    ck_assert_ptr_null(a->segments->prev);
+    ck_assert_uint_eq(a->segments->kind, LA_SEG_MMAP);
+    ck_assert_uint_eq((uintptr_t)a->segments & (LA_HEAP_MAX - 1), 0);
+    ck_assert_uint_eq(a->segments->size, LA_HEAP_MAX);    /* need + top_pad, clamped to the heap */
+    ck_assert_int_eq(liballoc_check_heap(), 0);
+    for (int i = 0; i < 8; i++) {
+        ck_assert(t_check(p[i], 100 * KiB, (unsigned)i));
+        liballoc_free(p[i]);
+    }
+    ck_assert_int_eq(liballoc_check_heap(), 0);
+}
+END_TEST
+
+/* no_brk=1: the main arena's heap is trimmed like a non-main heap (the end of
+ * top beyond top_pad goes back with MADV_DONTNEED) */
+START_TEST(no_brk_trims)
+{
+    setenv("LIBALLOC_OPTIONS", "tcache_count=7:no_brk=1", 1);
+    enum { N = 200 };
+    void *p[N];
+    for (int i = 0; i < N; i++)
+        ck_assert_ptr_nonnull(p[i] = liballoc_malloc(20 * KiB));
+    struct la_arena *a = t_main_arena();
+    ck_assert_uint_eq(a->segments->kind, LA_SEG_MMAP);
+    ck_assert_uint_ge(a->segments->size, N * 20 * KiB);
+    for (int i = N - 1; i >= 0; i--)
+        liballoc_free(p[i]);
+    ck_assert_uint_le(a->segments->size, 1 * MiB);
+    ck_assert_uint_le(a->system_mem, 1 * MiB);
+    ck_assert_int_eq(liballoc_check_heap(), 0);
+    for (int i = 0; i < N; i++)                 /* and it grows again */
+        ck_assert_ptr_nonnull(p[i] = liballoc_malloc(20 * KiB));
+    ck_assert_uint_ge(a->segments->size, N * 20 * KiB);
+    ck_assert_int_eq(liballoc_check_heap(), 0);
+    for (int i = 0; i < N; i++)
+        liballoc_free(p[i]);
+}
+END_TEST
+
 /* glibc: mallopt consolidates the fastbins first, so lowering M_MXFAST leaves no
  * chunk stranded in a fastbin that is no longer used. */
 START_TEST(mxfast_lowered_consolidates)
@@ -1643,26 +1699,144 @@ START_TEST(random_ops_in_thread)
 }
 END_TEST
 
-/* Each test runs in a fresh child: drop an inherited LIBALLOC_OPTIONS so the defaults
- * the tests expect are in force (tests that want options set their own). */
-static void default_options(void) { unsetenv("LIBALLOC_OPTIONS"); }
+
+/* ---- growing tcache bins (liballoc's default; la_tcache.limit) --------------- */
+
+/* Allocate n chunks of req bytes, then free them all (a thread cycling through
+ * one tcache bin, as churn does). */
+static void cycle(size_t req, int n)
+{
+    void *p[64];
+    ck_assert_int_le(n, 64);
+    for (int i = 0; i < n; i++)
+        ck_assert_ptr_nonnull(p[i] = liballoc_malloc(req));
+    for (int i = 0; i < n; i++)
+        liballoc_free(p[i]);
+}
+
+/* Default options: a bin starts at glibc's 7 and doubles each time a free finds
+ * it full after a malloc found it empty, up to its cap la_tcache_bin_limit(
+ * tcache_count 32, tcache_bytes 8192): 32 for small chunks, 8192/size for big
+ * ones.  The bin then holds a whole cycle. */
+START_TEST(tcache_bin_grows_with_use)
+{
+    unsetenv("LIBALLOC_OPTIONS");
+    const size_t req = 100, cs = la_request2size(req);
+    const unsigned idx = la_tcache_index(cs);
+    void *first = liballoc_malloc(req);         /* the tcache exists from here */
+    liballoc_free(first);
+    struct la_tcache *tc = t_my_tcache();
+    ck_assert_ptr_nonnull(tc);
+    ck_assert_uint_eq(liballoc_debug.tunables.tcache_count, LA_TCACHE_COUNT_DEFAULT);
+    ck_assert_uint_eq(liballoc_debug.tunables.tcache_bytes, LA_TCACHE_BYTES_DEFAULT);
+    ck_assert_uint_eq(tc->limit[idx], LA_TCACHE_FILL);
+    cycle(req, 20);                             /* 1 from the bin, 19 misses; the 8th free grows it */
+    ck_assert_uint_eq(tc->limit[idx], 14);
+    ck_assert_uint_eq(tc->counts[idx], 14);
+    cycle(req, 20);
+    ck_assert_uint_eq(tc->limit[idx], 28);
+    ck_assert_uint_eq(tc->counts[idx], 20);     /* the whole cycle is cached */
+    cycle(req, 40);
+    ck_assert_uint_eq(tc->limit[idx], LA_TCACHE_COUNT_DEFAULT);  /* capped */
+    ck_assert_uint_eq(tc->counts[idx], LA_TCACHE_COUNT_DEFAULT);
+    /* a big chunk's cap comes from the byte budget: 8192 / 0x3f0 = 8 */
+    const size_t big = 1000, bidx = la_tcache_index(la_request2size(big));
+    ck_assert_uint_eq(la_tcache_bin_limit(LA_TCACHE_COUNT_DEFAULT, LA_TCACHE_BYTES_DEFAULT, bidx), 8);
+    for (int r = 0; r < 4; r++)
+        cycle(big, 20);
+    ck_assert_uint_eq(tc->limit[bidx], 8);
+    ck_assert_uint_eq(tc->counts[bidx], 8);
+    ck_assert_int_eq(liballoc_check_heap(), 0);
+}
+END_TEST
+
+/* With tcache_count=7 every bin keeps glibc's 7, however it is used. */
+START_TEST(tcache_count_7_is_glibc)
+{
+    setenv("LIBALLOC_OPTIONS", "tcache_count=7", 1);
+    const size_t req = 100, idx = la_tcache_index(la_request2size(req));
+    for (int r = 0; r < 4; r++)
+        cycle(req, 20);
+    struct la_tcache *tc = t_my_tcache();
+    ck_assert_ptr_nonnull(tc);
+    ck_assert_uint_eq(tc->limit[idx], 7);
+    ck_assert_uint_eq(tc->counts[idx], 7);
+}
+END_TEST
+
+struct grow_arg {
+    void *p[20];
+    size_t req;
+};
+static void *thr_alloc20(void *arg)
+{
+    struct grow_arg *g = arg;
+    for (int i = 0; i < 20; i++)
+        g->p[i] = liballoc_malloc(g->req);
+    return NULL;
+}
+
+/* A bin that only fills keeps 7: a thread freeing what another thread
+ * allocated (a consumer), and chunks realloc leaves behind. */
+START_TEST(tcache_bin_only_filled_stays)
+{
+    unsetenv("LIBALLOC_OPTIONS");
+    const size_t req = 200, idx = la_tcache_index(la_request2size(req));
+    struct grow_arg g = { .req = req };
+    for (int r = 0; r < 3; r++) {
+        pthread_t th;
+        ck_assert_int_eq(pthread_create(&th, NULL, thr_alloc20, &g), 0);
+        ck_assert_int_eq(pthread_join(th, NULL), 0);
+        for (int i = 0; i < 20; i++) {
+            ck_assert_ptr_nonnull(g.p[i]);
+            liballoc_free(g.p[i]);
+        }
+    }
+    struct la_tcache *tc = t_my_tcache();
+    ck_assert_ptr_nonnull(tc);
+    ck_assert_uint_eq(tc->limit[idx], LA_TCACHE_FILL);
+    /* realloc: a bin full and marked missed (8 mallocs found it empty, 7
+     * frees filled it) does not grow from the chunk a realloc moves out of */
+    const size_t ridx = la_tcache_index(la_request2size(24));
+    void *x[7], *a, *b;
+    for (int i = 0; i < 7; i++)
+        ck_assert_ptr_nonnull(x[i] = liballoc_malloc(24));
+    ck_assert_ptr_nonnull(a = liballoc_malloc(24));
+    ck_assert_ptr_nonnull(b = liballoc_malloc(24));     /* a's neighbour: a must move */
+    for (int i = 0; i < 7; i++)
+        liballoc_free(x[i]);
+    ck_assert_uint_eq(tc->counts[ridx], LA_TCACHE_FILL);
+    ck_assert(tc->missed & (1ull << ridx));
+    void *a2 = liballoc_realloc(a, 600);
+    ck_assert_ptr_nonnull(a2);
+    ck_assert_ptr_ne(a2, a);
+    ck_assert_uint_eq(tc->limit[ridx], LA_TCACHE_FILL);
+    ck_assert_uint_eq(tc->counts[ridx], LA_TCACHE_FILL);
+    liballoc_free(a2);
+    liballoc_free(b);
+    ck_assert_int_eq(liballoc_check_heap(), 0);
+}
+END_TEST
 
 static Suite *suite_mechanisms(void)
 {
     Suite *s = suite_create("mechanisms");
     TCase *tc = tcase_create("tcache_fastbins");
     tcase_set_timeout(tc, 20);
-    tcase_add_checked_fixture(tc, default_options, NULL);
+    tcase_add_checked_fixture(tc, t_glibc_options, NULL);
     tcase_add_test(tc, tcache_fill_and_overflow);
     tcase_add_test(tc, fastbin_lifo_safe_linked);
     tcase_add_test(tc, malloc_consolidate_merges_fastbins);
     tcase_add_test(tc, mxfast_zero_disables_fastbins);
     tcase_add_test(tc, mxfast_lowered_consolidates);
+    tcase_add_test(tc, tcache_bin_grows_with_use);
+    tcase_add_test(tc, tcache_count_7_is_glibc);
+    tcase_add_test(tc, tcache_bin_only_filled_stays);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("bins");
     tcase_set_timeout(tc, 20);
-    tcase_add_checked_fixture(tc, default_options, NULL);
+    tcase_add_checked_fixture(tc, t_glibc_options, NULL);
     tcase_add_test(tc, coalesce_with_previous);
     tcase_add_test(tc, coalesce_with_next);
     tcase_add_test(tc, coalesce_with_both);
@@ -1674,7 +1848,7 @@ static Suite *suite_mechanisms(void)
 
     tc = tcase_create("system");
     tcase_set_timeout(tc, 20);
-    tcase_add_checked_fixture(tc, default_options, NULL);
+    tcase_add_checked_fixture(tc, t_glibc_options, NULL);
     tcase_add_test(tc, top_grow_and_trim);
     tcase_add_test(tc, top_pad_and_trim_pad);
     tcase_add_test(tc, mmap_threshold);
@@ -1685,7 +1859,7 @@ static Suite *suite_mechanisms(void)
 
     tc = tcase_create("realloc_align");
     tcase_set_timeout(tc, 20);
-    tcase_add_checked_fixture(tc, default_options, NULL);
+    tcase_add_checked_fixture(tc, t_glibc_options, NULL);
     tcase_add_test(tc, realloc_shrink_in_place);
     tcase_add_test(tc, realloc_grow_into_free_next);
     tcase_add_test(tc, realloc_grow_into_top);
@@ -1698,7 +1872,7 @@ static Suite *suite_mechanisms(void)
 
     tc = tcase_create("arenas_options");
     tcase_set_timeout(tc, 20);
-    tcase_add_checked_fixture(tc, default_options, NULL);
+    tcase_add_checked_fixture(tc, t_glibc_options, NULL);
     tcase_add_test(tc, arena_per_thread);
     tcase_add_test(tc, remote_free_list_used_and_drained);
     tcase_add_test(tc, remote_free_list_check_heap_drains);
@@ -1707,13 +1881,15 @@ static Suite *suite_mechanisms(void)
     tcase_add_test(tc, arena_limit_default);
     tcase_add_test(tc, arena_limit_option);
     tcase_add_test(tc, options_tcache_count_zero);
+    tcase_add_test(tc, no_brk_option);
+    tcase_add_test(tc, no_brk_trims);
     tcase_add_test(tc, options_malformed_warns);
     tcase_add_test(tc, malloc_after_thread_cleanup);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("random");
     tcase_set_timeout(tc, 60);
-    tcase_add_checked_fixture(tc, default_options, NULL);
+    tcase_add_checked_fixture(tc, t_glibc_options, NULL);
     tcase_add_test(tc, check_heap_detects_damage);
     tcase_add_loop_test(tc, random_ops_heap_checked, 0, (int)(sizeof random_configs / sizeof random_configs[0]));
     tcase_add_loop_test(tc, random_ops_in_thread, 0, (int)(sizeof random_configs / sizeof random_configs[0]));
@@ -1721,7 +1897,7 @@ static Suite *suite_mechanisms(void)
 
     tc = tcase_create("brk");
     tcase_set_timeout(tc, 20);
-    tcase_add_checked_fixture(tc, default_options, NULL);
+    tcase_add_checked_fixture(tc, t_glibc_options, NULL);
     tcase_add_test(tc, foreign_sbrk);
     tcase_add_test(tc, brk_blocked_falls_back_to_mmap);
     suite_add_tcase(s, tc);

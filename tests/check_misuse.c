@@ -909,8 +909,7 @@ START_TEST(misuse_row)
         dup2(fd[1], 2);
         close(fd[0]);
         close(fd[1]);
-        if (r->options) setenv("LIBALLOC_OPTIONS", r->options, 1);
-        else unsetenv("LIBALLOC_OPTIONS");
+        setenv("LIBALLOC_OPTIONS", r->options ? r->options : T_GLIBC_OPTIONS, 1);
         r->fn();
         _exit(0);
     }
@@ -986,7 +985,7 @@ static int check_heap_quiet(char *msg, size_t cap)
 /* liballoc_check_heap reports poisoned links without following them */
 START_TEST(check_heap_poisoned_links)
 {
-    unsetenv("LIBALLOC_OPTIONS");
+    t_glibc_options();
     char msg[512], want[256];
     char *e = M(0x4f8);                 /* for the last part, with its guard */
     M(0x18);

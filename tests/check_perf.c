@@ -344,14 +344,13 @@ START_TEST(remote_frees_batched)
 }
 END_TEST
 
-static void default_options(void) { unsetenv("LIBALLOC_OPTIONS"); }
 
 static Suite *suite_perf(void)
 {
     Suite *s = suite_create("perf");
     TCase *tc = tcase_create("perf");
     tcase_set_timeout(tc, 20);
-    tcase_add_checked_fixture(tc, default_options, NULL);
+    tcase_add_checked_fixture(tc, t_glibc_options, NULL);
     tcase_add_test(tc, batch_refill_address_order);
     tcase_add_test(tc, batch_refill_does_not_pin);
     tcase_add_test(tc, trim_hysteresis);

@@ -1,7 +1,8 @@
 /*
  * tests/progs/demo.c - the teaching workload `make demo` opens heapview on.
  *
- * Run under LD_PRELOAD=liballoc.so.  It allocates and frees in slow, visible
+ * Run under LD_PRELOAD=liballoc.so with LIBALLOC_OPTIONS=tcache_count=7 (glibc's
+ * tcache: the steps below count on 7 entries per bin; `make demo` sets it).  It allocates and frees in slow, visible
  * patterns so that each mechanism of the allocator can be watched live, one step
  * every DEMO_STEP_MS milliseconds (default 250):
  *   1. tcache filling: seven 40-byte blocks freed one by one -> tcache[1] grows to 7;
