@@ -35,6 +35,7 @@
 #include <malloc.h>
 #include <pthread.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include "check_suites.h"
 #include "check_la.h"
 
@@ -1060,6 +1061,46 @@ START_TEST(remote_free_list_check_heap_reports)
 }
 END_TEST
 
+/* fork while a list is pending: the child inherits the same consistent list
+ * (8 chunks) and its liballoc_check_heap validates and drains it */
+START_TEST(remote_free_list_fork)
+{
+    liballoc_free(liballoc_malloc(1));
+    struct rl_owner o;
+    memset(&o, 0, sizeof o);
+    ck_assert_int_eq(pipe(o.go), 0);
+    ck_assert_int_eq(pipe(o.done), 0);
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, rl_owner_fn, &o), 0);
+    rl_wait(o.done[0]);
+    struct la_arena *av = ((struct la_segment *)la_heap_of((uintptr_t)o.p[0]))->arena;
+    for (int i = 0; i < 8; i++) liballoc_free(o.p[i]);
+    ck_assert_ptr_nonnull(av->remote);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        int n = 0;
+        for (struct la_chunk *c = av->remote; c && n < LA_WALK_MAX;
+             c = (struct la_chunk *)la_reveal_ptr((uintptr_t)&c->fd, (uintptr_t)c->fd))
+            n++;
+        int ok = n == 8 && liballoc_check_heap() == 0 && av->remote == NULL;
+        void *m = liballoc_malloc(0x28);        /* the child allocates normally */
+        liballoc_free(m);
+        _exit(ok && m ? 0 : 1);
+    }
+    int st;
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child status %#x", st);
+    ck_assert_ptr_nonnull(av->remote);          /* the parent's list is untouched */
+    rl_post(o.go[1]);
+    rl_wait(o.done[0]);
+    ck_assert_ptr_null(av->remote);
+    rl_post(o.go[1]);
+    pthread_join(t, NULL);
+    ck_assert_int_eq(liballoc_check_heap(), 0);
+}
+END_TEST
+
 /* liballoc_check_heap takes a pending list, validates it and frees it into the bins */
 START_TEST(remote_free_list_check_heap_drains)
 {
@@ -1877,6 +1918,7 @@ static Suite *suite_mechanisms(void)
     tcase_add_test(tc, remote_free_list_used_and_drained);
     tcase_add_test(tc, remote_free_list_check_heap_drains);
     tcase_add_test(tc, remote_free_list_check_heap_reports);
+    tcase_add_test(tc, remote_free_list_fork);
     tcase_add_test(tc, arena_heaps_grow_and_shrink);
     tcase_add_test(tc, arena_limit_default);
     tcase_add_test(tc, arena_limit_option);
