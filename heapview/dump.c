@@ -46,6 +46,8 @@ static void text_chunk(FILE *f, const struct hv_snapshot *s, const struct hv_chu
     char fl[64], where[96] = "";
     if (c->bin == HV_BIN_TCACHE)
         snprintf(where, sizeof where, "tcache[%u] thread %llu", c->bin_index, X(tid_of(s, c)));
+    else if (c->bin == HV_BIN_REMOTE)
+        snprintf(where, sizeof where, "remote (not yet back in its arena)");
     else if (c->bin != HV_BIN_NONE)
         snprintf(where, sizeof where, "%s[%u]", hv_bin_name(c->bin), c->bin_index);
     fprintf(f, "  0x%012llx  user 0x%012llx  size 0x%-8llx %-7s %-28s %s%s%s%s\n", X(c->addr),
@@ -91,6 +93,13 @@ void hv_dump_text(FILE *f, const struct hv_snapshot *s)
             fprintf(f, "  0x%llx [%3u]: ", X(b->size_lo), b->count);
             text_chain(f, s, b);
         }
+        /* the remote-free list: chunks other threads freed, not yet back in the arena */
+        fprintf(f, " remote-free list (pushed %llu chunks in %llu batches, drained %llu)\n", X(a->remote_chunks),
+                X(a->remote_batches), X(a->remote_drained));
+        if (a->remote.count || a->remote.truncated) {
+            fprintf(f, "  all [%3u]: ", a->remote.count);
+            text_chain(f, s, &a->remote);
+        }
         const char *hdr[] = { "", " unsortedbin\n", " smallbins\n", " largebins\n" };
         int shown = 0;
         for (unsigned i = 1; i < LA_NBINS - 1; i++) {
@@ -131,8 +140,8 @@ void hv_dump_text(FILE *f, const struct hv_snapshot *s)
             "fsmblks %llu  uordblks %llu  fordblks %llu  keepcost %llu\n", X(T->arena), X(T->ordblks),
             X(T->smblks), X(T->hblks), X(T->hblkhd), X(T->fsmblks), X(T->uordblks), X(T->fordblks),
             X(T->keepcost));
-    fprintf(f, "tcache: %llu chunks, %llu bytes; %llu chunks in all\n", X(T->tcache_chunks), X(T->tcache_bytes),
-            X(T->nchunks));
+    fprintf(f, "tcache: %llu chunks, %llu bytes; remote-free lists: %llu chunks, %llu bytes; %llu chunks in all\n",
+            X(T->tcache_chunks), X(T->tcache_bytes), X(T->remote_chunks), X(T->remote_bytes), X(T->nchunks));
     const struct la_tunables *tu = &s->tunables;
     fprintf(f, "tunables: tcache_count %llu  tcache_bytes %llu  tcache_max %llu  mxfast %llu  mmap_threshold %llu  "
             "trim_threshold %llu  top_pad %llu  mmap_max %llu  arena_max %llu  arena_test %llu  perturb %llu  "
@@ -313,6 +322,9 @@ void hv_dump_json(FILE *f, const struct hv_snapshot *s)
             fputs(n++ ? "," : "", f);
             jbin(f, s, &a->fastbins[i], 0);
         }
+        fputs("],\"remote\":[", f);
+        if (a->remote.count || a->remote.truncated)
+            jbin(f, s, &a->remote, 0);
         fputs("],\"unsorted\":[", f);
         if (a->bins[1].count || a->bins[1].truncated)
             jbin(f, s, &a->bins[1], 0);
@@ -351,9 +363,9 @@ void hv_dump_json(FILE *f, const struct hv_snapshot *s)
     const struct hv_totals *T = &s->totals;
     fprintf(f, "],\n\"totals\":{\"arena\":%llu,\"ordblks\":%llu,\"smblks\":%llu,\"hblks\":%llu,\"hblkhd\":%llu,"
             "\"fsmblks\":%llu,\"uordblks\":%llu,\"fordblks\":%llu,\"keepcost\":%llu,\"tcache_chunks\":%llu,"
-            "\"tcache_bytes\":%llu,\"chunks\":%llu},\n", X(T->arena), X(T->ordblks), X(T->smblks), X(T->hblks),
+            "\"tcache_bytes\":%llu,\"remote_chunks\":%llu,\"remote_bytes\":%llu,\"chunks\":%llu},\n", X(T->arena), X(T->ordblks), X(T->smblks), X(T->hblks),
             X(T->hblkhd), X(T->fsmblks), X(T->uordblks), X(T->fordblks), X(T->keepcost), X(T->tcache_chunks),
-            X(T->tcache_bytes), X(T->nchunks));
+            X(T->tcache_bytes), X(T->remote_chunks), X(T->remote_bytes), X(T->nchunks));
     const struct la_tunables *tu = &s->tunables;
     fprintf(f, "\"tunables\":{\"tcache_count\":%llu,\"tcache_bytes\":%llu,\"tcache_max\":%llu,\"mxfast\":%llu,\"mmap_threshold\":%llu,"
             "\"trim_threshold\":%llu,\"top_pad\":%llu,\"mmap_max\":%llu,\"arena_max\":%llu,\"arena_test\":%llu,"

@@ -333,6 +333,10 @@ static void explain_bin(FILE *f, const struct hv_snapshot *s, const struct hv_ch
         fprintf(f, "bin: fastbin %u: 0x%llx / 16 - 2 = %u (chunks up to 0x%llx go to fastbins when the tcache "
                 "bin is full)\n", c->bin_index, X(sz), c->bin_index, X(la_max_fast_chunk(s->tunables.mxfast)));
         break;
+    case HV_BIN_REMOTE:
+        fprintf(f, "bin: remote-free list of its arena: freed by a thread of another arena (its tcache bin was "
+                "full), pushed without the arena's lock; the arena's next locked malloc takes it back\n");
+        break;
     case HV_BIN_UNSORTED:
         fprintf(f, "bin: unsorted (bin 1): freed chunks too big for tcache/fastbins wait here until the next "
                 "malloc scan sorts them\n");

@@ -265,6 +265,16 @@ static int copy_all(struct ctx *c, struct hv_error *err)
     la_layout_fill(&mine);
     if (d->layout.sizeof_tcache == LA_TCACHE_V2_SIZE)  /* before ABI 3: no bin limits */
         mine.sizeof_tcache = LA_TCACHE_V2_SIZE;
+    /* ABI 4 grew struct la_arena by its remote-free list: an older target
+     * (abi_version < 4, or a layout without off_arena_remote) has the shorter
+     * arena and no list; everything else must match exactly */
+    if ((d->abi_version < 4 || d->layout.off_arena_remote == 0) &&
+        !(d->layout.off_arena_remote == mine.off_arena_remote && d->layout.sizeof_arena == mine.sizeof_arena)) {
+        mine.sizeof_arena = (uint32_t)LA_ARENA_SIZE_V3;
+        mine.off_arena_remote = 0;
+    }
+    c->plan.arena_size = mine.sizeof_arena;
+    c->plan.has_remote = d->abi_version >= 4 && mine.off_arena_remote != 0;
     if (memcmp(&mine, &d->layout, offsetof(struct la_layout_desc, spare)) != 0)
         return hv_fail(err, HV_EXIT_ABI, "liballoc_debug layout (structure sizes and offsets) differs from "
                        "the one this heapview was built for (ABI version %u)", d->abi_version);
@@ -293,12 +303,13 @@ static int copy_all(struct ctx *c, struct hv_error *err)
             break;
         }
         struct la_arena ar;
-        if ((a & 7) || readable_from(c, a, sizeof ar) < sizeof ar ||
-            img_add(&c->img, c->src, a, sizeof ar) != (int64_t)sizeof ar) {
+        size_t asz = c->plan.arena_size;    /* the target's struct la_arena (<= sizeof ar) */
+        memset(&ar, 0, sizeof ar);
+        if ((a & 7) || readable_from(c, a, asz) < asz || img_add(&c->img, c->src, a, asz) != (int64_t)asz) {
             hv_problem(snap, a, "arena list: pointer 0x%llx outside mapped memory", (unsigned long long)a);
             break;
         }
-        memcpy(&ar, c->img.r[c->img.n - 1].data, sizeof ar);   /* the range just added */
+        memcpy(&ar, c->img.r[c->img.n - 1].data, asz);   /* the range just added */
         if (push64(&c->plan.arenas, &c->plan.narenas, a) < 0)
             return hv_fail(err, HV_EXIT_INTERNAL, "out of memory");
         uint32_t ai = (uint32_t)(c->plan.narenas - 1);
@@ -470,8 +481,8 @@ static uint64_t estimate(struct hv_source *src)
     total += sizeof d + d.ntcaches * sizeof(struct la_tcache) + d.mmaps.capacity * 8 + d.mmaps.count * 16;
     uint64_t a = (uint64_t)(uintptr_t)d.main_arena;
     for (int na = 0; a && na < 256; na++) {
-        struct la_arena ar;
-        if (hv_source_read(src, a, &ar, sizeof ar) != (ssize_t)sizeof ar)
+        struct la_arena ar;             /* the prefix every ABI version has */
+        if (hv_source_read(src, a, &ar, LA_ARENA_SIZE_V3) != (ssize_t)LA_ARENA_SIZE_V3)
             break;
         total += sizeof ar;
         uint64_t sg = (uint64_t)(uintptr_t)ar.segments;
@@ -519,8 +530,8 @@ static int busy(struct hv_source *src)
         return 1;
     uint64_t a = (uint64_t)(uintptr_t)d.main_arena;
     for (int n = 0; a && n < MAX_ARENAS; n++) {
-        struct la_arena ar;
-        if (hv_source_read(src, a, &ar, sizeof ar) != (ssize_t)sizeof ar)
+        struct la_arena ar;             /* the prefix every ABI version has */
+        if (hv_source_read(src, a, &ar, LA_ARENA_SIZE_V3) != (ssize_t)LA_ARENA_SIZE_V3)
             break;
         if (ar.lock)
             return 1;
@@ -735,6 +746,6 @@ const char *hv_state_name(unsigned state)
 
 const char *hv_bin_name(unsigned kind)
 {
-    static const char *const n[] = { NULL, "tcache", "fast", "unsorted", "small", "large" };
-    return kind < 6 ? n[kind] : NULL;
+    static const char *const n[] = { NULL, "tcache", "fast", "unsorted", "small", "large", "remote" };
+    return kind < 7 ? n[kind] : NULL;
 }

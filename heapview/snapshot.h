@@ -41,7 +41,8 @@
 
 /* Highest liballoc_debug ABI version this heapview reads (a target is read when
  * its compat_version <= HV_ABI_READ). */
-#define HV_ABI_READ 3u   /* 2 appended the trace block (trace_abi.h); 3 the tcache bin limits */
+#define HV_ABI_READ 4u   /* 2 appended the trace block (trace_abi.h); 3 the tcache bin limits;
+                          * 4 the arenas' remote-free lists */
 
 enum hv_state {                 /* what a chunk is */
     HV_INUSE = 0,               /* allocated (tcache-held chunks are HV_FREE, bin TCACHE) */
@@ -57,6 +58,8 @@ enum hv_bin_kind {              /* which list holds a free chunk */
     HV_BIN_UNSORTED,            /* bin_index = 1 */
     HV_BIN_SMALL,               /* bin_index = 2..63 */
     HV_BIN_LARGE,               /* bin_index = 64..126 */
+    HV_BIN_REMOTE,              /* bin_index = 0: the arena's remote-free list (freed by another
+                                 * thread, not yet taken back by the arena; in use by the boundary tags) */
 };
 
 /* hv_chunk.flags (heapview's own, not the size-field bits) */
@@ -138,6 +141,8 @@ struct hv_arena {
     uint32_t nsegments;         /*   oldest first (address order for the main arena) */
     struct hv_bin fastbins[LA_NFASTBINS];
     struct hv_bin bins[LA_NBINS];   /* [1] unsorted, [2..63] small, [64..126] large; [0],[127] unused */
+    struct hv_bin remote;       /* remote-free list (ABI 3; empty for older targets) */
+    uint64_t remote_chunks, remote_batches, remote_drained;   /* liballoc's counters (ABI 3) */
 };
 
 struct hv_tcache {
@@ -162,6 +167,7 @@ struct hv_totals {
     uint64_t fordblks;          /* bytes free, top included */
     uint64_t keepcost;          /* main arena's top size */
     uint64_t tcache_chunks, tcache_bytes;   /* held by tcaches (part of fordblks) */
+    uint64_t remote_chunks, remote_bytes;   /* in arenas' remote-free lists (counted in uordblks, as tcache) */
     uint64_t nchunks;           /* chunks found by the walk, mmapped included */
 };
 

@@ -43,6 +43,8 @@ struct hv_plan {
     uint64_t *tcaches;      size_t ntcaches;
     uint64_t *mmaps;        size_t nmmaps;     /* chunk addresses from the registry */
     size_t slots_used;                         /* non-empty slots seen */
+    size_t arena_size;                         /* the target's sizeof(struct la_arena) */
+    int has_remote;                            /* arenas carry a remote-free list (ABI 3) */
 };
 
 /* Append a problem (printf-style); bounded (stops recording after a limit). */

@@ -61,7 +61,7 @@
 
 /* ---- the one class table: states, letters, colours, monochrome attributes ------------ */
 
-enum { K_INUSE, K_TCACHE, K_FAST, K_UNSORTED, K_SMALL, K_LARGE, K_TOP, K_MMAPPED, K_CORRUPT, K_NCLS };
+enum { K_INUSE, K_TCACHE, K_FAST, K_UNSORTED, K_SMALL, K_LARGE, K_TOP, K_MMAPPED, K_REMOTE, K_CORRUPT, K_NCLS };
 
 static const struct cls_def {
     const char *name;       /* as shown in rows and the legend */
@@ -78,6 +78,7 @@ static const struct cls_def {
     [K_LARGE]    = { "large",    'L', COLOR_MAGENTA, A_BOLD, A_BOLD | A_DIM },
     [K_TOP]      = { "top",      'T', COLOR_WHITE,   0,      A_REVERSE },
     [K_MMAPPED]  = { "mmapped",  'M', COLOR_BLUE,    A_BOLD, A_DIM | A_UNDERLINE },
+    [K_REMOTE]   = { "remote",   'r', COLOR_CYAN,    A_BOLD, A_DIM | A_UNDERLINE },
     [K_CORRUPT]  = { "corrupt",  '!', COLOR_RED,     A_BOLD, A_BOLD | A_REVERSE },
 };
 
@@ -94,6 +95,7 @@ static int chunk_cls(const struct hv_chunk *c)
     switch (c->bin) {
     case HV_BIN_TCACHE: return K_TCACHE;
     case HV_BIN_FAST: return K_FAST;
+    case HV_BIN_REMOTE: return K_REMOTE;
     case HV_BIN_UNSORTED: return K_UNSORTED;
     case HV_BIN_SMALL: return K_SMALL;
     case HV_BIN_LARGE: return K_LARGE;
@@ -103,8 +105,8 @@ static int chunk_cls(const struct hv_chunk *c)
 
 static int bin_cls(unsigned kind)
 {
-    static const int m[] = { K_CORRUPT, K_TCACHE, K_FAST, K_UNSORTED, K_SMALL, K_LARGE };
-    return kind < 6 ? m[kind] : K_CORRUPT;
+    static const int m[] = { K_CORRUPT, K_TCACHE, K_FAST, K_UNSORTED, K_SMALL, K_LARGE, K_REMOTE };
+    return kind < 7 ? m[kind] : K_CORRUPT;
 }
 
 /* ---- state ------------------------------------------------------------------------------ */
@@ -710,6 +712,10 @@ static void build_bins(struct ui *u)
             bin_lines(u, name, b, 0);
             any = 1;
         }
+        if (a->remote.count || a->remote.truncated) {
+            bin_lines(u, "remote", &a->remote, 0);     /* freed by other threads, not yet taken back */
+            any = 1;
+        }
         for (unsigned i = 1; i < LA_NBINS - 1; i++) {
             const struct hv_bin *b = &a->bins[i];
             if (b->count == 0 && !b->truncated)
@@ -722,7 +728,7 @@ static void build_bins(struct ui *u)
             any = 1;
         }
         if (!any)
-            addl(u, 0, -1, "  (fastbins, unsorted, small and large bins all empty)");
+            addl(u, 0, -1, "  (fastbins, remote-free list, unsorted, small and large bins all empty)");
     }
 }
 
@@ -735,6 +741,7 @@ static const char *describe_ptr(const struct ui *u, const struct hv_chunk *self,
     }
     const struct hv_arena *a = arena_of(s, self->arena);
     if (a && self->bin != HV_BIN_NONE && self->bin != HV_BIN_TCACHE && self->bin != HV_BIN_FAST &&
+        self->bin != HV_BIN_REMOTE &&
         p == la_bin_at(a->addr, self->bin_index)) {
         snprintf(buf, len, "(arena %u bin %u header)", a->index, self->bin_index);
         return buf;
@@ -782,7 +789,7 @@ static void build_detail(struct ui *u)
     const uint64_t *w = hv_snapshot_bytes(s, hv_chunk_user(c), 32);
     uint64_t fa = hv_chunk_user(c);
     if (c->state == HV_FREE && w) {
-        if (c->bin == HV_BIN_TCACHE || c->bin == HV_BIN_FAST) {
+        if (c->bin == HV_BIN_TCACHE || c->bin == HV_BIN_FAST || c->bin == HV_BIN_REMOTE) {
             uint64_t rev = la_reveal_ptr(fa, w[0]);
             uint64_t target = c->bin == HV_BIN_TCACHE && rev ? la_mem2chunk(rev) : rev;
             addl(u, target, -1, "        +16 %s  0x%016llx  safe-linked: (0x%llx >> 12) ^ ptr",
@@ -791,6 +798,8 @@ static void build_detail(struct ui *u)
                  describe_ptr(u, c, target, d1, sizeof d1));
             if (c->bin == HV_BIN_TCACHE)
                 addl(u, 0, -1, "        +24 key   0x%016llx (marks the chunk as in a tcache)", X(w[1]));
+            if (c->bin == HV_BIN_REMOTE)
+                addl(u, 0, -1, "        +24 key   0x%016llx (the tcache key: marks the chunk as freed)", X(w[1]));
         } else if (c->bin != HV_BIN_NONE) {
             addl(u, w[0], -1, "        +16 fd  0x%llx %s", X(w[0]), describe_ptr(u, c, w[0], d1, sizeof d1));
             addl(u, w[1], -1, "        +24 bk  0x%llx %s", X(w[1]), describe_ptr(u, c, w[1], d2, sizeof d2));
@@ -850,6 +859,8 @@ static void build_detail(struct ui *u)
         switch (c->bin) {
         case HV_BIN_TCACHE: why = "free() put it in its thread's tcache (tcache-sized, bin not full)"; break;
         case HV_BIN_FAST: why = "free() put it in a fastbin (fast-sized, its tcache bin was full)"; break;
+        case HV_BIN_REMOTE: why = "free (remote): another thread freed it, its tcache bin was full, and pushed it "
+                                  "on this arena's remote-free list; the arena's next locked malloc takes it back"; break;
         case HV_BIN_UNSORTED: why = "free() put it (coalesced) in the unsorted bin; a malloc sorts it later"; break;
         case HV_BIN_SMALL: why = "a malloc scanning the unsorted bin sorted it into its small bin"; break;
         case HV_BIN_LARGE: why = "a malloc scanning the unsorted bin sorted it into its large bin"; break;

@@ -395,6 +395,62 @@ static void walk_fastbin(struct w *w, struct hv_arena *ar, const struct la_arena
     finish_bin(w, b, first, trunc);
 }
 
+/* The arena's remote-free list (ABI 3): chunks of this arena that threads of
+ * other arenas freed, pushed without the lock, linked through fd and
+ * safe-linked like a fastbin, waiting for the arena's next locked operation.
+ * Each is in use by the boundary tags (the next chunk's PREV_INUSE is set),
+ * belongs to this arena, and is no bigger than a tcache chunk.  The walk is
+ * bounded (opts->max_list) and stops at a cycle or a pointer outside the heap. */
+static void walk_remote(struct w *w, struct hv_arena *ar, const struct la_arena *la)
+{
+    struct hv_snapshot *s = w->s;
+    struct hv_bin *b = &ar->remote;
+    char list[64];
+    snprintf(list, sizeof list, "arena %u remote-free list", ar->index);
+    b->kind = HV_BIN_REMOTE;
+    b->index = 0;
+    b->size_lo = LA_MINSIZE;
+    b->size_hi = la_tcache_chunk_size(LA_TCACHE_BINS - 1);
+    uint32_t first = (uint32_t)s->nbinents, n = 0;
+    int trunc = 0;
+    w->list_id++;
+    uint64_t c = (uint64_t)(uintptr_t)la->remote;
+    while (c) {
+        if (!la_aligned(c)) {
+            hv_problem(s, c, "malloc(): remote-free chunk outside the heap detected (%s: unaligned 0x%llx)", list,
+                       (unsigned long long)c);
+            trunc = 1;
+            break;
+        }
+        uint32_t ci = entry(w, list, c, n, b);
+        if (ci == HV_NONE) {
+            trunc = 1;
+            break;
+        }
+        struct hv_chunk *ch = &s->chunks[ci];
+        if (ch->arena != (uint32_t)(ar - s->arenas))
+            hv_problem(s, c, "%s holds chunk 0x%llx of another arena", list, (unsigned long long)c);
+        if (ch->size > b->size_hi)
+            hv_problem(s, c, "%s holds chunk 0x%llx of size 0x%llx (larger than any tcache chunk)", list,
+                       (unsigned long long)c, (unsigned long long)ch->size);
+        if (ch->state != HV_INUSE)
+            hv_problem(s, c, "double free or corruption (!prev) (%s holds chunk 0x%llx, which its next chunk "
+                       "says is free)", list, (unsigned long long)c);
+        assign(w, ci, HV_BIN_REMOTE, 0, HV_NONE);
+        if (add_binent(w, c, ci) < 0)
+            return;
+        n++;
+        int ok = 1;
+        uint64_t stored = rd64(w, c + 16, &ok);
+        if (!ok) {
+            trunc = 1;
+            break;
+        }
+        c = la_reveal_ptr(c + 16, stored);
+    }
+    finish_bin(w, b, first, trunc);
+}
+
 /* Large bins: the first chunk of each run of equal sizes (a "head") is on a
  * circular list through fd_nextsize/bk_nextsize, in the same order as the bin. */
 static void check_nextsize(struct w *w, const char *list, uint32_t first, uint32_t n)
@@ -602,9 +658,12 @@ int hv_walk(struct hv_snapshot *s, const struct hv_image *img, const struct hv_p
     }
     s->narenas = plan->narenas;
     for (size_t i = 0; i < plan->narenas; i++) {
-        const void *p = hv_img_get(img, plan->arenas[i], sizeof *la);
+        size_t asz = plan->arena_size && plan->arena_size < sizeof *la ? plan->arena_size : sizeof *la;
+        const void *p = hv_img_get(img, plan->arenas[i], asz);
         if (p)
-            memcpy(&la[i], p, sizeof *la);
+            memcpy(&la[i], p, asz);         /* an older target's shorter arena: the rest stays 0 */
+        if (!plan->has_remote)
+            la[i].remote = NULL;
         struct hv_arena *a = &s->arenas[i];
         a->index = la[i].index;
         a->is_main = i == 0;
@@ -619,6 +678,9 @@ int hv_walk(struct hv_snapshot *s, const struct hv_image *img, const struct hv_p
         a->ops = la[i].ops;
         a->system_mem = la[i].system_mem;
         a->max_system_mem = la[i].max_system_mem;
+        a->remote_chunks = la[i].remote_chunks;
+        a->remote_batches = la[i].remote_batches;
+        a->remote_drained = la[i].remote_drained;
         memcpy(a->binmap, la[i].binmap, sizeof a->binmap);
         if (la[i].flags & LA_ARENA_CORRUPT)
             hv_problem(s, a->addr, "arena %u: liballoc marked this arena corrupt (an integrity check failed)",
@@ -684,6 +746,7 @@ int hv_walk(struct hv_snapshot *s, const struct hv_image *img, const struct hv_p
             walk_fastbin(&W, a, &la[ai], i);
         for (unsigned i = 1; i < LA_NBINS - 1; i++)
             walk_bin(&W, a, &la[ai], i);
+        walk_remote(&W, a, &la[ai]);
         if (W.oom)
             goto oom;
     }
@@ -734,7 +797,7 @@ int hv_walk(struct hv_snapshot *s, const struct hv_image *img, const struct hv_p
          * regular bins and top are written without it. */
         int nm = la_non_main_arena(c->size_flags), main = c->arena < s->narenas && s->arenas[c->arena].is_main;
         int handed_out = (c->state == HV_INUSE && c->bin == HV_BIN_NONE) || c->bin == HV_BIN_TCACHE ||
-                         c->bin == HV_BIN_FAST;
+                         c->bin == HV_BIN_FAST || c->bin == HV_BIN_REMOTE;
         if ((main && nm) || (!main && !nm && handed_out))
             hv_problem(s, c->addr, "chunk 0x%llx: NON_MAIN_ARENA bit is %s but it lies in arena %u",
                        (unsigned long long)c->addr, nm ? "set" : "clear",
@@ -747,7 +810,11 @@ int hv_walk(struct hv_snapshot *s, const struct hv_image *img, const struct hv_p
                 T->keepcost = c->size;
             break;
         case HV_FREE:
-            if (c->bin == HV_BIN_TCACHE) {
+            if (c->bin == HV_BIN_REMOTE) {
+                T->remote_chunks++;
+                T->remote_bytes += c->size;
+                T->uordblks += c->size;
+            } else if (c->bin == HV_BIN_TCACHE) {
                 T->tcache_chunks++;
                 T->tcache_bytes += c->size;
                 T->uordblks += c->size;

@@ -13,7 +13,9 @@
  * thread moves: to a new arena while the limit allows, or to another arena
  * whose lock it can take; a thread alone on its arena waits for the lock
  * (the holder is freeing chunks of this arena, see la_arena_lock_mine).
- * Frees always go back to the chunk's own arena (la_arena_of).
+ * Frees always go back to the chunk's own arena (la_arena_of); chunks
+ * freed by threads of other arenas come back through its lock-free remote
+ * list (remote.c), which whoever locks the arena here drains first.
  *
  * Lock order: an arena lock before the registry lock (sysmalloc registers
  * mmapped chunks while holding its arena).  Under the registry lock an arena
@@ -228,7 +230,10 @@ struct la_arena *la_arena_lock_mine(void)
 {
     struct la_arena *av = la_t_arena;
     if (la_unlikely(!av)) av = arena_choose();
-    if (la_likely(la_trylock(&av->lock))) return la_note_alloc(av);
+    if (la_likely(la_trylock(&av->lock))) {
+        la_remote_drain_mine(av);
+        return la_note_alloc(av);
+    }
     /* Move only away from an arena another attached thread allocates from.
      * A thread alone on its arena finds the lock busy because other threads
      * free its chunks into it: they follow the chunks wherever it allocates,
@@ -239,13 +244,19 @@ struct la_arena *la_arena_lock_mine(void)
      * 3.2-4.0 MiB; waiting for the lock as glibc does: 2.4 MiB, glibc
      * 2.1-2.5 MiB).  The price is lock traffic when both threads run at
      * once (prodcons 0.6 s instead of 0.2 s, glibc 0.8 s; the same 0.23-0.28 s
-     * when they take turns), which malloc.c remote_free keeps down by
-     * returning remote frees in batches. */
+     * when they take turns).  Remote frees no longer take this lock: they
+     * are pushed onto the arena's lock-free remote-free list (remote.c), so
+     * the holder here is another thread attached to this arena, or a
+     * statistics or trim call. */
     if (la_g.multi_threaded && __atomic_load_n(&av->nthreads, __ATOMIC_RELAXED) > 1) {
         struct la_arena *other = arena_move(av);
-        if (other) return la_note_alloc(other);
+        if (other) {
+            la_remote_drain_mine(other);
+            return la_note_alloc(other);
+        }
     }
     la_lock(&av->lock);
+    la_remote_drain_mine(av);
     return la_note_alloc(av);
 }
 
@@ -255,6 +266,7 @@ struct la_arena *la_arena_retry(struct la_arena *failed)
 {
     if (failed != &la_main_arena) {
         la_lock(&la_main_arena.lock);
+        la_remote_drain_mine(&la_main_arena);
         return &la_main_arena;
     }
     struct la_arena *a = NULL;
@@ -262,7 +274,10 @@ struct la_arena *la_arena_retry(struct la_arena *failed)
     a = la_main_arena.next;
     if (!a && la_dbg.narenas < arena_limit()) a = arena_new(0);
     la_registry_unlock();
-    if (a) la_lock(&a->lock);
+    if (a) {
+        la_lock(&a->lock);
+        la_remote_drain_mine(a);
+    }
     return a;
 }
 
@@ -278,6 +293,13 @@ void la_arena_detach_thread(void)
     }
     la_gen_end();
     la_registry_unlock();
+    /* what other threads pushed back to it: into the bins now, since nobody
+     * may allocate from this arena for a while (remote.c) */
+    if (__atomic_load_n(&av->remote, __ATOMIC_RELAXED)) {
+        la_lock(&av->lock);
+        la_remote_drain(av);
+        la_arena_unlock(av);
+    }
     /* la_t_arena stays set: a destructor that runs later on this thread may
      * still allocate from it (under its lock, without a tcache). */
 }

@@ -102,6 +102,7 @@ int la_tcache_free(struct la_tcache *tc, struct la_arena *av, la_chunk *p, size_
 #if LA_HARDEN_EXTRA
         if (size <= la_g.max_fast) fastbin_check_double_free(av, p, have_lock);
 #endif
+        la_remote_check_double_free(av, p, have_lock);     /* remote.c */
     }
 #if LA_HARDEN_EXTRA
     if (la_unlikely(tc->counts[idx] > la_g.tc_cap[idx]))
@@ -762,6 +763,7 @@ static void int_free_general(struct la_arena *av, la_chunk *p, size_t size, int 
          * would): a free that finds it looks deeper than the head */
         if (la_unlikely((uint64_t)(uintptr_t)p->bk == la_g.tc_key) && fastbin_contains(av, idx, p))
             la_fatal_arena(av, "free(): double free detected in fastbin", ck2mem(p), p->size);
+        if (la_unlikely((uint64_t)(uintptr_t)p->bk == la_g.tc_key)) la_remote_check_double_free(av, p, 1);
         p->bk = (la_chunk *)(uintptr_t)la_g.tc_key;
 #endif
         p->fd = (la_chunk *)la_protect_ptr((uintptr_t)&p->fd, (uintptr_t)old);

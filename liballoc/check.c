@@ -329,10 +329,12 @@ int la_check_heap(void)
         la_lock(&av->lock);
         uint64_t nfree = 0, total = 0;
         uint64_t limit = av->system_mem / LA_MINSIZE + 16;
-        int r = check_segments(av, &f, &nfree, &total);
+        /* the remote-free list: taken, checked, freed into the bins (remote.c) */
+        int r = la_remote_validate(av, &f.what, &f.addr);
+        if (!r) r = check_segments(av, &f, &nfree, &total);
         if (!r) r = check_bins(av, &f, nfree, limit);
         if (!r) r = check_fastbins(av, &f, limit);
-        la_unlock(&av->lock);
+        la_arena_unlock(av);
         if (r) return report(&f, "arena", av->index);
     }
     if (la_tc_get() && check_tcache(la_tc, &f)) return report(&f, "tcache of this thread", UINT32_MAX);

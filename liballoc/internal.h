@@ -18,6 +18,9 @@
  *   tcache     struct la_tcache: per-thread, lock-free cache of recently freed
  *              small chunks (singly linked, safe-linked next pointers).
  *   fastbin    per-arena LIFO of small chunks that stay "in use" for coalescing.
+ *   remote-free list  per-arena lock-free LIFO (la_arena.remote) of chunks that
+ *              threads of other arenas freed; pushed by CAS, taken by exchange
+ *              under the arena lock (remote.c).
  *   nb         a normalised request: a chunk size (la_request2size).
  *   registry   the tcache list, the mmapped chunk table, the arena list and
  *              liballoc's metadata pages, protected by liballoc_debug.registry_lock.
@@ -405,6 +408,25 @@ void *la_tcache_get_slow(struct la_tcache *tc, size_t idx) LA_HIDDEN;
 void *la_meta_alloc(size_t size) LA_HIDDEN;        /* under registry lock */
 void la_meta_free(void *p) LA_HIDDEN;              /* under registry lock */
 
+/* ---- remote.c (chunks freed by threads of other arenas: la_arena.remote) ---------- */
+void la_remote_push(struct la_arena *av, la_chunk *first, la_chunk *last, size_t n) LA_HIDDEN;
+void la_remote_drain_slow(struct la_arena *av, struct la_tcache *tc) LA_HIDDEN;
+void la_remote_check_double_free(struct la_arena *av, la_chunk *p, int have_lock) LA_HIDDEN;
+int la_remote_validate(struct la_arena *av, const char **what, uintptr_t *addr) LA_HIDDEN;
+/* av->lock held: free what other threads pushed onto av's remote list (one
+ * relaxed load when it is empty) */
+LA_INLINE void la_remote_drain(struct la_arena *av)
+{
+    if (la_unlikely(__atomic_load_n(&av->remote, __ATOMIC_RELAXED) != NULL)) la_remote_drain_slow(av, NULL);
+}
+/* the same by a thread attached to av that is about to allocate from it:
+ * chunks that fit go to its tcache */
+LA_INLINE void la_remote_drain_mine(struct la_arena *av)
+{
+    if (la_unlikely(__atomic_load_n(&av->remote, __ATOMIC_RELAXED) != NULL))
+        la_remote_drain_slow(av, av == la_t_arena ? la_tc_get() : NULL);
+}
+
 /* ---- arena.c ------------------------------------------------------------------ */
 void la_arena_init(struct la_arena *av, uint32_t index) LA_HIDDEN;
 struct la_arena *la_arena_lock_mine(void) LA_HIDDEN;   /* this thread's arena, locked */
@@ -419,7 +441,10 @@ LA_INLINE struct la_arena *la_note_alloc(struct la_arena *av)
 LA_INLINE struct la_arena *la_arena_lock_mine_fast(void)
 {
     struct la_arena *av = la_t_arena;
-    if (la_likely(av != NULL) && la_likely(la_trylock(&av->lock))) return la_note_alloc(av);
+    if (la_likely(av != NULL) && la_likely(la_trylock(&av->lock))) {
+        la_remote_drain_mine(av);
+        return la_note_alloc(av);
+    }
     return la_arena_lock_mine();
 }
 struct la_arena *la_arena_attach(void) LA_HIDDEN;      /* this thread's arena, chosen if need be */

@@ -27,7 +27,8 @@
  * size has a tcache bin with room (a chunk carrying the tcache key is first
  * checked for a double free).  A chunk of another thread's arena that finds
  * the bin full (or no tcache: one is made) goes back with that bin's chunks
- * of the same arena under one lock (remote_free).  Otherwise la_free_slow validates the pointer,
+ * of the same arena, as one chain pushed onto that arena's lock-free remote
+ * list (remote_free, remote.c); the arena's next locked malloc frees them.  Otherwise la_free_slow validates the pointer,
  * unmaps mmapped chunks (raising the dynamic mmap threshold), and hands the
  * chunk to its owning arena (NON_MAIN_ARENA bit -> heap -> arena): la_int_free
  * pushes small chunks on a fastbin, and coalesces the others with free
@@ -272,13 +273,16 @@ LA_INLINE struct la_arena *owner_check(void *mem, const char *msg)
  * bin is full (or the thread has no tcache yet).  Freed alone, it would take
  * the owner's lock once per chunk: a thread that frees what another thread
  * allocates (a consumer) then takes that lock as often as the owner does, and
- * on two CPUs they hand the lock and the arena's cache lines back and forth
- * (prodcons: 0.23 s or 0.7-1.4 s depending on whether the two threads run at
- * the same time; before 3233534 the producer escaped by moving to new arenas,
- * each as big as the working set).  Instead, a thread without a tcache gets
- * one (as glibc's free does) and caches the chunk, and a full bin is emptied
- * of the owner's chunks together with this one under one lock (up to
- * tcache_count + 1 chunks per lock).  0: the caller frees the chunk alone. */
+ * on two CPUs they hand the lock and the arena's cache lines back and forth.
+ * Before the remote list, a full bin was emptied of the owner's chunks under
+ * one lock (prodcons 0.80 x glibc's time, the producer waiting for that lock).
+ * Now a thread without a tcache gets one (as glibc's free does) and caches
+ * the chunk, and a full bin's chunks of the owner's arena are linked with
+ * this one into a chain that goes onto the owner's remote list with one
+ * compare-and-swap, without its lock (remote.c; up to the bin's limit + 1
+ * chunks per push).  Only an arena no thread is attached to (nobody would drain it
+ * soon) gets the chain under its lock, as before.  0: the caller frees the
+ * chunk alone. */
 static LA_NOINLINE int remote_free(struct la_arena *av, la_chunk *p, size_t idx)
 {
     struct la_tcache *tc = la_tc_get();
@@ -290,7 +294,11 @@ static LA_NOINLINE int remote_free(struct la_arena *av, la_chunk *p, size_t idx)
         return 1;
     }
     if (tc->counts[idx] != tc->limit[idx]) return 0;
-    la_chunk *mine = NULL, *others = NULL;
+    uint64_t key = la_g.tc_key;
+    la_chunk *first = p, *others = NULL;
+    size_t n = 1;
+    p->bk = (la_chunk *)(uintptr_t)key;         /* the mark: freed, on its way to the arena */
+    p->fd = NULL;
     while (tc->counts[idx] > 0) {
         la_chunk *c = mem2ck(la_tcache_get_slow(tc, idx));
         struct la_arena *a = &la_main_arena;
@@ -299,8 +307,10 @@ static LA_NOINLINE int remote_free(struct la_arena *av, la_chunk *p, size_t idx)
             a = h ? h->arena : NULL;
         }
         if (a == av) {
-            c->fd = mine;
-            mine = c;
+            c->bk = (la_chunk *)(uintptr_t)key;
+            c->fd = first;
+            first = c;
+            n++;
         } else {
             c->fd = others;
             others = c;
@@ -311,11 +321,16 @@ static LA_NOINLINE int remote_free(struct la_arena *av, la_chunk *p, size_t idx)
         others = c->fd;
         tc_put(tc, c, idx);
     }
+    if (la_likely(__atomic_load_n(&av->nthreads, __ATOMIC_RELAXED) != 0)) {
+        la_remote_push(av, first, p, n);
+        return 1;
+    }
     la_lock(&av->lock);
-    la_int_free(av, p, 1);
-    while (mine) {
-        la_chunk *c = mine;
-        mine = c->fd;
+    la_remote_drain(av);
+    while (first) {
+        la_chunk *c = first;
+        first = c->fd;
+        c->bk = NULL;
         la_int_free(av, c, 1);
     }
     la_arena_unlock(av);
@@ -585,6 +600,7 @@ void *la_realloc(void *mem, size_t n)
         la_arena_unlock(av);
         return mem;
     }
+    la_remote_drain(av);
     void *r = la_int_realloc(av, p, oldsize, nb);
     la_arena_unlock(av);
     if (r) return r;

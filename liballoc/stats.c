@@ -43,8 +43,9 @@ struct mallinfo2 la_mallinfo2(void)
     for (struct la_arena *av = &la_main_arena; av; av = __atomic_load_n(&av->next, __ATOMIC_ACQUIRE)) {
         struct arena_sum s;
         la_lock(&av->lock);
+        la_remote_drain(av);            /* remote-freed chunks count as free */
         sum_arena(av, &s);
-        la_unlock(&av->lock);
+        la_arena_unlock(av);
         mi.arena += s.system;
         mi.ordblks += s.nfree;
         mi.smblks += s.nfast;
@@ -102,8 +103,9 @@ void la_malloc_stats(void)
     for (struct la_arena *av = &la_main_arena; av; av = __atomic_load_n(&av->next, __ATOMIC_ACQUIRE), i++) {
         struct arena_sum s;
         la_lock(&av->lock);
+        la_remote_drain(av);            /* remote-freed chunks count as free */
         sum_arena(av, &s);
-        la_unlock(&av->lock);
+        la_arena_unlock(av);
         size_t n = put(buf, 0, "Arena ");
         n += la_fmt_u(buf + n, i);
         n = put(buf, n, ":\n");
@@ -137,6 +139,7 @@ int la_malloc_info(int options, FILE *fp)
         unsigned ns = 0;
         uint64_t nfast = 0, fast = 0, nfree = 0, freeb = 0, sys, maxsys;
         la_lock(&av->lock);
+        la_remote_drain(av);
         for (unsigned i = 0; i < LA_NFASTBINS; i++) {
             uint64_t c = 0;
             for (la_chunk *p = av->fastbins[i]; p; p = (la_chunk *)la_reveal_ptr((uintptr_t)&p->fd, (uintptr_t)p->fd)) c++;
@@ -164,7 +167,7 @@ int la_malloc_info(int options, FILE *fp)
         nfree += uc; freeb += ut;
         sys = av->system_mem;
         maxsys = av->max_system_mem;
-        la_unlock(&av->lock);
+        la_arena_unlock(av);
 
         fprintf(fp, "<heap nr=\"%u\">\n<sizes>\n", nr);
         for (unsigned i = 0; i < ns; i++)
@@ -201,6 +204,7 @@ int la_malloc_trim(size_t pad)
     int r = 0;
     for (struct la_arena *av = &la_main_arena; av; av = __atomic_load_n(&av->next, __ATOMIC_ACQUIRE)) {
         la_lock(&av->lock);
+        la_remote_drain(av);
         r |= la_trim_arena(av, pad);
         la_arena_unlock(av);
     }

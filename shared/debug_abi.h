@@ -11,7 +11,7 @@
  *     .main_arena ---> struct la_arena  --next--> la_arena --next--> ... (NULL-terminated)
  *                        .segments ---> struct la_segment --prev--> older segments
  *                                         chunks from .chunks to seg + .size
- *                        .fastbins[], .bins[], .top, .last_remainder
+ *                        .fastbins[], .bins[], .top, .last_remainder, .remote
  *     .tcaches -------> struct la_tcache --next--> ... one per thread (tid)
  *     .mmaps ---------> open-addressed table of mmapped chunk addresses
  *     .tunables, .mstats, .generation, .text_start/.text_end
@@ -44,9 +44,12 @@
 #include "layout.h"
 
 #define LA_DEBUG_MAGIC        0x3156504145484c41ull   /* "ALHEAPV1" in memory order */
-#define LA_DEBUG_ABI_VERSION  3u   /* 2: struct la_trace appended (readers of 1 still read it);
-                                    * 3: la_tcache.limit/missed, la_tunables.tcache_bytes */
-#define LA_DEBUG_COMPAT       3u   /* 3: struct la_tcache grew; readers of 1-2 compare its size exactly */
+#define LA_DEBUG_ABI_VERSION  4u   /* 2: struct la_trace appended (readers of 1 still read it);
+                                    * 3: la_tcache.limit/missed, la_tunables.tcache_bytes;
+                                    * 4: struct la_arena grew by the remote-free list (64 bytes) */
+#define LA_DEBUG_COMPAT       4u   /* 3: struct la_tcache grew; 4: struct la_arena grew; readers
+                                    * of older versions compare those sizes exactly */
+#define LA_ARENA_SIZE_V3      (offsetof(struct la_arena, remote))  /* sizeof(struct la_arena) before ABI 4 */
 #define LA_DEBUG_SYMBOL       "liballoc_debug"
 
 /* la_arena.flags */
@@ -107,6 +110,19 @@ struct la_arena {
     uint64_t system_mem;
     uint64_t max_system_mem;
     uint64_t spare[4];          /* liballoc's ownership windows (internal.h); readers ignore */
+    /* ---- ABI version 4 ----
+     * Remote frees: chunks of this arena freed by threads attached to other
+     * arenas, pushed without the lock (one compare-and-swap per batch) and
+     * taken by a holder of the lock (one exchange) to be freed into the bins.
+     * A LIFO singly linked through the chunks' fd, safe-linked like fastbin fd
+     * (la_protect_ptr with the address of the fd field); each such chunk is in
+     * use by its boundary tags and carries the tcache key in its bk word.
+     * Readers must follow it with a bound: it changes without the lock. */
+    struct la_chunk *remote;    /* head (plain pointer), NULL when empty */
+    uint64_t remote_chunks;     /* chunks ever pushed (atomic add by the pushers) */
+    uint64_t remote_batches;    /* pushes (compare-and-swap successes) */
+    uint64_t remote_drained;    /* chunks ever taken back by the owner (under the lock) */
+    uint64_t remote_spare[4];
 };
 
 static inline uintptr_t la_bin_at(uintptr_t arena_addr, unsigned i)
@@ -194,7 +210,8 @@ struct la_layout_desc {
     uint32_t off_arena_system_mem;
     uint32_t off_segment_prev, off_segment_size, off_segment_chunks;
     uint32_t off_tcache_counts, off_tcache_entries, off_tcache_next, off_tcache_tid;
-    uint32_t spare[8];
+    uint32_t off_arena_remote;      /* ABI 4; 0 in older targets (no remote list) */
+    uint32_t spare[7];
 };
 
 /* ---- ABI version 2: tracing (LIBALLOC_OPTIONS trace=1, history=N, sites=DEPTH, step=1) ----
@@ -342,6 +359,7 @@ static inline void la_layout_fill(struct la_layout_desc *d)
     d->off_tcache_entries = offsetof(struct la_tcache, entries);
     d->off_tcache_next = offsetof(struct la_tcache, next);
     d->off_tcache_tid = offsetof(struct la_tcache, tid);
+    d->off_arena_remote = offsetof(struct la_arena, remote);
     for (unsigned i = 0; i < sizeof d->spare / sizeof d->spare[0]; i++) d->spare[i] = 0;
 }
 

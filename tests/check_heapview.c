@@ -772,6 +772,15 @@ START_TEST(corrupt_all)
 }
 END_TEST
 
+/* An arena's remote-free list whose last link points at itself: heapview's walk
+ * of the list is bounded and reports the cycle at that chunk. */
+START_TEST(corrupt_remote_cycle)
+{
+    const char *e[] = { "remote-free list: cycle", NULL };
+    corrupt_case("remote", e);
+}
+END_TEST
+
 /* ---- consistency ------------------------------------------------------------------------- */
 
 /* liballoc looks busy for ever: heapview retries, then keeps the copy marked mid-operation. */
@@ -1145,6 +1154,7 @@ static Suite *suite_heapview(void)
     tc = tcase_create("corruption");
     tcase_set_timeout(tc, 60);
     tcase_add_loop_test(tc, corrupt_one, 0, NCORRUPT);
+    tcase_add_test(tc, corrupt_remote_cycle);
     tcase_add_test(tc, corrupt_all);
     suite_add_tcase(s, tc);
 

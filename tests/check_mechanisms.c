@@ -35,6 +35,7 @@
 #include <malloc.h>
 #include <pthread.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include "check_suites.h"
 #include "check_la.h"
 
@@ -997,6 +998,197 @@ static void *thr_alloc(void *arg)
     return NULL;
 }
 
+/* The remote-free list (liballoc/remote.c).  A thread T allocates 8 chunks of
+ * 0x30 from its own arena and waits; this thread (main arena) frees them: 7
+ * fill its tcache bin, the 8th finds the bin full and pushes all 8 as one
+ * chain onto T's arena's list with one CAS.  The published metadata shows
+ * the list (8 chunks, safe-linked, in use by their boundary tags, carrying
+ * the tcache key, one batch) while T's arena lock stays free.  T's next
+ * malloc of that size drains it: 7 chunks into T's empty tcache bin, the 8th
+ * into the arena, which serves the malloc; the list is empty, the counters
+ * say 8 pushed and 8 drained, and the heap checks clean. */
+struct rl_owner {
+    int go[2], done[2];
+    void *p[8];
+    void *again;
+    unsigned tc_count_after;
+};
+static void rl_wait(int fd) { char c; while (read(fd, &c, 1) < 0 && errno == EINTR) { } }
+static void rl_post(int fd) { char c = 0; ck_assert_int_eq(write(fd, &c, 1), 1); }
+static void *rl_owner_fn(void *arg)
+{
+    struct rl_owner *o = arg;
+    for (int i = 0; i < 8; i++) o->p[i] = liballoc_malloc(0x28);
+    rl_post(o->done[1]);
+    rl_wait(o->go[0]);
+    o->again = liballoc_malloc(0x28);
+    struct la_tcache *tc = t_my_tcache();
+    o->tc_count_after = tc ? tc->counts[la_tcache_index(0x30)] : 999;
+    rl_post(o->done[1]);
+    rl_wait(o->go[0]);
+    return NULL;
+}
+
+START_TEST(remote_free_list_used_and_drained)
+{
+    liballoc_free(liballoc_malloc(1));          /* this thread: the main arena */
+    struct rl_owner o;
+    memset(&o, 0, sizeof o);
+    ck_assert_int_eq(pipe(o.go), 0);
+    ck_assert_int_eq(pipe(o.done), 0);
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, rl_owner_fn, &o), 0);
+    rl_wait(o.done[0]);
+    ck_assert_uint_ne(t_chunk(o.p[0])->size & LA_NON_MAIN_ARENA, 0);
+    struct la_arena *av = ((struct la_segment *)la_heap_of((uintptr_t)o.p[0]))->arena;
+    ck_assert_ptr_ne(av, t_main_arena());
+    ck_assert_uint_eq(liballoc_debug.layout.off_arena_remote, offsetof(struct la_arena, remote));
+    ck_assert_ptr_null(av->remote);
+    uint64_t pushed0 = av->remote_chunks, drained0 = av->remote_drained, batches0 = av->remote_batches;
+
+    for (int i = 0; i < 8; i++) liballoc_free(o.p[i]);
+    ck_assert_uint_eq(av->lock, 0);             /* pushed without the owner's lock */
+    ck_assert_uint_eq(av->remote_chunks - pushed0, 8);
+    ck_assert_uint_eq(av->remote_batches - batches0, 1);
+    ck_assert_uint_eq(av->remote_drained - drained0, 0);
+    int n = 0, seen[8] = { 0 };
+    for (struct la_chunk *c = av->remote; c && n < LA_WALK_MAX;
+         c = (struct la_chunk *)la_reveal_ptr((uintptr_t)&c->fd, (uintptr_t)c->fd), n++) {
+        int k = -1;
+        for (int i = 0; i < 8; i++)
+            if (t_mem(c) == o.p[i]) k = i;
+        ck_assert_msg(k >= 0, "chunk %p in the list was not freed here", (void *)c);
+        seen[k]++;
+        ck_assert_uint_eq(la_chunksize(c->size), 0x30);
+        ck_assert_uint_ne(t_next_chunk(c)->size & LA_PREV_INUSE, 0);   /* in use by the tags */
+        ck_assert_uint_ne((uintptr_t)c->bk, 0);                         /* the mark (tcache key) */
+    }
+    ck_assert_int_eq(n, 8);
+    for (int i = 0; i < 8; i++) ck_assert_int_eq(seen[i], 1);
+    /* this thread's tcache bin gave its 7 up with the 8th */
+    ck_assert_uint_eq(t_my_tcache()->counts[la_tcache_index(0x30)], 0);
+
+    rl_post(o.go[1]);                           /* T allocates: drains */
+    rl_wait(o.done[0]);
+    ck_assert_ptr_null(av->remote);
+    ck_assert_uint_eq(av->remote_drained - drained0, 8);
+    ck_assert_uint_eq(o.tc_count_after, LA_TCACHE_FILL);
+    int from_list = 0;
+    for (int i = 0; i < 8; i++) from_list |= o.again == o.p[i];
+    ck_assert_msg(from_list, "T's malloc did not reuse a chunk of the list");
+    ck_assert_int_eq(liballoc_check_heap(), 0);
+    rl_post(o.go[1]);
+    pthread_join(t, NULL);
+}
+END_TEST
+
+/* liballoc_check_heap validates a pending list before freeing anything from
+ * it: a member whose mark was overwritten (a write after free) is reported,
+ * with its address, and the list is not followed further */
+START_TEST(remote_free_list_check_heap_reports)
+{
+    liballoc_free(liballoc_malloc(1));
+    struct rl_owner o;
+    memset(&o, 0, sizeof o);
+    ck_assert_int_eq(pipe(o.go), 0);
+    ck_assert_int_eq(pipe(o.done), 0);
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, rl_owner_fn, &o), 0);
+    rl_wait(o.done[0]);
+    struct la_arena *av = ((struct la_segment *)la_heap_of((uintptr_t)o.p[0]))->arena;
+    for (int i = 0; i < 8; i++) liballoc_free(o.p[i]);
+    ck_assert_ptr_nonnull(av->remote);
+    ((uint64_t *)o.p[3])[1] = 0;                /* the mark (bk word) */
+    int fd[2];
+    ck_assert_int_eq(pipe(fd), 0);
+    int saved = dup(2);
+    dup2(fd[1], 2);
+    int r = liballoc_check_heap();
+    dup2(saved, 2);
+    close(saved);
+    close(fd[1]);
+    char msg[512], want[200];
+    ssize_t n = read(fd[0], msg, sizeof msg - 1);
+    msg[n > 0 ? n : 0] = 0;
+    close(fd[0]);
+    ck_assert_int_eq(r, -1);
+    snprintf(want, sizeof want, "liballoc: check_heap: remote-free chunk without its mark at %#lx (arena %u)\n",
+             (unsigned long)t_chunk(o.p[3]), av->index);
+    ck_assert_str_eq(msg, want);
+    ck_assert_ptr_null(av->remote);             /* taken: the bad list is not drained later */
+    rl_post(o.go[1]);
+    rl_wait(o.done[0]);
+    rl_post(o.go[1]);
+    pthread_join(t, NULL);
+}
+END_TEST
+
+/* fork while a list is pending: the child inherits the same consistent list
+ * (8 chunks) and its liballoc_check_heap validates and drains it */
+START_TEST(remote_free_list_fork)
+{
+    liballoc_free(liballoc_malloc(1));
+    struct rl_owner o;
+    memset(&o, 0, sizeof o);
+    ck_assert_int_eq(pipe(o.go), 0);
+    ck_assert_int_eq(pipe(o.done), 0);
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, rl_owner_fn, &o), 0);
+    rl_wait(o.done[0]);
+    struct la_arena *av = ((struct la_segment *)la_heap_of((uintptr_t)o.p[0]))->arena;
+    for (int i = 0; i < 8; i++) liballoc_free(o.p[i]);
+    ck_assert_ptr_nonnull(av->remote);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        int n = 0;
+        for (struct la_chunk *c = av->remote; c && n < LA_WALK_MAX;
+             c = (struct la_chunk *)la_reveal_ptr((uintptr_t)&c->fd, (uintptr_t)c->fd))
+            n++;
+        int ok = n == 8 && liballoc_check_heap() == 0 && av->remote == NULL;
+        void *m = liballoc_malloc(0x28);        /* the child allocates normally */
+        liballoc_free(m);
+        _exit(ok && m ? 0 : 1);
+    }
+    int st;
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child status %#x", st);
+    ck_assert_ptr_nonnull(av->remote);          /* the parent's list is untouched */
+    rl_post(o.go[1]);
+    rl_wait(o.done[0]);
+    ck_assert_ptr_null(av->remote);
+    rl_post(o.go[1]);
+    pthread_join(t, NULL);
+    ck_assert_int_eq(liballoc_check_heap(), 0);
+}
+END_TEST
+
+/* liballoc_check_heap takes a pending list, validates it and frees it into the bins */
+START_TEST(remote_free_list_check_heap_drains)
+{
+    liballoc_free(liballoc_malloc(1));
+    struct rl_owner o;
+    memset(&o, 0, sizeof o);
+    ck_assert_int_eq(pipe(o.go), 0);
+    ck_assert_int_eq(pipe(o.done), 0);
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, rl_owner_fn, &o), 0);
+    rl_wait(o.done[0]);
+    struct la_arena *av = ((struct la_segment *)la_heap_of((uintptr_t)o.p[0]))->arena;
+    uint64_t drained0 = av->remote_drained;
+    for (int i = 0; i < 8; i++) liballoc_free(o.p[i]);
+    ck_assert_ptr_nonnull(av->remote);
+    ck_assert_int_eq(liballoc_check_heap(), 0);
+    ck_assert_ptr_null(av->remote);
+    ck_assert_uint_eq(av->remote_drained - drained0, 8);
+    rl_post(o.go[1]);
+    rl_wait(o.done[0]);
+    rl_post(o.go[1]);
+    pthread_join(t, NULL);
+    ck_assert_int_eq(liballoc_check_heap(), 0);
+}
+END_TEST
+
 /* glibc: a second thread gets its own arena (a 64 MiB-aligned heap whose chunks carry
  * NON_MAIN_ARENA); its chunks can be freed by another thread; when the thread exits
  * its tcache goes away and its arena is free, and the next new thread reuses it. */
@@ -1787,6 +1979,10 @@ static Suite *suite_mechanisms(void)
     tcase_set_timeout(tc, 20);
     tcase_add_checked_fixture(tc, t_glibc_options, NULL);
     tcase_add_test(tc, arena_per_thread);
+    tcase_add_test(tc, remote_free_list_used_and_drained);
+    tcase_add_test(tc, remote_free_list_check_heap_drains);
+    tcase_add_test(tc, remote_free_list_check_heap_reports);
+    tcase_add_test(tc, remote_free_list_fork);
     tcase_add_test(tc, arena_heaps_grow_and_shrink);
     tcase_add_test(tc, arena_limit_default);
     tcase_add_test(tc, arena_limit_option);

@@ -707,6 +707,122 @@ static void n_bins_churn(void)
     ck_assert(heap_ok());
 }
 
+/* ---- the remote-free list (remote.c) --------------------------------------------------
+ * A thread T allocates chunks from its own arena and stays alive (so its arena
+ * has a thread attached); this thread frees them: the first tcache_count fill
+ * its tcache bin, the next one finds the bin full and pushes all of them, as
+ * one chain, onto T's arena's remote-free list.  T's next locked malloc drains
+ * the list.  The pipes order the two threads' steps. */
+struct remote {
+    pthread_t t;
+    int go[2], done[2];
+    size_t req;
+    void *p[LA_TCACHE_FILL + 1];
+};
+static void step_wait(int fd) { char c; while (read(fd, &c, 1) < 0 && errno == EINTR) { } }
+static void step_post(int fd) { char c = 0; ck_assert_int_eq(write(fd, &c, 1), 1); }
+static void *remote_owner(void *arg)
+{
+    struct remote *r = arg;
+    for (unsigned i = 0; i <= LA_TCACHE_FILL; i++) r->p[i] = M(r->req);
+    step_post(r->done[1]);
+    step_wait(r->go[0]);            /* the other thread freed them */
+    M(r->req);                      /* empty tcache bin: the locked path drains the list */
+    step_post(r->done[1]);
+    return NULL;
+}
+static void remote_start(struct remote *r, size_t req)
+{
+    F(M(1));                        /* this thread: the main arena */
+    r->req = req;
+    ck_assert_int_eq(pipe(r->go), 0);
+    ck_assert_int_eq(pipe(r->done), 0);
+    ck_assert_int_eq(pthread_create(&r->t, NULL, remote_owner, r), 0);
+    step_wait(r->done[0]);
+    ck_assert_uint_ne(t_chunk(r->p[0])->size & LA_NON_MAIN_ARENA, 0);
+    for (unsigned i = 0; i <= LA_TCACHE_FILL; i++) F(r->p[i]);     /* the last one pushes all */
+}
+
+/* a chunk freed twice while it waits in the remote-free list */
+static void remote_double_free(size_t req)
+{
+    struct remote r;
+    remote_start(&r, req);
+    void *p = r.p[LA_TCACHE_FILL];
+    expect("free", "free(): double free detected in remote-free list", p, csz(p));
+    F(p);
+}
+static void a_remote_double_free(void) { remote_double_free(40); }          /* extra */
+static void a_remote_double_free_large(void) { remote_double_free(0x200); } /* extra */
+
+/* the list's link poisoned (a write after free): the drain must not follow it */
+static void a_remote_poisoned_link(void)    /* extra */
+{
+    struct remote r;
+    static struct fake f;
+    remote_start(&r, 40);
+    void *p = r.p[LA_TCACHE_FILL];          /* the chain's last chunk */
+    void *target = fake_mem(&f, 0x30);
+    W(p)[0] = la_protect_ptr((uintptr_t)p, (uintptr_t)t_chunk(target));
+    expect("malloc", "malloc(): remote-free chunk outside the heap detected", target, NOSIZE);
+    step_post(r.go[1]);
+    pthread_join(r.t, NULL);
+}
+
+/* the mark of a chunk in the list wiped: the drain refuses the list */
+static void a_remote_mark_wiped(void)       /* extra */
+{
+    struct remote r;
+    remote_start(&r, 40);
+    void *p = r.p[LA_TCACHE_FILL];
+    W(p)[1] = 0;
+    expect("malloc", "malloc(): corrupted remote-free list", p, csz(p));
+    step_post(r.go[1]);
+    pthread_join(r.t, NULL);
+}
+
+/* legal: cross-thread frees in volume, every size the tcache serves, the
+ * owner allocating (and so draining) between the batches */
+struct volume {
+    int go[2], done[2];
+    void *p[256];
+    int rounds;
+};
+static void *volume_owner(void *arg)
+{
+    struct volume *v = arg;
+    unsigned s = 777;
+    for (int r = 0; r < v->rounds; r++) {
+        for (int i = 0; i < 256; i++) {
+            s = s * 1103515245u + 12345u;
+            size_t n = 1 + (s >> 8) % 1032;
+            v->p[i] = M(n);
+            memset(v->p[i], r, n);
+        }
+        step_post(v->done[1]);
+        step_wait(v->go[0]);
+    }
+    return NULL;
+}
+static void n_remote_volume(void)
+{
+    struct volume v;
+    v.rounds = 200;
+    F(M(1));
+    ck_assert_int_eq(pipe(v.go), 0);
+    ck_assert_int_eq(pipe(v.done), 0);
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, volume_owner, &v), 0);
+    for (int r = 0; r < v.rounds; r++) {
+        step_wait(v.done[0]);
+        for (int i = 0; i < 256; i++) F(v.p[i]);
+        if (r % 50 == 0) ck_assert(heap_ok());
+        step_post(v.go[1]);
+    }
+    pthread_join(t, NULL);
+    ck_assert(heap_ok());
+}
+
 /* ---- the table -------------------------------------------------------------------- */
 
 struct row {
@@ -762,11 +878,17 @@ static const struct row rows[] = {
     { "realloc with a bad next size", NO_TCACHE, a_realloc_invalid_next, 0 },
     { "realloc that fits, with a bad next size", NO_TCACHE, a_realloc_invalid_next_fits, 0 },
     { "LIBALLOC_OPTIONS check=1 finds a broken bin", "check=1", a_check_option, 0 },
+    /* the remote-free list (remote.c) */
+    { "double free of a chunk in the remote-free list", NULL, a_remote_double_free, 0 },
+    { "double free in the remote-free list, not fast-sized", NULL, a_remote_double_free_large, 0 },
+    { "remote-free list link poisoned", NULL, a_remote_poisoned_link, 0 },
+    { "remote-free list mark wiped", NULL, a_remote_mark_wiped, 0 },
     /* legal use */
     { "legal: tcache key copied into user data", NULL, n_tcache_key_copy, 1 },
     { "legal: tcache key copied, fastbin path", NULL, n_fastbin_key_copy, 1 },
     { "legal: free of chunks from another thread's arena", NULL, n_cross_thread_free, 1 },
     { "legal: free in a thread that then exits", NULL, n_free_in_other_thread, 1 },
+    { "legal: cross-thread frees in volume (remote-free list)", NULL, n_remote_volume, 1 },
     { "legal: aligned, mmapped, reallocated, last-before-top", NULL, n_unusual_but_legal, 1 },
     { "legal: the same without tcache and fastbins", NO_TCACHE, n_unusual_but_legal, 1 },
     { "legal: churn through every bin", NO_TCACHE, n_bins_churn, 1 },

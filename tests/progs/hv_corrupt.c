@@ -18,9 +18,14 @@
  *            its snapshot mid-operation
  *   locked   (not a corruption) the main arena's lock word is set, as if a
  *            thread held it
+ *   remote   (not part of "all") a second thread allocates 8 x 0xb0 from its
+ *            arena and waits; the main thread frees them, which pushes them
+ *            onto that arena's remote-free list; the last chunk's link
+ *            (safe-linked) then points at itself: a cycle
  */
 #pragma GCC diagnostic ignored "-Wuse-after-free"
 #include <dlfcn.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -52,6 +57,24 @@ static void *K(void *p)
         _exit(4);
     sink[nsink++ & 63] = p;
     return p;
+}
+
+static void *remote8[8];
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
+static int remote_ready;
+static void *remote_owner(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 8; i++)
+        remote8[i] = K(malloc(0xa0));
+    pthread_mutex_lock(&mu);
+    remote_ready = 1;
+    pthread_cond_signal(&cv);
+    pthread_mutex_unlock(&mu);
+    for (;;)
+        pause();                        /* stays attached: nobody drains its list */
+    return NULL;
 }
 
 int main(int argc, char **argv)
@@ -117,6 +140,20 @@ int main(int argc, char **argv)
     if (all || !strcmp(mode, "nextsize")) {
         say("C nextsize 0x%lx\n", (unsigned long)((uintptr_t)lg - 16));
         ((uintptr_t *)lg)[2] = (uintptr_t)lg + 0x40;
+    }
+    if (!strcmp(mode, "remote")) {
+        pthread_t th;
+        if (pthread_create(&th, NULL, remote_owner, NULL) != 0)
+            return 5;
+        pthread_mutex_lock(&mu);
+        while (!remote_ready)
+            pthread_cond_wait(&cv, &mu);
+        pthread_mutex_unlock(&mu);
+        for (int i = 0; i < 8; i++)
+            free(remote8[i]);           /* 7 fill this thread's tcache bin, the 8th pushes all 8 */
+        uintptr_t c = (uintptr_t)remote8[7] - 16;
+        say("C remote 0x%lx\n", (unsigned long)c);
+        *(uintptr_t *)remote8[7] = la_protect_ptr((uintptr_t)remote8[7], c);
     }
     if (!strcmp(mode, "midop") || !strcmp(mode, "locked")) {
         struct la_debug *d = dlsym(RTLD_DEFAULT, LA_DEBUG_SYMBOL);

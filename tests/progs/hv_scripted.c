@@ -7,7 +7,7 @@
  *
  *   T <name> <tid>                          a thread (main, t2)
  *   P <user-ptr> <state> <bin> <thread> <arena>
- *       state: inuse free mmapped; bin: none tcache fast unsorted small large;
+ *       state: inuse free mmapped; bin: none tcache fast unsorted small large remote;
  *       thread: the tcache owner's name for bin tcache, else -; arena: main other -
  *   READY
  *
@@ -16,7 +16,8 @@
  * (0x610) sorted out of the unsorted bin by a 0x1000 request; an unsorted chunk
  * (0x510); two fastbin chunks (0x40, after filling that tcache bin); an mmapped
  * chunk (1 MiB).  Thread t2 (attached to a second arena): an in-use chunk, a full
- * tcache bin (7 x 0x30) and a partly full one (2 x 0x90).
+ * tcache bin (7 x 0x30) and a partly full one (2 x 0x90), and 8 chunks of 0xb0
+ * that the main thread frees last: they wait in t2's arena's remote-free list.
  * Output goes through write(2) from stack buffers so that printing never
  * allocates and the heap stays exactly as scripted.
  *
@@ -74,6 +75,7 @@ static void *inuse(size_t n, const char *arena)
     return p;
 }
 
+static void *remote[8];
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
 static int t2_done;
@@ -88,6 +90,9 @@ static void *t2_main(void *arg)
         a[i] = malloc(40);              /* 0x30 */
     for (int i = 0; i < 2; i++)
         b[i] = malloc(0x80);            /* 0x90 */
+    inuse(24, "other");                 /* guard */
+    for (int i = 0; i < 8; i++)
+        remote[i] = malloc(0xa0);       /* 0xb0: freed by the main thread (remote-free list) */
     inuse(24, "other");                 /* guard */
     for (int i = 0; i < 7; i++) {
         free(a[i]);
@@ -189,6 +194,14 @@ int main(int argc, char **argv)
         P(fast[i], "free", "fast", "-", "main");
     P(sorter, "inuse", "none", "-", "main");
     P(mm, "mmapped", "none", "-", "-");
+
+    /* t2's chunks freed here: 7 fill this thread's tcache bin 0xb0, the 8th
+     * finds it full and pushes all 8 onto t2's arena's remote-free list, where
+     * they stay (t2 never allocates again) */
+    for (int i = 0; i < 8; i++)
+        free(remote[i]);
+    for (int i = 0; i < 8; i++)
+        P(remote[i], "free", "remote", "-", "other");
 
     say("READY\n");
 
