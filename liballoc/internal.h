@@ -317,7 +317,13 @@ LA_INLINE void la_arena_unlock(struct la_arena *av)
 #define LA_T_LIVE  1
 #define LA_T_DEAD  2
 
-LA_INLINE void la_gen_begin(void) { __atomic_add_fetch(&la_dbg.generation, 1, __ATOMIC_RELEASE); }
+/* generation odd: a change is in progress (heapview; sysmem.c's lock-free
+ * registry readers).  The fence orders the odd value before the change's stores. */
+LA_INLINE void la_gen_begin(void)
+{
+    __atomic_add_fetch(&la_dbg.generation, 1, __ATOMIC_RELEASE);
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+}
 LA_INLINE void la_gen_end(void) { __atomic_add_fetch(&la_dbg.generation, 1, __ATOMIC_RELEASE); }
 
 LA_INLINE size_t la_arena_bit(const struct la_arena *av)
@@ -439,6 +445,7 @@ void la_mreg_insert(uintptr_t chunk, size_t size) LA_HIDDEN;     /* takes the re
 void la_mreg_remove(uintptr_t chunk, size_t size) LA_HIDDEN;     /* takes the registry lock */
 void la_mreg_move(uintptr_t from, uintptr_t to, size_t oldsize, size_t newsize) LA_HIDDEN;
 int la_mreg_contains(uintptr_t chunk) LA_HIDDEN;                 /* caller holds registry lock */
+int la_mreg_lookup(uintptr_t chunk) LA_HIDDEN;                   /* lock-free (takes the lock only during a change) */
 struct la_segment *la_segment_of(struct la_arena *av, const la_chunk *p) LA_HIDDEN;
 void la_win_update(struct la_arena *av) LA_HIDDEN;               /* arena lock held; takes the registry lock */
 void la_win_init(struct la_arena *av) LA_HIDDEN;     /* the same for an arena no thread is attached to yet */
@@ -465,7 +472,6 @@ LA_INLINE int la_link_in_arena(struct la_arena *av, uintptr_t x)
     return la_link_fast(av, x) || (av == &la_main_arena && la_wt_ok(&la_main_oldwin, x + LA_CHUNK_HDR)) ||
            la_chunk_in_arena_slow(av, x);
 }
-int la_mreg_lookup(uintptr_t chunk) LA_HIDDEN;                   /* takes the registry lock */
 void la_heapmap_set(uintptr_t heap, int on) LA_HIDDEN;
 
 /* ---- options.c ------------------------------------------------------------------- */

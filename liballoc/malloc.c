@@ -541,7 +541,16 @@ void *la_realloc(void *mem, size_t n)
     la_t_fn = "realloc";
     la_chunk *p = mem2ck(mem);
 #if LA_HARDEN_EXTRA
-    owner_check(mem, "realloc(): invalid pointer");
+    /* ownership first.  A chunk at a page start is most likely mmapped (a
+     * growing block past the mmap threshold): the registry first, lock-free,
+     * and the window tests of owner_check only for the others. */
+    struct la_arena *av;
+    if (((uintptr_t)p & (la_g.pagesize - 1)) == 0 && (uintptr_t)p && la_mreg_lookup((uintptr_t)p)) {
+        if (la_unlikely(!(p->size & LA_IS_MMAPPED))) la_fatal("realloc(): invalid pointer", mem, p->size);
+        av = NULL;
+    } else {
+        av = owner_check(mem, "realloc(): invalid pointer");   /* NULL: a registered mmapped chunk */
+    }
 #endif
     size_t oldsize = ck_size(p);
     if (la_unlikely((uintptr_t)p > (uintptr_t)-oldsize || !la_aligned((uintptr_t)mem)))
@@ -561,7 +570,10 @@ void *la_realloc(void *mem, size_t n)
         return nm;
     }
 
+#if !LA_HARDEN_EXTRA
     struct la_arena *av = la_arena_of(p);
+#endif
+    /* (with the extra checks av is owner_check's: the arena of this heap chunk) */
     la_lock(&av->lock);
     void *r = la_int_realloc(av, p, oldsize, nb);
     la_arena_unlock(av);
