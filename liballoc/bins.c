@@ -228,6 +228,27 @@ LA_INLINE void unlink_chunk(struct la_arena *av, la_chunk *p)
 
 void la_unlink(struct la_arena *av, la_chunk *p) { unlink_chunk(av, p); }
 
+/* The nextsize walk of a large bin's sorted insertion (step 3) follows one
+ * link per distinct size, and every chunk it reaches must lie in the arena
+ * before its size is read.  Inline, each step only tests the newest segment
+ * (la_seg_ok, its two bounds loaded once per walk, and no call in the loop,
+ * which would make gcc spill a dozen registers around every walk); the first
+ * chunk outside it hands the rest of the walk to this out-of-line loop, which
+ * makes the full test (older segments: la_chunk_in_arena) at every step.
+ * (The best-fit walk of step 4 is short, one or two steps: there the inline
+ * la_chunk_in_arena per step measured cheaper than hoisting.) */
+#if LA_HARDEN_EXTRA
+/* continue "while (size < ck_size(fwd)) fwd = fwd->fd_nextsize" from fwd */
+static LA_NOINLINE la_chunk *walk_fd_nextsize_slow(struct la_arena *av, la_chunk *fwd, size_t size)
+{
+    for (;;) {
+        EXTRA_CHECK_NS(la_chunk_in_arena(av, (uintptr_t)fwd), "malloc(): largebin double linked list corrupted (nextsize)", fwd);
+        if (size >= ck_size(fwd)) return fwd;
+        fwd = fwd->fd_nextsize;
+    }
+}
+#endif
+
 /* Split nb bytes off the front of free chunk `victim` (already unlinked) of
  * `size`; the remainder goes to the unsorted bin. */
 LA_INLINE void *split_victim(struct la_arena *av, la_chunk *victim, size_t size, size_t nb, int small_req)
@@ -423,11 +444,18 @@ void *la_int_malloc(struct la_arena *av, size_t nb)
                         fwd->fd->bk_nextsize = victim;
                         victim->bk_nextsize->fd_nextsize = victim;
                     } else {
+#if LA_HARDEN_EXTRA
+                        uintptr_t slo = av->spare[2], sspan = av->spare[3];   /* la_seg_ok */
                         while (size < ck_size(fwd)) {
                             fwd = fwd->fd_nextsize;
-                            EXTRA_CHECK_NS(la_chunk_in_arena(av, (uintptr_t)fwd),
-                                        "malloc(): largebin double linked list corrupted (nextsize)", fwd);
+                            if (la_unlikely(la_ror4((uintptr_t)fwd - slo) >= sspan)) {
+                                fwd = walk_fd_nextsize_slow(av, fwd, size);
+                                break;
+                            }
                         }
+#else
+                        while (size < ck_size(fwd)) fwd = fwd->fd_nextsize;
+#endif
                         if (size == ck_size(fwd)) {
                             /* last of its size run (runs are oldest first); the
                              * size list is untouched */
