@@ -545,7 +545,7 @@ void *la_realloc(void *mem, size_t n)
      * growing block past the mmap threshold): the registry first, lock-free,
      * and the window tests of owner_check only for the others. */
     struct la_arena *av;
-    if (((uintptr_t)p & (la_g.pagesize - 1)) == 0 && (uintptr_t)p && la_mreg_lookup((uintptr_t)p)) {
+    if (((uintptr_t)p & (la_g.pagesize - 1)) == 0 && (uintptr_t)p && la_mreg_lookup_inline((uintptr_t)p)) {
         if (la_unlikely(!(p->size & LA_IS_MMAPPED))) la_fatal("realloc(): invalid pointer", mem, p->size);
         av = NULL;
     } else {

@@ -24,24 +24,21 @@
 
 /* An open-addressed table (linear probing; 0 empty, 1 tombstone) of the
  * addresses of the mmapped chunks, written under the registry lock.  Readers
- * (la_mreg_lookup: free and realloc asking "is this an mmapped chunk of
- * ours?") do not take the lock: la_dbg.generation is odd while a writer
- * changes the table (la_gen_begin/la_gen_end around every change), so a reader
- * that saw the same even generation before and after its probe had a
- * consistent table; otherwise it asks again under the lock.  For that a table
- * is never unmapped: the word before the slots holds the table's capacity (so
- * slots and capacity are read with one pointer load), and a table replaced by
- * reg_grow is kept for reuse by a later table of the same capacity (at most
- * two per capacity, so the memory kept is bounded by a few times the largest
- * table).  A reader that still probes a replaced or reused table reads mapped
- * memory and is caught by the generation test. */
+ * (la_mreg_lookup_inline, internal.h: free and realloc asking "is this an
+ * mmapped chunk of ours?") do not take the lock: la_dbg.generation is odd
+ * while a writer changes the table (la_gen_begin/la_gen_end around every
+ * change), so a reader that saw the same even generation before and after its
+ * probe had a consistent table; otherwise it asks again under the lock.  For
+ * that a table is never unmapped: the word before the slots holds the table's
+ * capacity (so slots and capacity are read with one pointer load), and a
+ * table replaced by reg_grow is kept for reuse by a later table of the same
+ * capacity (at most two per capacity, so the memory kept is bounded by a few
+ * times the largest table).  A reader that still probes a replaced or reused
+ * table reads mapped memory and is caught by the generation test. */
 #define REG_KEEP 2
 static uint64_t *reg_kept[64][REG_KEEP];   /* replaced tables (slot pointers) by log2(capacity) */
 
-static inline size_t reg_hash(uintptr_t a, uint64_t cap)
-{
-    return (size_t)(((a >> 4) * 0x9e3779b97f4a7c15ull) >> 20) & (cap - 1);
-}
+#define reg_hash la_mreg_hash
 
 static void reg_put(uint64_t *slots, uint64_t cap, uintptr_t c)
 {
@@ -110,7 +107,7 @@ static long reg_find(uintptr_t c)
 
 int la_mreg_contains(uintptr_t chunk) { return reg_find(chunk) >= 0; }
 
-static LA_NOINLINE int mreg_lookup_locked(uintptr_t chunk)
+int la_mreg_lookup_locked(uintptr_t chunk)
 {
     la_registry_lock();
     int r = reg_find(chunk) >= 0;
@@ -118,31 +115,7 @@ static LA_NOINLINE int mreg_lookup_locked(uintptr_t chunk)
     return r;
 }
 
-/* Lock-free (see above); under the lock only when a writer was active. */
-int la_mreg_lookup(uintptr_t chunk)
-{
-    uint64_t g = __atomic_load_n(&la_dbg.generation, __ATOMIC_ACQUIRE);
-    if (la_likely(!(g & 1))) {
-        const uint64_t *s = __atomic_load_n(&la_dbg.mmaps.slots, __ATOMIC_ACQUIRE);
-        int found = 0;
-        if (s) {
-            uint64_t cap = s[-1];
-            size_t i = reg_hash(chunk, cap);
-            for (uint64_t n = 0; n < cap; n++) {
-                uint64_t v = __atomic_load_n(&s[i], __ATOMIC_RELAXED);
-                if (v == chunk) {
-                    found = 1;
-                    break;
-                }
-                if (v == 0) break;
-                i = (i + 1) & (cap - 1);
-            }
-        }
-        __atomic_thread_fence(__ATOMIC_ACQUIRE);
-        if (la_likely(__atomic_load_n(&la_dbg.generation, __ATOMIC_RELAXED) == g)) return found;
-    }
-    return mreg_lookup_locked(chunk);
-}
+int la_mreg_lookup(uintptr_t chunk) { return la_mreg_lookup_inline(chunk); }
 
 static void reg_add(uintptr_t c, size_t size)
 {
