@@ -210,15 +210,11 @@ static LA_NOINLINE struct la_arena *owner_or_die(void *mem, const char *msg)
 {
     la_chunk *p = mem2ck(mem);
     struct la_segment *seg = NULL;
-    /* a chunk at a page start is most likely mmapped: the registry first
-     * (no read of the chunk until it says so) */
-    if (((uintptr_t)p & (la_g.pagesize - 1)) == 0 && (uintptr_t)p && la_mreg_lookup((uintptr_t)p)) {
-        if (!(p->size & LA_IS_MMAPPED)) la_fatal(msg, mem, p->size);
-        return NULL;
-    }
+    /* (a chunk at a page start was looked up in the registry by owner_check) */
     struct la_arena *av = la_heap_owner((uintptr_t)mem, &seg);
     if (!av) {
-        if (!la_aligned((uintptr_t)mem) || (uintptr_t)mem < LA_CHUNK_HDR || !la_mreg_lookup((uintptr_t)p))
+        if (!la_aligned((uintptr_t)mem) || (uintptr_t)mem < LA_CHUNK_HDR ||
+            ((uintptr_t)p & (la_g.pagesize - 1)) == 0 || !la_mreg_lookup_inline((uintptr_t)p))
             la_fatal_ns(msg, mem);
         if (!(p->size & LA_IS_MMAPPED)) la_fatal(msg, mem, p->size);
         return NULL;
@@ -237,19 +233,34 @@ static LA_NOINLINE struct la_arena *owner_or_die(void *mem, const char *msg)
     return av;
 }
 
-/* The common case inline: the chunk is in the window of the main arena's
- * newest segment, of this thread's arena or of the newest heap of another
- * non-main arena, below top, and
- * ends at or before top, with flags that fit.  Anything else takes the full
- * check. */
+/* The common cases inline, in the order of their frequency on the paths that
+ * call this (realloc, and free's slow paths):
+ *   - a chunk at a page start is most likely mmapped (a block past the mmap
+ *     threshold): the registry first, lock-free (la_mreg_lookup_inline), no
+ *     read of the chunk before it answers;
+ *   - a chunk in the window of the main arena's newest segment, below top and
+ *     ending at or before it, with no IS_MMAPPED or NON_MAIN_ARENA bit;
+ *   - the same in this thread's arena or in the newest heap of another
+ *     non-main arena (window table), with the arena bit that fits.
+ * Anything else takes the full check (owner_or_die). */
 LA_INLINE struct la_arena *owner_check(void *mem, const char *msg)
 {
     la_chunk *p = mem2ck(mem);
+    if (((uintptr_t)p & (la_g.pagesize - 1)) == 0 && (uintptr_t)p && la_mreg_lookup_inline((uintptr_t)p)) {
+        if (la_unlikely(!(p->size & LA_IS_MMAPPED))) la_fatal(msg, mem, p->size);
+        return NULL;
+    }
     struct la_arena *av = &la_main_arena;
     struct la_segment *h;
-    if (la_likely(la_win_ok(av, (uintptr_t)mem)) || la_win_ok(av = la_tc->arena, (uintptr_t)mem) ||
-        ((h = la_heap_win((uintptr_t)mem)) && (av = __atomic_load_n(&h->arena, __ATOMIC_ACQUIRE)) &&
-         h == __atomic_load_n(&av->segments, __ATOMIC_ACQUIRE))) {
+    if (la_likely(la_win_ok(av, (uintptr_t)mem))) {
+        size_t sf = p->size;
+        la_chunk *top = __atomic_load_n(&la_main_arena.top, __ATOMIC_RELAXED);
+        if (la_likely(p < top && !(sf & (LA_IS_MMAPPED | LA_NON_MAIN_ARENA)) &&
+                      la_chunksize(sf) <= (uintptr_t)top - (uintptr_t)p))
+            return av;
+    } else if (la_win_ok(av = la_tc->arena, (uintptr_t)mem) ||
+               ((h = la_heap_win((uintptr_t)mem)) && (av = __atomic_load_n(&h->arena, __ATOMIC_ACQUIRE)) &&
+                h == __atomic_load_n(&av->segments, __ATOMIC_ACQUIRE))) {
         size_t sf = p->size;
         la_chunk *top = __atomic_load_n(&av->top, __ATOMIC_RELAXED);
         if (la_likely(p < top && !(sf & LA_IS_MMAPPED) && (sf & LA_NON_MAIN_ARENA) == la_arena_bit(av) &&
@@ -541,16 +552,7 @@ void *la_realloc(void *mem, size_t n)
     la_t_fn = "realloc";
     la_chunk *p = mem2ck(mem);
 #if LA_HARDEN_EXTRA
-    /* ownership first.  A chunk at a page start is most likely mmapped (a
-     * growing block past the mmap threshold): the registry first, lock-free,
-     * and the window tests of owner_check only for the others. */
-    struct la_arena *av;
-    if (((uintptr_t)p & (la_g.pagesize - 1)) == 0 && (uintptr_t)p && la_mreg_lookup_inline((uintptr_t)p)) {
-        if (la_unlikely(!(p->size & LA_IS_MMAPPED))) la_fatal("realloc(): invalid pointer", mem, p->size);
-        av = NULL;
-    } else {
-        av = owner_check(mem, "realloc(): invalid pointer");   /* NULL: a registered mmapped chunk */
-    }
+    struct la_arena *av = owner_check(mem, "realloc(): invalid pointer");   /* NULL: an mmapped chunk */
 #endif
     size_t oldsize = ck_size(p);
     if (la_unlikely((uintptr_t)p > (uintptr_t)-oldsize || !la_aligned((uintptr_t)mem)))
