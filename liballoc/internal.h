@@ -317,13 +317,7 @@ LA_INLINE void la_arena_unlock(struct la_arena *av)
 #define LA_T_LIVE  1
 #define LA_T_DEAD  2
 
-/* generation odd: a change is in progress (heapview; sysmem.c's lock-free
- * registry readers).  The fence orders the odd value before the change's stores. */
-LA_INLINE void la_gen_begin(void)
-{
-    __atomic_add_fetch(&la_dbg.generation, 1, __ATOMIC_RELEASE);
-    __atomic_thread_fence(__ATOMIC_RELEASE);
-}
+LA_INLINE void la_gen_begin(void) { __atomic_add_fetch(&la_dbg.generation, 1, __ATOMIC_RELEASE); }
 LA_INLINE void la_gen_end(void) { __atomic_add_fetch(&la_dbg.generation, 1, __ATOMIC_RELEASE); }
 
 LA_INLINE size_t la_arena_bit(const struct la_arena *av)
@@ -445,7 +439,7 @@ void la_mreg_insert(uintptr_t chunk, size_t size) LA_HIDDEN;     /* takes the re
 void la_mreg_remove(uintptr_t chunk, size_t size) LA_HIDDEN;     /* takes the registry lock */
 void la_mreg_move(uintptr_t from, uintptr_t to, size_t oldsize, size_t newsize) LA_HIDDEN;
 int la_mreg_contains(uintptr_t chunk) LA_HIDDEN;                 /* caller holds registry lock */
-int la_mreg_lookup(uintptr_t chunk) LA_HIDDEN;                   /* lock-free (takes the lock only during a change) */
+int la_mreg_lookup(uintptr_t chunk) LA_HIDDEN;                   /* lock-free for a hit (la_mreg_lookup_inline) */
 int la_mreg_lookup_locked(uintptr_t chunk) LA_HIDDEN;            /* takes the registry lock */
 /* the registry's hash (heapview/walk.c computes the same) */
 LA_INLINE size_t la_mreg_hash(uintptr_t a, uint64_t cap)
@@ -453,30 +447,21 @@ LA_INLINE size_t la_mreg_hash(uintptr_t a, uint64_t cap)
     return (size_t)(((a >> 4) * 0x9e3779b97f4a7c15ull) >> 20) & (cap - 1);
 }
 /* chunk is a registered mmapped chunk: la_mreg_lookup inline.  The table is
- * read without the lock, validated by la_dbg.generation (even and unchanged
- * across the probe; sysmem.c "registry of mmapped chunks"); a table's
- * capacity is the word before its slots. */
+ * probed without the lock (sysmem.c "registry of mmapped chunks"); a hit is
+ * an answer, a miss is asked again under the lock.  A table's capacity is the
+ * word before its slots. */
 LA_INLINE int la_mreg_lookup_inline(uintptr_t chunk)
 {
-    uint64_t g = __atomic_load_n(&la_dbg.generation, __ATOMIC_ACQUIRE);
-    if (la_likely(!(g & 1))) {
-        const uint64_t *s = __atomic_load_n(&la_dbg.mmaps.slots, __ATOMIC_ACQUIRE);
-        int found = 0;
-        if (s) {
-            uint64_t cap = s[-1];
-            size_t i = la_mreg_hash(chunk, cap);
-            for (uint64_t n = 0; n < cap; n++) {
-                uint64_t v = __atomic_load_n(&s[i], __ATOMIC_RELAXED);
-                if (v == chunk) {
-                    found = 1;
-                    break;
-                }
-                if (v == 0) break;
-                i = (i + 1) & (cap - 1);
-            }
+    const uint64_t *s = __atomic_load_n(&la_dbg.mmaps.slots, __ATOMIC_ACQUIRE);
+    if (la_likely(s != NULL)) {
+        uint64_t cap = s[-1];
+        size_t i = la_mreg_hash(chunk, cap);
+        for (uint64_t n = 0; n < cap; n++) {
+            uint64_t v = __atomic_load_n(&s[i], __ATOMIC_RELAXED);
+            if (v == chunk) return 1;
+            if (v == 0) break;
+            i = (i + 1) & (cap - 1);
         }
-        __atomic_thread_fence(__ATOMIC_ACQUIRE);
-        if (la_likely(__atomic_load_n(&la_dbg.generation, __ATOMIC_RELAXED) == g)) return found;
     }
     return la_mreg_lookup_locked(chunk);
 }

@@ -25,16 +25,21 @@
 /* An open-addressed table (linear probing; 0 empty, 1 tombstone) of the
  * addresses of the mmapped chunks, written under the registry lock.  Readers
  * (la_mreg_lookup_inline, internal.h: free and realloc asking "is this an
- * mmapped chunk of ours?") do not take the lock: la_dbg.generation is odd
- * while a writer changes the table (la_gen_begin/la_gen_end around every
- * change), so a reader that saw the same even generation before and after its
- * probe had a consistent table; otherwise it asks again under the lock.  For
- * that a table is never unmapped: the word before the slots holds the table's
- * capacity (so slots and capacity are read with one pointer load), and a
- * table replaced by reg_grow is kept for reuse by a later table of the same
- * capacity (at most two per capacity, so the memory kept is bounded by a few
- * times the largest table).  A reader that still probes a replaced or reused
- * table reads mapped memory and is caught by the generation test. */
+ * mmapped chunk of ours?") probe it without the lock.  A hit is an answer: the
+ * address was stored by a writer, and for a chunk the caller may legally pass
+ * (its own block, published to it before it could be freed) the slots on its
+ * probe path never become empty while it is registered (deletion leaves a
+ * tombstone; a rebuild publishes a complete new table).  A miss may come from
+ * a table being rebuilt or reused under a racing writer, so it is asked again
+ * under the lock, where it is authoritative (a miss is rare: a heap chunk at a
+ * page start, or a pointer that is not ours and will abort).  Racing a free
+ * of the same block (a double free in two threads) is caught under the lock
+ * by la_munmap_chunk's reg_del.  For this a table is never unmapped: the word
+ * before the slots holds the table's capacity (slots and capacity come with
+ * one pointer load), and a table replaced by reg_grow is kept for reuse by a
+ * later table of the same capacity (at most two per capacity, so the memory
+ * kept is bounded by a few times the largest table); a reader still probing a
+ * replaced or reused table reads mapped memory. */
 #define REG_KEEP 2
 static uint64_t *reg_kept[64][REG_KEEP];   /* replaced tables (slot pointers) by log2(capacity) */
 
