@@ -199,6 +199,11 @@ static LA_NOINLINE void *malloc_slow_rest(size_t n, void *ra)
 }
 
 #if LA_HARDEN_EXTRA
+/* An mmapped chunk made by la_mmap_chunk starts a page, and every page size
+ * is a multiple of 4096: the ownership checks ask the registry first for a
+ * chunk at a 4096-byte boundary (a constant: no load of la_g.pagesize). */
+#define LA_MIN_PAGE 4096u
+
 /* The full ownership check of a pointer passed to free or realloc (see
  * "hardening" in internal.h).  Returns the owning arena, or NULL for a
  * registered mmapped chunk; aborts with msg ("free(): invalid pointer") for
@@ -214,7 +219,7 @@ static LA_NOINLINE struct la_arena *owner_or_die(void *mem, const char *msg)
     struct la_arena *av = la_heap_owner((uintptr_t)mem, &seg);
     if (!av) {
         if (!la_aligned((uintptr_t)mem) || (uintptr_t)mem < LA_CHUNK_HDR ||
-            ((uintptr_t)p & (la_g.pagesize - 1)) == 0 || !la_mreg_lookup_inline((uintptr_t)p))
+            ((uintptr_t)p & (LA_MIN_PAGE - 1)) == 0 || !la_mreg_lookup_inline((uintptr_t)p))
             la_fatal_ns(msg, mem);
         if (!(p->size & LA_IS_MMAPPED)) la_fatal(msg, mem, p->size);
         return NULL;
@@ -246,7 +251,7 @@ static LA_NOINLINE struct la_arena *owner_or_die(void *mem, const char *msg)
 LA_INLINE struct la_arena *owner_check(void *mem, const char *msg)
 {
     la_chunk *p = mem2ck(mem);
-    if (((uintptr_t)p & (la_g.pagesize - 1)) == 0 && (uintptr_t)p && la_mreg_lookup_inline((uintptr_t)p)) {
+    if (((uintptr_t)p & (LA_MIN_PAGE - 1)) == 0 && (uintptr_t)p && la_mreg_lookup_inline((uintptr_t)p)) {
         if (la_unlikely(!(p->size & LA_IS_MMAPPED))) la_fatal(msg, mem, p->size);
         return NULL;
     }
