@@ -317,7 +317,14 @@ LA_INLINE void la_arena_unlock(struct la_arena *av)
 #define LA_T_LIVE  1
 #define LA_T_DEAD  2
 
-LA_INLINE void la_gen_begin(void) { __atomic_add_fetch(&la_dbg.generation, 1, __ATOMIC_RELEASE); }
+/* generation odd: a change is in progress (heapview; the lock-free registry
+ * readers, la_mreg_lookup_inline).  The fence keeps the change's stores after
+ * the odd value. */
+LA_INLINE void la_gen_begin(void)
+{
+    __atomic_add_fetch(&la_dbg.generation, 1, __ATOMIC_RELEASE);
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+}
 LA_INLINE void la_gen_end(void) { __atomic_add_fetch(&la_dbg.generation, 1, __ATOMIC_RELEASE); }
 
 LA_INLINE size_t la_arena_bit(const struct la_arena *av)
@@ -439,7 +446,7 @@ void la_mreg_insert(uintptr_t chunk, size_t size) LA_HIDDEN;     /* takes the re
 void la_mreg_remove(uintptr_t chunk, size_t size) LA_HIDDEN;     /* takes the registry lock */
 void la_mreg_move(uintptr_t from, uintptr_t to, size_t oldsize, size_t newsize) LA_HIDDEN;
 int la_mreg_contains(uintptr_t chunk) LA_HIDDEN;                 /* caller holds registry lock */
-int la_mreg_lookup(uintptr_t chunk) LA_HIDDEN;                   /* lock-free for a hit (la_mreg_lookup_inline) */
+int la_mreg_lookup(uintptr_t chunk) LA_HIDDEN;                   /* lock-free unless a writer is active */
 int la_mreg_lookup_locked(uintptr_t chunk) LA_HIDDEN;            /* takes the registry lock */
 /* the registry's hash (heapview/walk.c computes the same) */
 LA_INLINE size_t la_mreg_hash(uintptr_t a, uint64_t cap)
@@ -447,11 +454,13 @@ LA_INLINE size_t la_mreg_hash(uintptr_t a, uint64_t cap)
     return (size_t)(((a >> 4) * 0x9e3779b97f4a7c15ull) >> 20) & (cap - 1);
 }
 /* chunk is a registered mmapped chunk: la_mreg_lookup inline.  The table is
- * probed without the lock (sysmem.c "registry of mmapped chunks"); a hit is
- * an answer, a miss is asked again under the lock.  A table's capacity is the
- * word before its slots. */
+ * probed without the lock (sysmem.c "registry of mmapped chunks"): a hit is
+ * an answer; a miss is one when la_dbg.generation was even and unchanged
+ * across the probe (no writer was active), else it is asked again under the
+ * lock.  A table's capacity is the word before its slots. */
 LA_INLINE int la_mreg_lookup_inline(uintptr_t chunk)
 {
+    uint64_t g = __atomic_load_n(&la_dbg.generation, __ATOMIC_ACQUIRE);
     const uint64_t *s = __atomic_load_n(&la_dbg.mmaps.slots, __ATOMIC_ACQUIRE);
     if (la_likely(s != NULL)) {
         uint64_t cap = s[-1];
@@ -463,6 +472,8 @@ LA_INLINE int la_mreg_lookup_inline(uintptr_t chunk)
             i = (i + 1) & (cap - 1);
         }
     }
+    __atomic_thread_fence(__ATOMIC_ACQUIRE);
+    if (la_likely(!(g & 1) && __atomic_load_n(&la_dbg.generation, __ATOMIC_RELAXED) == g)) return 0;
     return la_mreg_lookup_locked(chunk);
 }
 struct la_segment *la_segment_of(struct la_arena *av, const la_chunk *p) LA_HIDDEN;

@@ -437,7 +437,9 @@ LA_NOINLINE void *la_malloc_lookup(size_t n, struct la_tcache *tc, size_t idx, s
 
 LA_NOINLINE void la_free_lookup(struct la_tcache *tc, void *mem)
 {
-    if (la_win_lookup((uintptr_t)mem)) {
+    /* a chunk at a page start is most likely mmapped (in no window): straight
+     * to the slow path, whose ownership check asks the registry first */
+    if ((((uintptr_t)mem - LA_CHUNK_HDR) & (LA_MIN_PAGE - 1)) != 0 && la_win_lookup((uintptr_t)mem)) {
         la_free_owned(tc, mem);
         return;
     }

@@ -23,23 +23,23 @@
 /* ---- registry of mmapped chunks ---------------------------------------------------- */
 
 /* An open-addressed table (linear probing; 0 empty, 1 tombstone) of the
- * addresses of the mmapped chunks, written under the registry lock.  Readers
+ * addresses of the mmapped chunks, written under the registry lock, each
+ * change between la_gen_begin and la_gen_end.  Readers
  * (la_mreg_lookup_inline, internal.h: free and realloc asking "is this an
  * mmapped chunk of ours?") probe it without the lock.  A hit is an answer: the
  * address was stored by a writer, and for a chunk the caller may legally pass
  * (its own block, published to it before it could be freed) the slots on its
  * probe path never become empty while it is registered (deletion leaves a
- * tombstone; a rebuild publishes a complete new table).  A miss may come from
- * a table being rebuilt or reused under a racing writer, so it is asked again
- * under the lock, where it is authoritative (a miss is rare: a heap chunk at a
- * page start, or a pointer that is not ours and will abort).  Racing a free
- * of the same block (a double free in two threads) is caught under the lock
- * by la_munmap_chunk's reg_del.  For this a table is never unmapped: the word
- * before the slots holds the table's capacity (slots and capacity come with
- * one pointer load), and a table replaced by reg_grow is kept for reuse by a
- * later table of the same capacity (at most two per capacity, so the memory
- * kept is bounded by a few times the largest table); a reader still probing a
- * replaced or reused table reads mapped memory. */
+ * tombstone; a rebuild publishes a complete new table).  A miss is an answer
+ * when la_dbg.generation was even and the same before and after the probe
+ * (no writer ran meanwhile), else it is asked again under the lock.  Racing a
+ * free of the same block (a double free in two threads) is caught under the
+ * lock by la_munmap_chunk's reg_del.  For this a table is never unmapped: the
+ * word before the slots holds the table's capacity (slots and capacity come
+ * with one pointer load), and a table replaced by reg_grow is kept for reuse
+ * by a later table of the same capacity (at most two per capacity, so the
+ * memory kept is bounded by a few times the largest table); a reader still
+ * probing a replaced or reused table reads mapped memory. */
 #define REG_KEEP 2
 static uint64_t *reg_kept[64][REG_KEEP];   /* replaced tables (slot pointers) by log2(capacity) */
 
