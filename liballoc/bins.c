@@ -235,6 +235,27 @@ LA_INLINE void unlink_chunk(struct la_arena *av, la_chunk *p)
 
 void la_unlink(struct la_arena *av, la_chunk *p) { unlink_chunk(av, p); }
 
+/* The nextsize walk of a large bin's sorted insertion (step 3) follows one
+ * link per distinct size, and every chunk it reaches must lie in the arena
+ * before its size is read.  Inline, each step only tests the newest segment
+ * (la_seg_ok, its two bounds loaded once per walk, and no call in the loop,
+ * which would make gcc spill a dozen registers around every walk); the first
+ * chunk outside it hands the rest of the walk to this out-of-line loop, which
+ * makes the full test (older segments: la_chunk_in_arena) at every step.
+ * (The best-fit walk of step 4 is short, one or two steps: there the inline
+ * la_chunk_in_arena per step measured cheaper than hoisting.) */
+#if LA_HARDEN_EXTRA
+/* continue "while (size < ck_size(fwd)) fwd = fwd->fd_nextsize" from fwd */
+static LA_NOINLINE la_chunk *walk_fd_nextsize_slow(struct la_arena *av, la_chunk *fwd, size_t size)
+{
+    for (;;) {
+        EXTRA_CHECK_NS(la_chunk_in_arena(av, (uintptr_t)fwd), "malloc(): largebin double linked list corrupted (nextsize)", fwd);
+        if (size >= ck_size(fwd)) return fwd;
+        fwd = fwd->fd_nextsize;
+    }
+}
+#endif
+
 /* Split nb bytes off the front of free chunk `victim` (already unlinked) of
  * `size`; the remainder goes to the unsorted bin. */
 LA_INLINE void *split_victim(struct la_arena *av, la_chunk *victim, size_t size, size_t nb, int small_req)
@@ -257,6 +278,18 @@ LA_INLINE void *split_victim(struct la_arena *av, la_chunk *victim, size_t size,
         ck_set_foot(rem, rsize);
     }
     return ck2mem(victim);
+}
+
+/* A free chunk p of a small bin for size nb agrees with its boundary tags:
+ * its size is nb, and then (only then is the next chunk read) the next
+ * chunk's prev_size is nb and its PREV_INUSE is clear, these two in one
+ * branch.  Checked on every chunk taken from a small bin, the ones stashed
+ * into the tcache included. */
+LA_INLINE int smallbin_tags_ok(const la_chunk *p, size_t nb)
+{
+    if (ck_size(p) != nb) return 0;
+    const la_chunk *next = ck_at(p, nb);
+    return ((next->prev_size ^ nb) | (next->size & LA_PREV_INUSE)) == 0;
 }
 
 void *la_int_malloc(struct la_arena *av, size_t nb)
@@ -315,8 +348,8 @@ void *la_int_malloc(struct la_arena *av, size_t nb)
              * with its next chunk (footer, PREV_INUSE clear) */
             EXTRA_CHECK(bck == bin || la_link_in_arena(av, (uintptr_t)bck), "malloc(): smallbin double linked list corrupted",
                         ck2mem(victim), victim->size);
-            EXTRA_CHECK(ck_size(victim) == nb && ck_at(victim, nb)->prev_size == nb && !ck_inuse_at(victim, nb),
-                        "malloc(): mismatching next->prev_size (smallbin)", ck2mem(victim), victim->size);
+            EXTRA_CHECK(smallbin_tags_ok(victim, nb), "malloc(): mismatching next->prev_size (smallbin)", ck2mem(victim),
+                        victim->size);
             if (la_unlikely(bck->fd != victim))
                 la_fatal_arena(av, "malloc(): smallbin double linked list corrupted", ck2mem(victim), victim->size);
             ck_set_inuse_at(victim, nb);
@@ -330,8 +363,7 @@ void *la_int_malloc(struct la_arena *av, size_t nb)
                     /* tcache stashing unlink: the same checks for every stashed chunk */
                     EXTRA_CHECK(bck == bin || la_link_in_arena(av, (uintptr_t)bck),
                                 "malloc(): smallbin double linked list corrupted", ck2mem(t), t->size);
-                    EXTRA_CHECK(ck_size(t) == nb && ck_at(t, nb)->prev_size == nb && !ck_inuse_at(t, nb),
-                                "malloc(): mismatching next->prev_size (smallbin)", ck2mem(t), t->size);
+                    EXTRA_CHECK(smallbin_tags_ok(t, nb), "malloc(): mismatching next->prev_size (smallbin)", ck2mem(t), t->size);
                     if (la_unlikely(bck->fd != t))
                         la_fatal_arena(av, "malloc(): smallbin double linked list corrupted", ck2mem(t), t->size);
                     ck_set_inuse_at(t, nb);
@@ -430,11 +462,18 @@ void *la_int_malloc(struct la_arena *av, size_t nb)
                         fwd->fd->bk_nextsize = victim;
                         victim->bk_nextsize->fd_nextsize = victim;
                     } else {
+#if LA_HARDEN_EXTRA
+                        uintptr_t slo = av->spare[2], sspan = av->spare[3];   /* la_seg_ok */
                         while (size < ck_size(fwd)) {
                             fwd = fwd->fd_nextsize;
-                            EXTRA_CHECK_NS(la_chunk_in_arena(av, (uintptr_t)fwd),
-                                        "malloc(): largebin double linked list corrupted (nextsize)", fwd);
+                            if (la_unlikely(la_ror4((uintptr_t)fwd - slo) >= sspan)) {
+                                fwd = walk_fd_nextsize_slow(av, fwd, size);
+                                break;
+                            }
                         }
+#else
+                        while (size < ck_size(fwd)) fwd = fwd->fd_nextsize;
+#endif
                         if (size == ck_size(fwd)) {
                             /* last of its size run (runs are oldest first); the
                              * size list is untouched */

@@ -340,7 +340,14 @@ LA_INLINE void la_arena_unlock(struct la_arena *av)
 #define LA_T_LIVE  1
 #define LA_T_DEAD  2
 
-LA_INLINE void la_gen_begin(void) { __atomic_add_fetch(&la_dbg.generation, 1, __ATOMIC_RELEASE); }
+/* generation odd: a change is in progress (heapview; the lock-free registry
+ * readers, la_mreg_lookup_inline).  The fence keeps the change's stores after
+ * the odd value. */
+LA_INLINE void la_gen_begin(void)
+{
+    __atomic_add_fetch(&la_dbg.generation, 1, __ATOMIC_RELEASE);
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+}
 LA_INLINE void la_gen_end(void) { __atomic_add_fetch(&la_dbg.generation, 1, __ATOMIC_RELEASE); }
 
 LA_INLINE size_t la_arena_bit(const struct la_arena *av)
@@ -484,6 +491,36 @@ void la_mreg_insert(uintptr_t chunk, size_t size) LA_HIDDEN;     /* takes the re
 void la_mreg_remove(uintptr_t chunk, size_t size) LA_HIDDEN;     /* takes the registry lock */
 void la_mreg_move(uintptr_t from, uintptr_t to, size_t oldsize, size_t newsize) LA_HIDDEN;
 int la_mreg_contains(uintptr_t chunk) LA_HIDDEN;                 /* caller holds registry lock */
+int la_mreg_lookup(uintptr_t chunk) LA_HIDDEN;                   /* lock-free unless a writer is active */
+int la_mreg_lookup_locked(uintptr_t chunk) LA_HIDDEN;            /* takes the registry lock */
+/* the registry's hash (heapview/walk.c computes the same) */
+LA_INLINE size_t la_mreg_hash(uintptr_t a, uint64_t cap)
+{
+    return (size_t)(((a >> 4) * 0x9e3779b97f4a7c15ull) >> 20) & (cap - 1);
+}
+/* chunk is a registered mmapped chunk: la_mreg_lookup inline.  The table is
+ * probed without the lock (sysmem.c "registry of mmapped chunks"): a hit is
+ * an answer; a miss is one when la_dbg.generation was even and unchanged
+ * across the probe (no writer was active), else it is asked again under the
+ * lock.  A table's capacity is the word before its slots. */
+LA_INLINE int la_mreg_lookup_inline(uintptr_t chunk)
+{
+    uint64_t g = __atomic_load_n(&la_dbg.generation, __ATOMIC_ACQUIRE);
+    const uint64_t *s = __atomic_load_n(&la_dbg.mmaps.slots, __ATOMIC_ACQUIRE);
+    if (la_likely(s != NULL)) {
+        uint64_t cap = s[-1];
+        size_t i = la_mreg_hash(chunk, cap);
+        for (uint64_t n = 0; n < cap; n++) {
+            uint64_t v = __atomic_load_n(&s[i], __ATOMIC_RELAXED);
+            if (v == chunk) return 1;
+            if (v == 0) break;
+            i = (i + 1) & (cap - 1);
+        }
+    }
+    __atomic_thread_fence(__ATOMIC_ACQUIRE);
+    if (la_likely(!(g & 1) && __atomic_load_n(&la_dbg.generation, __ATOMIC_RELAXED) == g)) return 0;
+    return la_mreg_lookup_locked(chunk);
+}
 struct la_segment *la_segment_of(struct la_arena *av, const la_chunk *p) LA_HIDDEN;
 void la_win_update(struct la_arena *av) LA_HIDDEN;               /* arena lock held; takes the registry lock */
 void la_win_init(struct la_arena *av) LA_HIDDEN;     /* the same for an arena no thread is attached to yet */
@@ -510,7 +547,6 @@ LA_INLINE int la_link_in_arena(struct la_arena *av, uintptr_t x)
     return la_link_fast(av, x) || (av == &la_main_arena && la_wt_ok(&la_main_oldwin, x + LA_CHUNK_HDR)) ||
            la_chunk_in_arena_slow(av, x);
 }
-int la_mreg_lookup(uintptr_t chunk) LA_HIDDEN;                   /* takes the registry lock */
 void la_heapmap_set(uintptr_t heap, int on) LA_HIDDEN;
 
 /* ---- options.c ------------------------------------------------------------------- */

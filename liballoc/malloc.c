@@ -208,6 +208,11 @@ static LA_NOINLINE void *malloc_slow_rest(size_t n, void *ra)
 }
 
 #if LA_HARDEN_EXTRA
+/* An mmapped chunk made by la_mmap_chunk starts a page, and every page size
+ * is a multiple of 4096: the ownership checks ask the registry first for a
+ * chunk at a 4096-byte boundary (a constant: no load of la_g.pagesize). */
+#define LA_MIN_PAGE 4096u
+
 /* The full ownership check of a pointer passed to free or realloc (see
  * "hardening" in internal.h).  Returns the owning arena, or NULL for a
  * registered mmapped chunk; aborts with msg ("free(): invalid pointer") for
@@ -219,15 +224,11 @@ static LA_NOINLINE struct la_arena *owner_or_die(void *mem, const char *msg)
 {
     la_chunk *p = mem2ck(mem);
     struct la_segment *seg = NULL;
-    /* a chunk at a page start is most likely mmapped: the registry first
-     * (no read of the chunk until it says so) */
-    if (((uintptr_t)p & (la_g.pagesize - 1)) == 0 && (uintptr_t)p && la_mreg_lookup((uintptr_t)p)) {
-        if (!(p->size & LA_IS_MMAPPED)) la_fatal(msg, mem, p->size);
-        return NULL;
-    }
+    /* (a chunk at a page start was looked up in the registry by owner_check) */
     struct la_arena *av = la_heap_owner((uintptr_t)mem, &seg);
     if (!av) {
-        if (!la_aligned((uintptr_t)mem) || (uintptr_t)mem < LA_CHUNK_HDR || !la_mreg_lookup((uintptr_t)p))
+        if (!la_aligned((uintptr_t)mem) || (uintptr_t)mem < LA_CHUNK_HDR ||
+            ((uintptr_t)p & (LA_MIN_PAGE - 1)) == 0 || !la_mreg_lookup_inline((uintptr_t)p))
             la_fatal_ns(msg, mem);
         if (!(p->size & LA_IS_MMAPPED)) la_fatal(msg, mem, p->size);
         return NULL;
@@ -246,19 +247,34 @@ static LA_NOINLINE struct la_arena *owner_or_die(void *mem, const char *msg)
     return av;
 }
 
-/* The common case inline: the chunk is in the window of the main arena's
- * newest segment, of this thread's arena or of the newest heap of another
- * non-main arena, below top, and
- * ends at or before top, with flags that fit.  Anything else takes the full
- * check. */
+/* The common cases inline, in the order of their frequency on the paths that
+ * call this (realloc, and free's slow paths):
+ *   - a chunk at a page start is most likely mmapped (a block past the mmap
+ *     threshold): the registry first, lock-free (la_mreg_lookup_inline), no
+ *     read of the chunk before it answers;
+ *   - a chunk in the window of the main arena's newest segment, below top and
+ *     ending at or before it, with no IS_MMAPPED or NON_MAIN_ARENA bit;
+ *   - the same in this thread's arena or in the newest heap of another
+ *     non-main arena (window table), with the arena bit that fits.
+ * Anything else takes the full check (owner_or_die). */
 LA_INLINE struct la_arena *owner_check(void *mem, const char *msg)
 {
     la_chunk *p = mem2ck(mem);
+    if (((uintptr_t)p & (LA_MIN_PAGE - 1)) == 0 && (uintptr_t)p && la_mreg_lookup_inline((uintptr_t)p)) {
+        if (la_unlikely(!(p->size & LA_IS_MMAPPED))) la_fatal(msg, mem, p->size);
+        return NULL;
+    }
     struct la_arena *av = &la_main_arena;
     struct la_segment *h;
-    if (la_likely(la_win_ok(av, (uintptr_t)mem)) || la_win_ok(av = la_tc->arena, (uintptr_t)mem) ||
-        ((h = la_heap_win((uintptr_t)mem)) && (av = __atomic_load_n(&h->arena, __ATOMIC_ACQUIRE)) &&
-         h == __atomic_load_n(&av->segments, __ATOMIC_ACQUIRE))) {
+    if (la_likely(la_win_ok(av, (uintptr_t)mem))) {
+        size_t sf = p->size;
+        la_chunk *top = __atomic_load_n(&la_main_arena.top, __ATOMIC_RELAXED);
+        if (la_likely(p < top && !(sf & (LA_IS_MMAPPED | LA_NON_MAIN_ARENA)) &&
+                      la_chunksize(sf) <= (uintptr_t)top - (uintptr_t)p))
+            return av;
+    } else if (la_win_ok(av = la_tc->arena, (uintptr_t)mem) ||
+               ((h = la_heap_win((uintptr_t)mem)) && (av = __atomic_load_n(&h->arena, __ATOMIC_ACQUIRE)) &&
+                h == __atomic_load_n(&av->segments, __ATOMIC_ACQUIRE))) {
         size_t sf = p->size;
         la_chunk *top = __atomic_load_n(&av->top, __ATOMIC_RELAXED);
         if (la_likely(p < top && !(sf & LA_IS_MMAPPED) && (sf & LA_NON_MAIN_ARENA) == la_arena_bit(av) &&
@@ -444,7 +460,9 @@ LA_NOINLINE void *la_malloc_lookup(size_t n, struct la_tcache *tc, size_t idx, s
 
 LA_NOINLINE void la_free_lookup(struct la_tcache *tc, void *mem)
 {
-    if (la_win_lookup((uintptr_t)mem)) {
+    /* a chunk at a page start is most likely mmapped (in no window): straight
+     * to the slow path, whose ownership check asks the registry first */
+    if ((((uintptr_t)mem - LA_CHUNK_HDR) & (LA_MIN_PAGE - 1)) != 0 && la_win_lookup((uintptr_t)mem)) {
         la_free_owned(tc, mem);
         return;
     }
@@ -566,7 +584,7 @@ void *la_realloc(void *mem, size_t n)
     la_t_fn = "realloc";
     la_chunk *p = mem2ck(mem);
 #if LA_HARDEN_EXTRA
-    owner_check(mem, "realloc(): invalid pointer");
+    struct la_arena *av = owner_check(mem, "realloc(): invalid pointer");   /* NULL: an mmapped chunk */
 #endif
     size_t oldsize = ck_size(p);
     if (la_unlikely((uintptr_t)p > (uintptr_t)-oldsize || !la_aligned((uintptr_t)mem)))
@@ -586,7 +604,10 @@ void *la_realloc(void *mem, size_t n)
         return nm;
     }
 
+#if !LA_HARDEN_EXTRA
     struct la_arena *av = la_arena_of(p);
+#endif
+    /* (with the extra checks av is owner_check's: the arena of this heap chunk) */
     la_lock(&av->lock);
     if (oldsize >= nb && oldsize - nb < nb) {
         /* The chunk stays as it is (la_int_realloc keeps a tail smaller than

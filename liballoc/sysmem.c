@@ -22,16 +22,53 @@
 
 /* ---- registry of mmapped chunks ---------------------------------------------------- */
 
-static inline size_t reg_hash(uintptr_t a, uint64_t cap)
-{
-    return (size_t)(((a >> 4) * 0x9e3779b97f4a7c15ull) >> 20) & (cap - 1);
-}
+/* An open-addressed table (linear probing; 0 empty, 1 tombstone) of the
+ * addresses of the mmapped chunks, written under the registry lock, each
+ * change between la_gen_begin and la_gen_end.  Readers
+ * (la_mreg_lookup_inline, internal.h: free and realloc asking "is this an
+ * mmapped chunk of ours?") probe it without the lock.  A hit is an answer: the
+ * address was stored by a writer, and for a chunk the caller may legally pass
+ * (its own block, published to it before it could be freed) the slots on its
+ * probe path never become empty while it is registered (deletion leaves a
+ * tombstone; a rebuild publishes a complete new table).  A miss is an answer
+ * when la_dbg.generation was even and the same before and after the probe
+ * (no writer ran meanwhile), else it is asked again under the lock.  Racing a
+ * free of the same block (a double free in two threads) is caught under the
+ * lock by la_munmap_chunk's reg_del.  For this a table is never unmapped: the
+ * word before the slots holds the table's capacity (slots and capacity come
+ * with one pointer load), and a table replaced by reg_grow is kept for reuse
+ * by a later table of the same capacity (at most two per capacity, so the
+ * memory kept is bounded by a few times the largest table); a reader still
+ * probing a replaced or reused table reads mapped memory. */
+#define REG_KEEP 2
+static uint64_t *reg_kept[64][REG_KEEP];   /* replaced tables (slot pointers) by log2(capacity) */
+
+#define reg_hash la_mreg_hash
 
 static void reg_put(uint64_t *slots, uint64_t cap, uintptr_t c)
 {
     size_t i = reg_hash(c, cap);
     while (slots[i] > 1) i = (i + 1) & (cap - 1);
-    slots[i] = c;
+    __atomic_store_n(&slots[i], c, __ATOMIC_RELAXED);
+}
+
+/* an empty table of cap slots (a kept one, or a new mapping), or NULL */
+static uint64_t *reg_table(uint64_t cap)
+{
+    uint64_t **keep = reg_kept[__builtin_ctzll(cap)];
+    for (int k = 0; k < REG_KEEP; k++) {
+        uint64_t *t = keep[k];
+        if (t) {
+            keep[k] = NULL;
+            for (uint64_t i = 0; i < cap; i++) __atomic_store_n(&t[i], 0, __ATOMIC_RELAXED);
+            return t;
+        }
+    }
+    void *m;
+    if (la_os_mmap((cap + 1) * sizeof(uint64_t), PROT_READ | PROT_WRITE, 0, &m)) return NULL;
+    uint64_t *t = m;
+    t[0] = cap;
+    return t + 1;
 }
 
 static int reg_grow(void)
@@ -39,16 +76,24 @@ static int reg_grow(void)
     struct la_mmap_registry *r = &la_dbg.mmaps;
     uint64_t cap = 256;
     while (cap < 4 * (r->count + 1)) cap <<= 1;
-    void *m;
-    if (la_os_mmap(cap * sizeof(uint64_t), PROT_READ | PROT_WRITE, 0, &m)) return -1;
-    uint64_t *ns = m, *os = r->slots;
+    uint64_t *ns = reg_table(cap), *os = r->slots;
+    if (!ns) return -1;
     uint64_t ocap = r->capacity;
     for (uint64_t i = 0; i < ocap; i++)
         if (os[i] > 1) reg_put(ns, cap, os[i]);
-    r->slots = ns;
+    __atomic_store_n(&r->slots, ns, __ATOMIC_RELEASE);
     r->capacity = cap;
     r->tombstones = 0;
-    if (os) la_os_munmap(os, ocap * sizeof(uint64_t));
+    if (os) {
+        /* kept, not unmapped: a reader may still probe it (see above); a
+         * third table of one capacity (never seen in practice) stays mapped */
+        uint64_t **keep = reg_kept[__builtin_ctzll(ocap)];
+        for (int k = 0; k < REG_KEEP; k++)
+            if (!keep[k]) {
+                keep[k] = os;
+                break;
+            }
+    }
     return 0;
 }
 
@@ -67,13 +112,15 @@ static long reg_find(uintptr_t c)
 
 int la_mreg_contains(uintptr_t chunk) { return reg_find(chunk) >= 0; }
 
-int la_mreg_lookup(uintptr_t chunk)
+int la_mreg_lookup_locked(uintptr_t chunk)
 {
     la_registry_lock();
     int r = reg_find(chunk) >= 0;
     la_registry_unlock();
     return r;
 }
+
+int la_mreg_lookup(uintptr_t chunk) { return la_mreg_lookup_inline(chunk); }
 
 static void reg_add(uintptr_t c, size_t size)
 {
@@ -85,7 +132,7 @@ static void reg_add(uintptr_t c, size_t size)
     size_t i = reg_hash(c, r->capacity);
     while (r->slots[i] > 1) i = (i + 1) & (r->capacity - 1);
     if (r->slots[i] == 1) r->tombstones--;
-    r->slots[i] = c;
+    __atomic_store_n(&r->slots[i], c, __ATOMIC_RELAXED);
     r->count++;
     s->n_mmaps++;
     if (s->n_mmaps > s->max_n_mmaps) s->max_n_mmaps = s->n_mmaps;
@@ -98,7 +145,7 @@ static int reg_del(uintptr_t c, size_t size)
 {
     long i = reg_find(c);
     if (i < 0) return -1;
-    la_dbg.mmaps.slots[i] = 1;
+    __atomic_store_n(&la_dbg.mmaps.slots[i], 1, __ATOMIC_RELAXED);
     la_dbg.mmaps.count--;
     la_dbg.mmaps.tombstones++;
     la_dbg.mstats.n_mmaps--;
@@ -179,10 +226,7 @@ la_chunk *la_mremap_chunk(la_chunk *p, size_t nb)
     if (nb > SIZE_MAX - off - ps - LA_SIZE_SZ) return NULL;
     size_t newtotal = la_align_up(nb + off + LA_SIZE_SZ, ps);
     if (newtotal == total) return p;
-    la_registry_lock();
-    int known = la_mreg_contains((uintptr_t)p);
-    la_registry_unlock();
-    if (la_unlikely(!known)) la_fatal("mremap_chunk(): invalid pointer", ck2mem(p), p->size);
+    if (la_unlikely(!la_mreg_lookup((uintptr_t)p))) la_fatal("mremap_chunk(): invalid pointer", ck2mem(p), p->size);
     void *nm;
     if (la_os_mremap((void *)block, total, newtotal, MREMAP_MAYMOVE, &nm)) return NULL;
     la_chunk *np = (la_chunk *)((char *)nm + off);

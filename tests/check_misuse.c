@@ -156,6 +156,17 @@ static void a_free_fake_mmapped(void)
     F(pg + 16);
 }
 
+/* the same through realloc, which looks a chunk at a page start up in the
+ * mmapped-chunk registry first (lock-free) */
+static void a_realloc_fake_mmapped(void)
+{
+    F(M(1));
+    char *pg = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    W(pg)[1] = 8192 | LA_IS_MMAPPED;
+    expect("realloc", "realloc(): invalid pointer", pg + 16, NOSIZE);
+    liballoc_realloc(pg + 16, 100000);
+}
+
 static void a_free_mmapped_twice(void)
 {
     char *p = M(1 << 20);
@@ -841,6 +852,7 @@ static const struct row rows[] = {
     { "free of an interior pointer (fake size past top)", NULL, a_free_interior, 0 },
     { "free of an interior pointer (tcache-sized fake)", NULL, a_free_interior_small, 0 },
     { "free of a fake mmapped chunk", NULL, a_free_fake_mmapped, 0 },
+    { "realloc of a fake mmapped chunk", NULL, a_realloc_fake_mmapped, 0 },
     { "free of an mmapped chunk twice", NULL, a_free_mmapped_twice, 0 },
     { "realloc of a stack address", NULL, a_realloc_stack, 0 },
     { "house of spirit", NULL, a_house_of_spirit, 0 },
