@@ -151,6 +151,13 @@ LA_NOINLINE void *la_malloc_slow(size_t n)
             la_t_carve = carve;
         }
         struct la_arena *av = la_arena_lock_mine_fast();
+        if (idx < la_g.tc_bins && tc->entries[idx]) {
+            /* the remote-free drain that locking ran refilled this bin
+             * (remote.c): serve from it, as a tcache hit */
+            la_arena_unlock(av);
+            la_t_carve = 0;
+            return la_tcache_get_slow(tc, idx);
+        }
         void *m = la_int_malloc(av, nb);
         la_arena_unlock(av);
         la_t_carve = 0;

@@ -96,7 +96,8 @@ LA_INLINE void remote_entry_ok(struct la_arena *av, la_chunk *c)
 
 /* av->lock held, av->remote non-empty: take the list and free its chunks.
  * tc: the tcache of the draining thread when it is attached to av and about
- * to allocate from it (NULL otherwise): a chunk whose tcache bin has room goes
+ * to allocate from it (NULL otherwise): a chunk whose tcache bin has room, or
+ * may grow (la_tc_grow: the thread missed that bin since it last grew), goes
  * there, with the checks the tcache branch of free() makes, so the chunk is
  * neither coalesced into the bins now nor carved out of them again by the
  * next malloc (prodcons: the producer, which never frees, gets its blocks
@@ -123,7 +124,7 @@ void la_remote_drain_slow(struct la_arena *av, struct la_tcache *tc)
         if (la_unlikely((sf & (LA_NON_MAIN_ARENA | LA_IS_MMAPPED)) != abit))
             la_fatal_arena(av, "free(): invalid pointer", ck2mem(c), sf);
         size_t size = la_chunksize(sf), idx = la_tcache_index(size);
-        if (tc && idx < la_g.tc_bins && tc->counts[idx] < tc->limit[idx] && size >= LA_MINSIZE &&
+        if (tc && idx < la_g.tc_bins && (tc->counts[idx] < tc->limit[idx] || la_tc_grow(tc, idx)) && size >= LA_MINSIZE &&
             la_aligned(size) && la_chunk_in_arena(av, (uintptr_t)c + size)) {
             /* free()'s tcache branch: the next chunk's size and PREV_INUSE */
             la_chunk *nx = ck_at(c, size);

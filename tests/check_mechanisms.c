@@ -1004,14 +1004,19 @@ static void *thr_alloc(void *arg)
  * chain onto T's arena's list with one CAS.  The published metadata shows
  * the list (8 chunks, safe-linked, in use by their boundary tags, carrying
  * the tcache key, one batch) while T's arena lock stays free.  T's next
- * malloc of that size drains it: 7 chunks into T's empty tcache bin, the 8th
- * into the arena, which serves the malloc; the list is empty, the counters
- * say 8 pushed and 8 drained, and the heap checks clean. */
+ * malloc of that size drains it into T's tcache bin, which it then serves
+ * the malloc from (no arena allocation): with glibc's tcache (tcache_count=7)
+ * 7 chunks go to the bin and the 8th into the arena, the malloc takes one,
+ * 6 stay; with liballoc's default the drain lets the bin T missed grow past
+ * 7, so all 8 go to the bin (none is coalesced into the bins) and the 7 left
+ * plus the chunk returned are the 8 freed ones.  Either way the list is
+ * empty, the counters say 8 pushed and 8 drained, and the heap checks clean. */
 struct rl_owner {
     int go[2], done[2];
     void *p[8];
     void *again;
-    unsigned tc_count_after;
+    void *cached[LA_TCACHE_FILL];
+    unsigned tc_count_after, tc_limit_after;
 };
 static void rl_wait(int fd) { char c; while (read(fd, &c, 1) < 0 && errno == EINTR) { } }
 static void rl_post(int fd) { char c = 0; ck_assert_int_eq(write(fd, &c, 1), 1); }
@@ -1023,14 +1028,21 @@ static void *rl_owner_fn(void *arg)
     rl_wait(o->go[0]);
     o->again = liballoc_malloc(0x28);
     struct la_tcache *tc = t_my_tcache();
-    o->tc_count_after = tc ? tc->counts[la_tcache_index(0x30)] : 999;
+    size_t idx = la_tcache_index(0x30);
+    o->tc_count_after = tc ? tc->counts[idx] : 999;
+    o->tc_limit_after = tc ? tc->limit[idx] : 0;
+    int k = 0;
+    for (struct la_tcache_entry *e = tc ? tc->entries[idx] : NULL; e && k < (int)LA_TCACHE_FILL;
+         e = (struct la_tcache_entry *)la_reveal_ptr((uintptr_t)&e->next, e->next))
+        o->cached[k++] = e;
     rl_post(o->done[1]);
     rl_wait(o->go[0]);
     return NULL;
 }
 
-START_TEST(remote_free_list_used_and_drained)
+static void remote_free_list_case(int glibc_tcache)
 {
+    if (!glibc_tcache) unsetenv("LIBALLOC_OPTIONS");
     liballoc_free(liballoc_malloc(1));          /* this thread: the main arena */
     struct rl_owner o;
     memset(&o, 0, sizeof o);
@@ -1072,13 +1084,37 @@ START_TEST(remote_free_list_used_and_drained)
     rl_wait(o.done[0]);
     ck_assert_ptr_null(av->remote);
     ck_assert_uint_eq(av->remote_drained - drained0, 8);
-    ck_assert_uint_eq(o.tc_count_after, LA_TCACHE_FILL);
-    int from_list = 0;
-    for (int i = 0; i < 8; i++) from_list |= o.again == o.p[i];
-    ck_assert_msg(from_list, "T's malloc did not reuse a chunk of the list");
+    /* served from the refilled bin: o.again and the chunks left cached are
+     * all chunks of the list, each once */
+    int from_list[8] = { 0 }, total = 0;
+    for (int i = 0; i < 8; i++) {
+        from_list[i] += o.again == o.p[i];
+        for (int j = 0; j < (int)LA_TCACHE_FILL; j++) from_list[i] += o.cached[j] == o.p[i];
+        ck_assert_int_le(from_list[i], 1);
+        total += from_list[i];
+    }
+    ck_assert_int_eq(total, 1 + (int)o.tc_count_after);
+    if (glibc_tcache) {
+        ck_assert_uint_eq(o.tc_count_after, LA_TCACHE_FILL - 1);
+        ck_assert_uint_eq(o.tc_limit_after, LA_TCACHE_FILL);
+    } else {
+        ck_assert_uint_eq(o.tc_count_after, LA_TCACHE_FILL);
+        ck_assert_uint_gt(o.tc_limit_after, LA_TCACHE_FILL);    /* the drain grew the missed bin */
+    }
     ck_assert_int_eq(liballoc_check_heap(), 0);
     rl_post(o.go[1]);
     pthread_join(t, NULL);
+}
+
+START_TEST(remote_free_list_used_and_drained)
+{
+    remote_free_list_case(1);
+}
+END_TEST
+
+START_TEST(remote_free_list_drain_grows_bin)
+{
+    remote_free_list_case(0);
 }
 END_TEST
 
@@ -1980,6 +2016,7 @@ static Suite *suite_mechanisms(void)
     tcase_add_checked_fixture(tc, t_glibc_options, NULL);
     tcase_add_test(tc, arena_per_thread);
     tcase_add_test(tc, remote_free_list_used_and_drained);
+    tcase_add_test(tc, remote_free_list_drain_grows_bin);
     tcase_add_test(tc, remote_free_list_check_heap_drains);
     tcase_add_test(tc, remote_free_list_check_heap_reports);
     tcase_add_test(tc, remote_free_list_fork);
