@@ -60,18 +60,35 @@
 
 #define REMOTE_OUTSIDE "malloc(): remote-free chunk outside the heap detected"
 #define REMOTE_CORRUPT "malloc(): corrupted remote-free list"
+/* Look-ahead hint.  A drain is a pointer chase through chunks another thread
+ * wrote last: every link is a cache miss that the next one waits for.  So a
+ * pusher also stores in each chunk's third user word (fd_nextsize: inside the
+ * chunk's usable size, which is at least 24 bytes) the chunk REMOTE_AHEAD
+ * places further down its chain (NULL for the last ones), and the drain
+ * prefetches it: several misses in flight instead of one.  The hint is only
+ * ever prefetched, never dereferenced, so a wrong or corrupted one costs a
+ * useless prefetch and nothing else; every link the drain follows is still
+ * the safe-linked, checked fd. */
+#define REMOTE_AHEAD 2
 
 /* Push the chain first..last (n chunks, linked through plain fd pointers,
  * last->fd unused) onto av's remote list.  Lock-free: one CAS (retried only
  * when another pusher or the owner changed the head meanwhile). */
 void la_remote_push(struct la_arena *av, la_chunk *first, la_chunk *last, size_t n)
 {
-    /* safe-link every link but the last one now (they do not change) */
-    for (la_chunk *c = first; c != last;) {
+    /* safe-link every link but the last one now (they do not change), and
+     * give each chunk its look-ahead hint (REMOTE_AHEAD) */
+    la_chunk *win[REMOTE_AHEAD];
+    size_t k = 0;
+    for (la_chunk *c = first;;) {
+        if (k >= REMOTE_AHEAD) win[k % REMOTE_AHEAD]->fd_nextsize = c;
+        win[k++ % REMOTE_AHEAD] = c;
+        if (c == last) break;
         la_chunk *next = c->fd;
         c->fd = (la_chunk *)la_protect_ptr((uintptr_t)&c->fd, (uintptr_t)next);
         c = next;
     }
+    for (size_t j = k > REMOTE_AHEAD ? k - REMOTE_AHEAD : 0; j < k; j++) win[j % REMOTE_AHEAD]->fd_nextsize = NULL;
     la_chunk *old = __atomic_load_n(&av->remote, __ATOMIC_RELAXED);
     do {
         last->fd = (la_chunk *)la_protect_ptr((uintptr_t)&last->fd, (uintptr_t)old);
@@ -109,16 +126,39 @@ void la_remote_drain_slow(struct la_arena *av, struct la_tcache *tc)
     uint64_t limit = av->system_mem / LA_MINSIZE + 1, n = 0;
     uint64_t key = la_g.tc_key;
     size_t abit = la_arena_bit(av);
-    while (c) {
+    /* The chunks were last written by the freeing thread: each read here
+     * misses.  The walk is pipelined one chunk deep: the link of the chunk
+     * after c is read (a demand miss) and the line of its next chunk's header
+     * prefetched before c is checked and freed, so that miss overlaps c's
+     * work instead of following it (c's own lines were fetched or prefetched
+     * one step earlier).  Every member is checked (aligned, inside the arena,
+     * the walk bounded) before anything of it is read; a prefetch reads
+     * nothing it may not: it cannot fault. */
+    la_chunk *next = NULL;
+    if (c) {
         remote_entry_ok(av, c);
-        if (la_unlikely(n++ >= limit)) la_fatal_arena_ns(av, REMOTE_CORRUPT, ck2mem(c));
-        /* The chunks were last written by the freeing thread: each read here
-         * misses.  Start the next chunk's and this chunk's neighbour's lines
-         * together (a prefetch reads nothing it may not: it cannot fault). */
-        la_chunk *next = remote_next(c);
-        size_t sf = c->size;
+        n++;
+        next = remote_next(c);
         __builtin_prefetch(next);
-        __builtin_prefetch(ck_at(c, la_chunksize(sf)));
+        __builtin_prefetch(ck_at(c, la_chunksize(c->size)));
+    }
+    while (c) {
+        la_chunk *after = NULL;
+        if (next) {
+            remote_entry_ok(av, next);
+            if (la_unlikely(n++ >= limit)) la_fatal_arena_ns(av, REMOTE_CORRUPT, ck2mem(next));
+            after = remote_next(next);
+            size_t nsz = la_chunksize(next->size);
+            __builtin_prefetch(after);
+            __builtin_prefetch(ck_at(next, nsz));
+            if (la_likely(la_chunk_in_arena(av, (uintptr_t)next + LA_MINSIZE))) {
+                /* the hint: a chunk of the same chain, so likely of the same size */
+                la_chunk *ahead = next->fd_nextsize;
+                __builtin_prefetch(ahead);
+                __builtin_prefetch((char *)ahead + nsz);
+            }
+        }
+        size_t sf = c->size;            /* read now: freeing the chunk before may have changed it */
         if (la_unlikely((uint64_t)(uintptr_t)c->bk != key)) la_fatal_arena(av, REMOTE_CORRUPT, ck2mem(c), sf);
         /* ownership: the chunk's arena bit must name av, as free's owner check demands */
         if (la_unlikely((sf & (LA_NON_MAIN_ARENA | LA_IS_MMAPPED)) != abit))
@@ -138,6 +178,7 @@ void la_remote_drain_slow(struct la_arena *av, struct la_tcache *tc)
             la_int_free(av, c, 1);
         }
         c = next;
+        next = after;
     }
     av->remote_drained += n;
 }
