@@ -149,6 +149,9 @@ LA_NOINLINE void *la_malloc_slow(size_t n)
             int carve = la_t_miss[idx] >= LA_CARVE_AFTER;
             if (!carve) la_t_miss[idx]++;
             la_t_carve = carve;
+        } else if (la_bc_range(nb) && tc->bc_count[la_bc_class(nb)]) {
+            void *m = la_bc_take(tc, nb);       /* the big-chunk cache (bigcache.c) */
+            if (m) return m;
         }
         struct la_arena *av = la_arena_lock_mine_fast();
         void *m = la_int_malloc(av, nb);
@@ -391,6 +394,7 @@ LA_INLINE void free_body(void *mem, struct la_arena *owner)
         LA_NOTE(LA_PATH_TCACHE_PUT, idx, tc->counts[idx], p, size, 0);
         return;
     }
+    if (tc && la_bc_range(size) && la_bc_put(tc, owner, p, size)) return;   /* bigcache.c */
     /* another arena's chunk in a multi-threaded process: batched (remote_free) */
     if (la_unlikely(la_g.multi_threaded) && owner != la_t_arena && !la_dbg.tunables.perturb &&
         remote_free(owner, p, idx))
@@ -427,6 +431,7 @@ LA_NOINLINE void la_free_slow(void *mem)
         if (la_likely(p < top && !(sf & (LA_IS_MMAPPED | LA_NON_MAIN_ARENA)) &&
                       size <= (uintptr_t)top - (uintptr_t)p && size >= LA_MINSIZE && la_aligned(size) &&
                       la_tcache_index(size) >= la_g.tc_bins)) {
+            if (la_bc_range(size) && la_bc_put(la_tc_get(), &la_main_arena, p, size)) return;
             la_int_free_sized(&la_main_arena, p, size, 0);
             return;
         }
