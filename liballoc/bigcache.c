@@ -107,13 +107,19 @@ int la_bc_put(struct la_tcache *tc, struct la_arena *owner, la_chunk *p, size_t 
 
 void *la_bc_take(struct la_tcache *tc, size_t nb)
 {
-    unsigned c = la_bc_class(nb), n = tc->bc_count[c], best = LA_BC_WAYS;
-    uint32_t bs = UINT32_MAX;
-    for (unsigned i = 0; i < n; i++) {
-        uint32_t s = tc->bc_size[c][i];
-        if (s >= nb && s < bs) { bs = s; best = i; }
+    unsigned c = la_bc_class(nb), n = tc->bc_count[c], best = n - 1u;
+    uint32_t bs = tc->bc_size[c][best];
+    if (la_unlikely(bs < nb)) {
+        /* the newest does not fit (a chunk cached at another size than its
+         * class's one, e.g. cut by realloc): the smallest that does */
+        best = LA_BC_WAYS;
+        bs = UINT32_MAX;
+        for (unsigned i = 0; i < n; i++) {
+            uint32_t s = tc->bc_size[c][i];
+            if (s >= nb && s < bs) { bs = s; best = i; }
+        }
+        if (best == LA_BC_WAYS) return NULL;
     }
-    if (best == LA_BC_WAYS) return NULL;
     la_chunk *p = (la_chunk *)(uintptr_t)tc->bc_chunk[c][best];
     bc_remove(tc, c, best);
     void *mem = ck2mem(p);

@@ -426,6 +426,7 @@ void *la_bc_take(struct la_tcache *tc, size_t nb) LA_HIDDEN;
 void la_bc_flush(struct la_tcache *tc) LA_HIDDEN;                 /* every cached chunk back to its arena */
 void la_bc_flush_top(struct la_arena *av) LA_HIDDEN;              /* av->lock held: cached chunks next to top */
 LA_INLINE int la_bc_range(size_t size) { return size - LA_BC_MIN_CHUNK <= LA_BC_MAX_CHUNK - LA_BC_MIN_CHUNK; }
+
 /* ---- remote.c (chunks freed by threads of other arenas: la_arena.remote) ---------- */
 void la_remote_push(struct la_arena *av, la_chunk *first, la_chunk *last, size_t n) LA_HIDDEN;
 void la_remote_drain_slow(struct la_arena *av, struct la_tcache *tc) LA_HIDDEN;

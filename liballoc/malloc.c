@@ -149,9 +149,13 @@ LA_NOINLINE void *la_malloc_slow(size_t n)
             int carve = la_t_miss[idx] >= LA_CARVE_AFTER;
             if (!carve) la_t_miss[idx]++;
             la_t_carve = carve;
-        } else if (la_bc_range(nb) && tc->bc_count[la_bc_class(nb)]) {
-            void *m = la_bc_take(tc, nb);       /* the big-chunk cache (bigcache.c) */
-            if (m) return m;
+        } else if (la_bc_range(nb) && la_g.bc_cap) {
+            /* the big-chunk cache (bigcache.c): one chunk size per class */
+            nb = la_bc_round(nb);
+            if (tc->bc_count[la_bc_class(nb)]) {
+                void *m = la_bc_take(tc, nb);
+                if (m) return m;
+            }
         }
         struct la_arena *av = la_arena_lock_mine_fast();
         void *m = la_int_malloc(av, nb);
@@ -194,6 +198,11 @@ static LA_NOINLINE void *malloc_slow_rest(size_t n, void *ra)
          * top in one arena visit, instead of one lock per chunk.  A short
          * program (or a test that lays out a few chunks) never gets there. */
         int carve_bin = tc && idx < la_g.tc_bins;
+        if (tc && la_bc_range(nb) && la_g.bc_cap) {
+            nb = la_bc_round(nb);       /* the big-chunk cache's class size, as in la_malloc_slow */
+            if (tc->bc_count[la_bc_class(nb)]) m = la_bc_take(tc, nb);
+            if (m) goto done;
+        }
         if (carve_bin) {
             la_tc_missed(tc, idx);
             la_t_carve = la_t_miss[idx] >= LA_CARVE_AFTER;
@@ -206,6 +215,7 @@ static LA_NOINLINE void *malloc_slow_rest(size_t n, void *ra)
             return NULL;
         }
     }
+done:
     alloc_perturb(m, la_usable_size(ck_size(mem2ck(m)), la_is_mmapped(mem2ck(m)->size)));
     return m;
 }

@@ -154,6 +154,15 @@ static inline uint64_t la_bc_class_lo(unsigned c)
     return (uint64_t)(8u + (c & 7u)) << (c / 8u + 7u);
 }
 
+/* A chunk size nb of the cache's range rounded up to the largest chunk size
+ * of its class: with the cache on, malloc asks the arena for that size, so
+ * that every chunk of a class has one size and the newest cached one fits. */
+static inline uint64_t la_bc_round(uint64_t nb)
+{
+    uint64_t lo = la_bc_class_lo(la_bc_class(nb)), hi = lo + lo / 8 - LA_ALIGNMENT;
+    return hi < LA_BC_MAX_CHUNK ? hi : LA_BC_MAX_CHUNK;
+}
+
 /* A freed chunk in a tcache bin: next is safe-linked with its own address, key
  * marks the chunk as being in a tcache (checked on free to catch double frees). */
 struct la_tcache_entry {

@@ -45,24 +45,35 @@ START_TEST(bc_hit_same_class)
 }
 END_TEST
 
-/* a request larger than every cached chunk of its class is not served from
- * the cache; one of another class neither */
+/* malloc rounds a request of the cache's range up to its class's one chunk
+ * size (so the newest cached chunk always fits); a chunk of another size (from
+ * memalign: exact size) that is too small is not handed out, nor one of
+ * another class */
 START_TEST(bc_miss_too_big_or_other_class)
 {
     char *p = M(4100), *g = M(100);
     struct la_tcache *tc = t_my_tcache();
     unsigned c = cls(p);
-    F(p);
-    ck_assert_uint_eq(tc->bc_count[c], 1);
+    ck_assert_uint_eq(t_csize(p), la_bc_round(la_request2size(4100)));
     size_t n = la_bc_class_lo(c) + la_bc_class_lo(c) / 8 - 2 * LA_ALIGNMENT;   /* same class, bigger */
     ck_assert_uint_eq(la_bc_class(la_request2size(n)), c);
-    char *q = M(n);
-    ck_assert_ptr_ne(q, p);
+    char *a = liballoc_memalign(64, 4100), *g2 = M(100);
+    ck_assert_uint_eq(la_bc_class(t_csize(a)), c);
+    ck_assert_uint_lt(t_csize(a), la_bc_round(la_request2size(n)));
+    F(a);
+    ck_assert_uint_eq(tc->bc_count[c], 1);
+    char *q = M(n);                          /* a is too small for it */
+    ck_assert_ptr_ne(q, a);
+    ck_assert_uint_eq(tc->bc_count[c], 1);
+    F(p);
+    ck_assert_uint_eq(tc->bc_count[c], 2);
     char *r = M(9000);                       /* another class */
     ck_assert_ptr_ne(r, p);
-    ck_assert_uint_eq(tc->bc_count[c], 1);
+    ck_assert_uint_eq(tc->bc_count[c], 2);
+    char *s2 = M(n);                         /* p fits (the newest) */
+    ck_assert_ptr_eq(s2, p);
     ck_assert_int_eq(liballoc_check_heap(), 0);
-    F(q); F(r); F(g);
+    F(q); F(r); F(g); F(g2); F(s2);
 }
 END_TEST
 
@@ -107,27 +118,37 @@ START_TEST(bc_off)
 }
 END_TEST
 
-/* a full class (LA_BC_WAYS slots) gives up its smallest chunk for a larger one,
- * and keeps its chunks when the new one is not larger */
+/* a full class (LA_BC_WAYS slots) sends a chunk no larger than its chunks
+ * to the arena, and gives up its smallest chunk for a larger one (memalign
+ * makes chunks of exact sizes, smaller than the class's malloc size) */
 START_TEST(bc_full_class_evicts_smallest)
 {
-    char *p[LA_BC_WAYS + 2], *g[LA_BC_WAYS + 2];
-    for (unsigned i = 0; i < LA_BC_WAYS + 2; i++) {
-        p[i] = M(4200 + 16 * i);             /* one class, growing sizes */
+    char *a[LA_BC_WAYS + 1], *g[LA_BC_WAYS + 2];
+    for (unsigned i = 0; i <= LA_BC_WAYS; i++) {
+        a[i] = liballoc_memalign(64, 4200 + 16 * i);
         g[i] = M(100);
     }
+    char *big = M(4200);
+    g[LA_BC_WAYS + 1] = M(100);
     struct la_tcache *tc = t_my_tcache();
-    unsigned c = cls(p[0]);
-    ck_assert_uint_eq(cls(p[LA_BC_WAYS + 1]), c);
-    for (unsigned i = 1; i <= LA_BC_WAYS; i++) F(p[i]);
+    unsigned c = cls(big);
+    for (unsigned i = 0; i <= LA_BC_WAYS; i++) {
+        ck_assert_uint_eq(cls(a[i]), c);
+        ck_assert_uint_lt(t_csize(a[i]), t_csize(big));
+    }
+    for (unsigned i = 1; i <= LA_BC_WAYS; i++) F(a[i]);
     ck_assert_uint_eq(tc->bc_count[c], LA_BC_WAYS);
-    F(p[0]);                                 /* smallest of all: not cached */
+    F(a[0]);                                 /* smallest of all: to the arena */
     ck_assert_uint_eq(tc->bc_count[c], LA_BC_WAYS);
-    ck_assert(!la_prev_inuse(t_next_chunk(t_chunk(p[0]))->size));
-    F(p[LA_BC_WAYS + 1]);                    /* largest: replaces p[1] */
+    for (unsigned i = 0; i < LA_BC_WAYS; i++) ck_assert_uint_ne(tc->bc_chunk[c][i], (uintptr_t)t_chunk(a[0]));
+    F(big);                                  /* larger: replaces a[1], the smallest cached */
     ck_assert_uint_eq(tc->bc_count[c], LA_BC_WAYS);
-    for (unsigned i = 0; i < LA_BC_WAYS; i++)
-        ck_assert_uint_ne(tc->bc_chunk[c][i], (uintptr_t)t_chunk(p[1]));
+    int has_big = 0;
+    for (unsigned i = 0; i < LA_BC_WAYS; i++) {
+        ck_assert_uint_ne(tc->bc_chunk[c][i], (uintptr_t)t_chunk(a[1]));
+        has_big |= tc->bc_chunk[c][i] == (uintptr_t)t_chunk(big);
+    }
+    ck_assert(has_big);
     ck_assert_int_eq(liballoc_check_heap(), 0);
     for (unsigned i = 0; i < LA_BC_WAYS + 2; i++) F(g[i]);
 }
