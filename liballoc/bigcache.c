@@ -22,13 +22,17 @@
  * arena's newest segment (the thread's ownership window) and not next to top
  * (so that it would have merged into top: it goes to the arena instead); its
  * next chunk is checked as glibc's free checks it; the class's slots are
- * searched for the chunk (double free, found even if the key was wiped).  A full class gives up its
- * smallest chunk to the arena when the new one is larger, else the new one
+ * searched for the chunk (double free, found even if the key was wiped).  A
+ * full class gives up its smallest chunk to the arena when the new one is
+ * larger, else the new one
  * goes to the arena; so does a chunk that would pass the byte cap.  malloc
- * (la_malloc_slow, a request beyond the tcache) calls la_bc_take when the
- * class of nb has slots: the smallest cached chunk of at least nb bytes (of the
- * same class, so at most 1/8 larger than nb) is removed, checked (own window,
- * size field, key) and returned whole.  A chunk that left the thread's window
+ * (la_malloc_slow, a request beyond the tcache) rounds nb up to its class's
+ * largest chunk size (la_bc_round: at most 1/8 more), so that the chunks of a
+ * class normally have one size, and calls la_bc_take when the class has
+ * slots: the newest cached chunk (or, if it is too small, e.g. a chunk cut by
+ * memalign or calloc at its exact size, the smallest that fits) is removed,
+ * checked (own window, size field, key) and returned whole; on a miss the
+ * arena serves the rounded size.  A chunk that left the thread's window
  * (the thread moved to another arena, or a new segment) is freed to its arena
  * instead.
  *

@@ -3,7 +3,10 @@
  *
  * How a request flows.  malloc(n) first tries the calling thread's tcache
  * (fastpath.h: no lock, no atomics): a request of up to tcache_max bytes maps to
- * one of 64 tcache bins and pops its first entry.  A miss that needs nothing
+ * one of 64 tcache bins and pops its first entry.  A request of 1 KiB .. 64 KiB
+ * is rounded up to its size class and served from the thread's big-chunk
+ * cache when that class holds a chunk (bigcache.c; free puts such chunks of
+ * the thread's own arena there).  A miss that needs nothing
  * but the arena (an empty tcache bin or a request beyond it, no debugging
  * option) goes from la_malloc_slow straight to la_int_malloc; otherwise
  * la_malloc_slow (malloc_slow_rest)
