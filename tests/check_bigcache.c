@@ -8,6 +8,7 @@
  * calling thread's struct la_tcache (published, shared/debug_abi.h ABI 5):
  * counts, slots and byte total, and at the main arena's top and system_mem.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include "check_suites.h"
@@ -187,6 +188,31 @@ START_TEST(bc_malloc_trim_flushes)
 }
 END_TEST
 
+/* a thread's cached chunks go back to its arena when it exits */
+static void *bc_thread(void *arg)
+{
+    char *p[20];
+    for (int i = 0; i < 20; i++) p[i] = M(5000);
+    for (int i = 0; i < 20; i += 2) F(p[i]);
+    *(uint64_t *)arg = t_my_tcache()->bc_bytes;
+    for (int i = 1; i < 20; i += 2) F(p[i]);   /* p[19] next to top: not cached */
+    return NULL;
+}
+
+START_TEST(bc_thread_exit_flushes)
+{
+    F(M(10));
+    uint64_t cached = 0;
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, bc_thread, &cached), 0);
+    ck_assert_int_eq(pthread_join(th, NULL), 0);
+    ck_assert_uint_gt(cached, 0);
+    for (struct la_tcache *t = liballoc_debug.tcaches; t; t = t->next)
+        ck_assert_uint_eq(t->bc_bytes, 0);       /* the exited thread's cache is gone */
+    ck_assert_int_eq(liballoc_check_heap(), 0);
+}
+END_TEST
+
 /* the heap checker finds a cached chunk whose size field was overwritten */
 START_TEST(bc_check_heap_detects_damage)
 {
@@ -248,6 +274,7 @@ static Suite *suite_bigcache(void)
     tcase_add_test(tc, bc_full_class_evicts_smallest);
     tcase_add_test(tc, bc_release_returns_memory);
     tcase_add_test(tc, bc_malloc_trim_flushes);
+    tcase_add_test(tc, bc_thread_exit_flushes);
     tcase_add_test(tc, bc_check_heap_detects_damage);
     tcase_add_test(tc, bc_random_mix_consistent);
     suite_add_tcase(s, tc);
