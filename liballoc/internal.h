@@ -417,7 +417,7 @@ void *la_meta_alloc(size_t size) LA_HIDDEN;        /* under registry lock */
 void la_meta_free(void *p) LA_HIDDEN;              /* under registry lock */
 
 /* ---- bigcache.c (per-thread cache of freed chunks of 1 KiB .. 64 KiB) ----------- */
-#define LA_BC_BYTES_DEFAULT (4u << 20)
+#define LA_BC_BYTES_DEFAULT (8u << 20)
 /* free: cache chunk p (size bytes, passed free's address/size checks, owner
  * its arena); 1 when cached */
 int la_bc_put(struct la_tcache *tc, struct la_arena *owner, la_chunk *p, size_t size) LA_HIDDEN;

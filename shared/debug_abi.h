@@ -140,7 +140,7 @@ static inline uintptr_t la_bin_at(uintptr_t arena_addr, unsigned i)
  * most 1/8 larger than needed). */
 #define LA_BC_MIN_CHUNK   1056u
 #define LA_BC_MAX_CHUNK   65552u     /* la_request2size(64 KiB) */
-#define LA_BC_WAYS        8u
+#define LA_BC_WAYS        16u
 #define LA_BC_CLASSES     49u        /* la_bc_class(LA_BC_MAX_CHUNK) + 1 */
 #define LA_BC_CLASSES_PAD 56u
 static inline unsigned la_bc_class(uint64_t csize)
