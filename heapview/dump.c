@@ -46,6 +46,8 @@ static void text_chunk(FILE *f, const struct hv_snapshot *s, const struct hv_chu
     char fl[64], where[96] = "";
     if (c->bin == HV_BIN_TCACHE)
         snprintf(where, sizeof where, "tcache[%u] thread %llu", c->bin_index, X(tid_of(s, c)));
+    else if (c->bin == HV_BIN_BIGCACHE)
+        snprintf(where, sizeof where, "bigcache[%u] thread %llu", c->bin_index, X(tid_of(s, c)));
     else if (c->bin == HV_BIN_REMOTE)
         snprintf(where, sizeof where, "remote (not yet back in its arena)");
     else if (c->bin != HV_BIN_NONE)
@@ -129,6 +131,14 @@ void hv_dump_text(FILE *f, const struct hv_snapshot *s)
             if (b->count == 0 && b->declared == 0 && !b->truncated)
                 continue;
             fprintf(f, "  0x%llx [%3u/%u]: ", X(b->size_lo), b->declared, b->limit);
+            text_chain(f, s, b);
+        }
+        for (unsigned c = 0; c < LA_BC_CLASSES; c++) {
+            const struct hv_bin *b = &t->bc[c];
+            if (b->count == 0 && b->declared == 0 && !b->truncated)
+                continue;
+            fprintf(f, "  bigcache %u 0x%llx-0x%llx [%u/%u]: ", c, X(b->size_lo), X(b->size_hi), b->declared,
+                    b->limit);
             text_chain(f, s, b);
         }
     }
@@ -229,7 +239,7 @@ static void jchunk(FILE *f, const struct hv_snapshot *s, const struct hv_chunk *
     } else {
         o = put_str(o, "null");
     }
-    if (c->bin == HV_BIN_TCACHE) {
+    if (c->bin == HV_BIN_TCACHE || c->bin == HV_BIN_BIGCACHE) {
         o = put_str(o, ",\"thread\":");
         o = put_dec(o, tid_of(s, c));
     }

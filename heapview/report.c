@@ -329,6 +329,11 @@ static void explain_bin(FILE *f, const struct hv_snapshot *s, const struct hv_ch
         fprintf(f, "bin: tcache bin %u of thread %llu: (0x%llx - 0x11) / 16 = %u\n", c->bin_index,
                 c->tcache < s->ntcaches ? X(s->tcaches[c->tcache].tid) : 0ull, X(sz), c->bin_index);
         break;
+    case HV_BIN_BIGCACHE:
+        fprintf(f, "bin: big-chunk cache class %u of thread %llu (chunk sizes 0x%llx-0x%llx, 8 classes per power "
+                "of two)\n", c->bin_index, c->tcache < s->ntcaches ? X(s->tcaches[c->tcache].tid) : 0ull,
+                X(la_bc_class_lo(c->bin_index)), X(la_bc_class_lo(c->bin_index) * 9 / 8 - LA_ALIGNMENT));
+        break;
     case HV_BIN_FAST:
         fprintf(f, "bin: fastbin %u: 0x%llx / 16 - 2 = %u (chunks up to 0x%llx go to fastbins when the tcache "
                 "bin is full)\n", c->bin_index, X(sz), c->bin_index, X(la_max_fast_chunk(s->tunables.mxfast)));

@@ -265,6 +265,8 @@ static int copy_all(struct ctx *c, struct hv_error *err)
     la_layout_fill(&mine);
     if (d->layout.sizeof_tcache == LA_TCACHE_V2_SIZE)  /* before ABI 3: no bin limits */
         mine.sizeof_tcache = LA_TCACHE_V2_SIZE;
+    if (d->abi_version < 5 && d->layout.sizeof_tcache == LA_TCACHE_V4_SIZE)  /* before ABI 5: no big-chunk cache */
+        mine.sizeof_tcache = LA_TCACHE_V4_SIZE;
     /* ABI 4 grew struct la_arena by its remote-free list: an older target
      * (abi_version < 4, or a layout without off_arena_remote) has the shorter
      * arena and no list; everything else must match exactly */
@@ -746,6 +748,6 @@ const char *hv_state_name(unsigned state)
 
 const char *hv_bin_name(unsigned kind)
 {
-    static const char *const n[] = { NULL, "tcache", "fast", "unsorted", "small", "large", "remote" };
-    return kind < 7 ? n[kind] : NULL;
+    static const char *const n[] = { NULL, "tcache", "fast", "unsorted", "small", "large", "remote", "bigcache" };
+    return kind < 8 ? n[kind] : NULL;
 }

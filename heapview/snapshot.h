@@ -41,8 +41,8 @@
 
 /* Highest liballoc_debug ABI version this heapview reads (a target is read when
  * its compat_version <= HV_ABI_READ). */
-#define HV_ABI_READ 4u   /* 2 appended the trace block (trace_abi.h); 3 the tcache bin limits;
-                          * 4 the arenas' remote-free lists */
+#define HV_ABI_READ 5u   /* 2 appended the trace block (trace_abi.h); 3 the tcache bin limits;
+                          * 4 the arenas' remote-free lists; 5 the big-chunk cache (la_tcache.bc_*) */
 
 enum hv_state {                 /* what a chunk is */
     HV_INUSE = 0,               /* allocated (tcache-held chunks are HV_FREE, bin TCACHE) */
@@ -60,6 +60,8 @@ enum hv_bin_kind {              /* which list holds a free chunk */
     HV_BIN_LARGE,               /* bin_index = 64..126 */
     HV_BIN_REMOTE,              /* bin_index = 0: the arena's remote-free list (freed by another
                                  * thread, not yet taken back by the arena; in use by the boundary tags) */
+    HV_BIN_BIGCACHE,            /* bin_index = big-chunk cache class 0..48 (la_bc_class), tcache = index in
+                                 * snap->tcaches (in use by the boundary tags, like a tcache chunk) */
 };
 
 /* hv_chunk.flags (heapview's own, not the size-field bits) */
@@ -84,7 +86,7 @@ struct hv_chunk {
     uint16_t bin_index;         /* index within its kind of bin (see enum hv_bin_kind) */
     uint32_t arena;             /* index in snap->arenas, HV_NONE for mmapped chunks */
     uint32_t segment;           /* index in snap->segments, HV_NONE for mmapped chunks */
-    uint32_t tcache;            /* bin == HV_BIN_TCACHE: index in snap->tcaches */
+    uint32_t tcache;            /* bin == HV_BIN_TCACHE or HV_BIN_BIGCACHE: index in snap->tcaches */
 };
 static inline uint64_t hv_chunk_user(const struct hv_chunk *c) { return la_chunk2mem(c->addr); }
 
@@ -153,6 +155,7 @@ struct hv_tcache {
     uint32_t pad;
     uint16_t counts[LA_TCACHE_BINS];   /* as the target recorded them */
     struct hv_bin bins[LA_TCACHE_BINS];/* chains as walked (bins[i].declared = counts[i]) */
+    struct hv_bin bc[LA_BC_CLASSES];   /* big-chunk cache classes (ABI 5; empty in older targets) */
 };
 
 /* mallinfo2 vocabulary, computed by the walk (not asked from the target). */

@@ -94,6 +94,7 @@ static int chunk_cls(const struct hv_chunk *c)
     }
     switch (c->bin) {
     case HV_BIN_TCACHE: return K_TCACHE;
+    case HV_BIN_BIGCACHE: return K_TCACHE;
     case HV_BIN_FAST: return K_FAST;
     case HV_BIN_REMOTE: return K_REMOTE;
     case HV_BIN_UNSORTED: return K_UNSORTED;
@@ -325,6 +326,9 @@ static void bin_label(const struct hv_snapshot *s, const struct hv_chunk *c, cha
     if (c->bin == HV_BIN_TCACHE) {
         unsigned long long tid = c->tcache != HV_NONE && c->tcache < s->ntcaches ? X(s->tcaches[c->tcache].tid) : 0;
         snprintf(buf, len, "tcache[%u]@%llu", c->bin_index, tid);
+    } else if (c->bin == HV_BIN_BIGCACHE) {
+        unsigned long long tid = c->tcache != HV_NONE && c->tcache < s->ntcaches ? X(s->tcaches[c->tcache].tid) : 0;
+        snprintf(buf, len, "bigcache[%u]@%llu", c->bin_index, tid);
     } else if (c->bin == HV_BIN_UNSORTED)
         snprintf(buf, len, "unsorted");
     else if (c->bin != HV_BIN_NONE)
@@ -542,6 +546,10 @@ static void build_overview(struct ui *u)
             nb += t->bins[i].count;
             bb += t->bins[i].bytes;
         }
+        for (unsigned i = 0; i < LA_BC_CLASSES; i++) {
+            nb += t->bc[i].count;
+            bb += t->bc[i].bytes;
+        }
         const struct hv_arena *a = arena_of(s, t->arena);
         l = addl(u, 0, K_TCACHE, "  thread %llu  arena %d  tcache 0x%llx holds %llu chunks, %s", X(t->tid),
                  a ? (int)a->index : -1, X(t->addr), X(nb), hbytes(bb, b1, sizeof b1));
@@ -690,6 +698,14 @@ static void build_bins(struct ui *u)
             if (b->count == 0 && b->declared == 0 && !b->truncated)
                 continue;
             snprintf(name, sizeof name, "tcache[%u]", i);
+            bin_lines(u, name, b, 1);
+            any = 1;
+        }
+        for (unsigned i = 0; i < LA_BC_CLASSES; i++) {
+            const struct hv_bin *b = &t->bc[i];
+            if (b->count == 0 && b->declared == 0 && !b->truncated)
+                continue;
+            snprintf(name, sizeof name, "bigcache[%u]", i);
             bin_lines(u, name, b, 1);
             any = 1;
         }
@@ -858,6 +874,8 @@ static void build_detail(struct ui *u)
         const char *why;
         switch (c->bin) {
         case HV_BIN_TCACHE: why = "free() put it in its thread's tcache (tcache-sized, bin not full)"; break;
+        case HV_BIN_BIGCACHE: why = "free() put it in its thread's big-chunk cache (1 KiB .. 64 KiB, its own arena, "
+                                    "not next to top); a malloc of its class takes it back without the lock"; break;
         case HV_BIN_FAST: why = "free() put it in a fastbin (fast-sized, its tcache bin was full)"; break;
         case HV_BIN_REMOTE: why = "free (remote): another thread freed it, its tcache bin was full, and pushed it "
                                   "on this arena's remote-free list; the arena's next locked malloc takes it back"; break;

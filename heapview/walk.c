@@ -630,6 +630,62 @@ static void walk_tcache(struct w *w, struct hv_tcache *t, const struct la_tcache
     }
 }
 
+/* The big-chunk cache (ABI 5): slots of chunk addresses in the tcache struct,
+ * no links in the heap.  Each chunk must be a chunk of the walk, of its slot's
+ * size and class, and be in no other list (entry()); the byte count must be
+ * the sum.  (The key is the target's secret: liballoc_check_heap checks it.) */
+static void walk_bigcache(struct w *w, struct hv_tcache *t, const struct la_tcache *lt, uint32_t ti)
+{
+    struct hv_snapshot *s = w->s;
+    uint64_t bytes = 0;
+    for (unsigned c = 0; c < LA_BC_CLASSES; c++) {
+        struct hv_bin *b = &t->bc[c];
+        char list[64];
+        snprintf(list, sizeof list, "big-chunk cache class %u of thread %llu", c, (unsigned long long)t->tid);
+        b->kind = HV_BIN_BIGCACHE;
+        b->index = (uint16_t)c;
+        b->size_lo = la_bc_class_lo(c);
+        b->size_hi = la_bc_class_lo(c) + la_bc_class_lo(c) / 8 - LA_ALIGNMENT;
+        b->declared = lt->bc_count[c];
+        b->limit = LA_BC_WAYS;
+        uint32_t first = (uint32_t)s->nbinents;
+        int trunc = 0;
+        w->list_id++;
+        unsigned n = lt->bc_count[c];
+        if (n > LA_BC_WAYS) {
+            hv_problem(s, t->addr, "%s: count %u above its %u slots", list, n, LA_BC_WAYS);
+            n = LA_BC_WAYS;
+            trunc = 1;
+        }
+        for (unsigned i = 0; i < n; i++) {
+            uint64_t ck = lt->bc_chunk[c][i];
+            bytes += lt->bc_size[c][i];
+            if (!la_aligned(ck)) {
+                hv_problem(s, ck, "free(): corrupted big-chunk cache entry (%s: unaligned 0x%llx)", list,
+                           (unsigned long long)ck);
+                trunc = 1;
+                continue;
+            }
+            uint32_t ci = entry(w, list, ck, i, b);
+            if (ci == HV_NONE) {
+                trunc = 1;
+                continue;
+            }
+            struct hv_chunk *ch = &s->chunks[ci];
+            if (ch->size != lt->bc_size[c][i] || la_bc_class(ch->size) != c)
+                hv_problem(s, ck, "%s holds chunk 0x%llx of size 0x%llx (slot says 0x%x)", list,
+                           (unsigned long long)ck, (unsigned long long)ch->size, lt->bc_size[c][i]);
+            assign(w, ci, HV_BIN_BIGCACHE, c, ti);
+            if (add_binent(w, ck, ci) < 0)
+                return;
+        }
+        finish_bin(w, b, first, trunc);
+    }
+    if (bytes != lt->bc_bytes)
+        hv_problem(s, t->addr, "big-chunk cache of thread %llu: byte count %llu, slots hold %llu",
+                   (unsigned long long)t->tid, (unsigned long long)lt->bc_bytes, (unsigned long long)bytes);
+}
+
 /* ---- driver --------------------------------------------------------------------------- */
 
 static int mm_cmp(const void *a, const void *b)
@@ -757,13 +813,15 @@ int hv_walk(struct hv_snapshot *s, const struct hv_image *img, const struct hv_p
     for (size_t ti = 0; ti < plan->ntcaches; ti++) {
         struct la_tcache lt;
         /* a target before ABI 3 has no bin limits: every bin holds tcache_count */
-        size_t tsz = plan->dbg.layout.sizeof_tcache < sizeof lt ? LA_TCACHE_V2_SIZE : sizeof lt;
+        size_t tsz = plan->dbg.layout.sizeof_tcache < sizeof lt ? plan->dbg.layout.sizeof_tcache : sizeof lt;
+        if (tsz != LA_TCACHE_V2_SIZE && tsz != LA_TCACHE_V4_SIZE)
+            tsz = sizeof lt;
         const void *p = hv_img_get(img, plan->tcaches[ti], tsz);
         if (!p)
             continue;
         memset(&lt, 0, sizeof lt);
         memcpy(&lt, p, tsz);
-        if (tsz < sizeof lt)
+        if (tsz == LA_TCACHE_V2_SIZE)
             for (unsigned i = 0; i < LA_TCACHE_BINS; i++)
                 lt.limit[i] = (uint16_t)(s->tunables.tcache_count > UINT16_MAX ? UINT16_MAX : s->tunables.tcache_count);
         struct hv_tcache *t = &s->tcaches[ti];
@@ -776,6 +834,8 @@ int hv_walk(struct hv_snapshot *s, const struct hv_image *img, const struct hv_p
                 t->arena = (uint32_t)ai;
         memcpy(t->counts, lt.counts, sizeof t->counts);
         walk_tcache(&W, t, &lt, (uint32_t)ti);
+        if (!W.oom)
+            walk_bigcache(&W, t, &lt, (uint32_t)ti);
         if (W.oom)
             goto oom;
     }
@@ -797,6 +857,7 @@ int hv_walk(struct hv_snapshot *s, const struct hv_image *img, const struct hv_p
          * regular bins and top are written without it. */
         int nm = la_non_main_arena(c->size_flags), main = c->arena < s->narenas && s->arenas[c->arena].is_main;
         int handed_out = (c->state == HV_INUSE && c->bin == HV_BIN_NONE) || c->bin == HV_BIN_TCACHE ||
+                         c->bin == HV_BIN_BIGCACHE ||
                          c->bin == HV_BIN_FAST || c->bin == HV_BIN_REMOTE;
         if ((main && nm) || (!main && !nm && handed_out))
             hv_problem(s, c->addr, "chunk 0x%llx: NON_MAIN_ARENA bit is %s but it lies in arena %u",
@@ -814,7 +875,7 @@ int hv_walk(struct hv_snapshot *s, const struct hv_image *img, const struct hv_p
                 T->remote_chunks++;
                 T->remote_bytes += c->size;
                 T->uordblks += c->size;
-            } else if (c->bin == HV_BIN_TCACHE) {
+            } else if (c->bin == HV_BIN_TCACHE || c->bin == HV_BIN_BIGCACHE) {
                 T->tcache_chunks++;
                 T->tcache_bytes += c->size;
                 T->uordblks += c->size;

@@ -704,6 +704,8 @@ static void free_merge(struct la_arena *av, la_chunk *p, size_t size, int may_tr
 
     if (may_trim && size >= LA_CONSOLIDATE_THRESHOLD) {
         if (p != av->top && size >= la_dbg.tunables.trim_threshold) drain_tcache(av);
+        /* this thread's cached big chunks that border top go back (bigcache.c) */
+        if (la_unlikely(la_tc->bc_hi >= (uintptr_t)av->top) && la_tc->bc_bytes) la_bc_flush_top(av);
         if (av->have_fastchunks) la_consolidate(av);
         la_auto_trim(av);
     }

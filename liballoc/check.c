@@ -14,7 +14,9 @@
  * every bin (links both ways, sizes within the bin's range, chunks free and in
  * the arena, binmap bit set, large bins sorted with a consistent size list),
  * every fastbin (aligned, right size, in the arena, not free); then the
- * calling thread's tcache (count == chain length, key, aligned, in a heap) and
+ * calling thread's tcache (count == chain length, key, aligned, in a heap), its
+ * big-chunk cache (each slot's chunk in a heap, of its class, in use, keyed,
+ * its size field equal to the slot's size, no chunk twice, the byte count) and
  * the mmapped-chunk registry.  Other threads' tcaches change without a lock, so
  * only their registration is checked.  The first fault is reported in one line.
  * Like the allocator's own checks, the walker never reads through a link it has
@@ -281,6 +283,38 @@ static int check_tcache(struct la_tcache *tc, struct fault *f)
     return 0;
 }
 
+/* The big-chunk cache (bigcache.c): every slot a chunk of its class, in a
+ * heap, in use, keyed, no chunk twice, the byte count and the end bound right. */
+static int check_bigcache(struct la_tcache *tc, struct fault *f)
+{
+    uint64_t bytes = 0;
+    for (unsigned c = 0; c < LA_BC_CLASSES; c++) {
+        if (tc->bc_count[c] > LA_BC_WAYS) FAIL(f, "big-chunk cache class count above its slots", tc);
+        for (unsigned i = 0; i < tc->bc_count[c]; i++) {
+            uintptr_t x = tc->bc_chunk[c][i];
+            size_t size = tc->bc_size[c][i];
+            void *mem = (void *)(x + LA_CHUNK_HDR);
+            if (!la_aligned(x)) FAIL(f, "misaligned big-chunk cache entry", mem);
+            if (!la_bc_range(size) || la_bc_class(size) != c) FAIL(f, "big-chunk cache entry in the wrong class", mem);
+            struct la_arena *av = la_heap_owner(x + LA_CHUNK_HDR, NULL);
+            if (!av) FAIL(f, "big-chunk cache entry outside the heap", mem);
+            la_chunk *p = (la_chunk *)x;
+            if (!in_arena(av, x, size)) FAIL(f, "big-chunk cache entry outside the heap", mem);
+            if (p->size & LA_IS_MMAPPED) FAIL(f, "mmapped chunk in the big-chunk cache", mem);
+            if (ck_size(p) != size) FAIL(f, "big-chunk cache entry's size field disagrees with its slot", mem);
+            if (la_arena_of(p) != av) FAIL(f, "big-chunk cache entry's NON_MAIN_ARENA bit disagrees with its heap", mem);
+            if (((struct la_tcache_entry *)mem)->key != la_g.tc_key) FAIL(f, "big-chunk cache entry without the tcache key", mem);
+            if (!(ck_at(p, size)->size & LA_PREV_INUSE)) FAIL(f, "big-chunk cache entry marked free by its next chunk", mem);
+            if (x + size > tc->bc_hi) FAIL(f, "big-chunk cache entry ends above bc_hi", mem);
+            for (unsigned j = 0; j < i; j++)
+                if (tc->bc_chunk[c][j] == x) FAIL(f, "chunk twice in the big-chunk cache", mem);
+            bytes += size;
+        }
+    }
+    if (bytes != tc->bc_bytes) FAIL(f, "big-chunk cache byte count wrong", tc);
+    return 0;
+}
+
 static int check_mmaps(struct fault *f)
 {
     struct la_mmap_registry *r = &la_dbg.mmaps;
@@ -338,6 +372,7 @@ int la_check_heap(void)
         if (r) return report(&f, "arena", av->index);
     }
     if (la_tc_get() && check_tcache(la_tc, &f)) return report(&f, "tcache of this thread", UINT32_MAX);
+    if (la_tc_get() && check_bigcache(la_tc, &f)) return report(&f, "big-chunk cache of this thread", UINT32_MAX);
     la_registry_lock();
     int r = check_mmaps(&f);
     uint64_t nt = 0;

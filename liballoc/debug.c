@@ -53,6 +53,8 @@ void la_update_fastpath(void)
         if (la_g.fast_max_req > t->tcache_max) la_g.fast_max_req = t->tcache_max;
         la_g.fast_bins = la_g.tc_bins;
     }
+    /* the big-chunk cache only where the inline paths run (no debugging option) */
+    la_g.bc_cap = la_g.fast_bins ? t->bigcache_bytes : 0;
 }
 
 static void atfork_prepare(void) { la_fork_prepare(); }
@@ -78,6 +80,7 @@ LA_NOINLINE void la_init(void)
     struct la_tunables *t = &la_dbg.tunables;
     t->tcache_count = LA_TCACHE_COUNT_DEFAULT;
     t->tcache_bytes = LA_TCACHE_BYTES_DEFAULT;
+    t->bigcache_bytes = LA_BC_BYTES_DEFAULT;
     t->tcache_max = LA_TCACHE_MAX_BYTES;
     t->mxfast = LA_DEFAULT_MXFAST;
     t->mmap_threshold = LA_MMAP_THRESHOLD_DEFAULT;

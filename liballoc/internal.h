@@ -220,6 +220,7 @@ struct la_globals {
     size_t fast_bins;           /* tcache bins the inline free may fill */
     uint64_t tc_key;            /* random per-process tcache key */
     uint16_t tc_cap[LA_TCACHE_BINS]; /* most entries a tcache bin may grow to (la_tcache_bin_limit) */
+    uint64_t bc_cap;            /* big-chunk cache byte cap per thread; 0 = off (bigcache.c) */
     /* Slow-path values derived from the tunables. */
     size_t tc_bins;             /* tcache bins in use (from tcache_max) */
     size_t max_fast;            /* largest fastbin chunk size */
@@ -414,6 +415,17 @@ void la_tcache_check_double_free(struct la_tcache *tc, void *mem, size_t idx) LA
 void *la_tcache_get_slow(struct la_tcache *tc, size_t idx) LA_HIDDEN;
 void *la_meta_alloc(size_t size) LA_HIDDEN;        /* under registry lock */
 void la_meta_free(void *p) LA_HIDDEN;              /* under registry lock */
+
+/* ---- bigcache.c (per-thread cache of freed chunks of 1 KiB .. 64 KiB) ----------- */
+#define LA_BC_BYTES_DEFAULT (8u << 20)
+/* free: cache chunk p (size bytes, passed free's address/size checks, owner
+ * its arena); 1 when cached */
+int la_bc_put(struct la_tcache *tc, struct la_arena *owner, la_chunk *p, size_t size) LA_HIDDEN;
+/* malloc: a cached chunk of at least nb bytes (at most 1/8 more), or NULL */
+void *la_bc_take(struct la_tcache *tc, size_t nb) LA_HIDDEN;
+void la_bc_flush(struct la_tcache *tc) LA_HIDDEN;                 /* every cached chunk back to its arena */
+void la_bc_flush_top(struct la_arena *av) LA_HIDDEN;              /* av->lock held: cached chunks next to top */
+LA_INLINE int la_bc_range(size_t size) { return size - LA_BC_MIN_CHUNK <= LA_BC_MAX_CHUNK - LA_BC_MIN_CHUNK; }
 
 /* ---- remote.c (chunks freed by threads of other arenas: la_arena.remote) ---------- */
 void la_remote_push(struct la_arena *av, la_chunk *first, la_chunk *last, size_t n) LA_HIDDEN;

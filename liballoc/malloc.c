@@ -3,7 +3,10 @@
  *
  * How a request flows.  malloc(n) first tries the calling thread's tcache
  * (fastpath.h: no lock, no atomics): a request of up to tcache_max bytes maps to
- * one of 64 tcache bins and pops its first entry.  A miss that needs nothing
+ * one of 64 tcache bins and pops its first entry.  A request of 1 KiB .. 64 KiB
+ * is rounded up to its size class and served from the thread's big-chunk
+ * cache when that class holds a chunk (bigcache.c; free puts such chunks of
+ * the thread's own arena there).  A miss that needs nothing
  * but the arena (an empty tcache bin or a request beyond it, no debugging
  * option) goes from la_malloc_slow straight to la_int_malloc; otherwise
  * la_malloc_slow (malloc_slow_rest)
@@ -149,6 +152,13 @@ LA_NOINLINE void *la_malloc_slow(size_t n)
             int carve = la_t_miss[idx] >= LA_CARVE_AFTER;
             if (!carve) la_t_miss[idx]++;
             la_t_carve = carve;
+        } else if (la_bc_range(nb) && la_g.bc_cap) {
+            /* the big-chunk cache (bigcache.c): one chunk size per class */
+            nb = la_bc_round(nb);
+            if (tc->bc_count[la_bc_class(nb)]) {
+                void *m = la_bc_take(tc, nb);
+                if (m) return m;
+            }
         }
         struct la_arena *av = la_arena_lock_mine_fast();
         if (idx < la_g.tc_bins && tc->entries[idx]) {
@@ -198,6 +208,11 @@ static LA_NOINLINE void *malloc_slow_rest(size_t n, void *ra)
          * top in one arena visit, instead of one lock per chunk.  A short
          * program (or a test that lays out a few chunks) never gets there. */
         int carve_bin = tc && idx < la_g.tc_bins;
+        if (tc && la_bc_range(nb) && la_g.bc_cap) {
+            nb = la_bc_round(nb);       /* the big-chunk cache's class size, as in la_malloc_slow */
+            if (tc->bc_count[la_bc_class(nb)]) m = la_bc_take(tc, nb);
+            if (m) goto done;
+        }
         if (carve_bin) {
             la_tc_missed(tc, idx);
             la_t_carve = la_t_miss[idx] >= LA_CARVE_AFTER;
@@ -210,6 +225,7 @@ static LA_NOINLINE void *malloc_slow_rest(size_t n, void *ra)
             return NULL;
         }
     }
+done:
     alloc_perturb(m, la_usable_size(ck_size(mem2ck(m)), la_is_mmapped(mem2ck(m)->size)));
     return m;
 }
@@ -398,6 +414,7 @@ LA_INLINE void free_body(void *mem, struct la_arena *owner)
         LA_NOTE(LA_PATH_TCACHE_PUT, idx, tc->counts[idx], p, size, 0);
         return;
     }
+    if (tc && la_bc_range(size) && la_bc_put(tc, owner, p, size)) return;   /* bigcache.c */
     /* another arena's chunk in a multi-threaded process: batched (remote_free) */
     if (la_unlikely(la_g.multi_threaded) && owner != la_t_arena && !la_dbg.tunables.perturb &&
         remote_free(owner, p, idx))
@@ -434,6 +451,7 @@ LA_NOINLINE void la_free_slow(void *mem)
         if (la_likely(p < top && !(sf & (LA_IS_MMAPPED | LA_NON_MAIN_ARENA)) &&
                       size <= (uintptr_t)top - (uintptr_t)p && size >= LA_MINSIZE && la_aligned(size) &&
                       la_tcache_index(size) >= la_g.tc_bins)) {
+            if (la_bc_range(size) && la_bc_put(la_tc_get(), &la_main_arena, p, size)) return;
             la_int_free_sized(&la_main_arena, p, size, 0);
             return;
         }

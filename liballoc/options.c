@@ -70,6 +70,7 @@ static const struct opt opts[] = {
     { "perturb", 255, T(perturb) },
     { "check", UINT32_MAX, T(check) },
     { "no_brk", 1, T(no_brk) },
+    { "bigcache", 1u << 30, T(bigcache_bytes) },
 };
 
 static void warn_item(const char *why, const char *item, size_t len)

@@ -166,6 +166,7 @@ void la_tcache_thread_exit(void *arg)
     if (tc) {
         la_tc = LA_TC_NONE;    /* from now on frees go to the arena */
         flush(tc);
+        la_bc_flush(tc);
         unregister(tc);
     }
     la_arena_detach_thread();

@@ -44,11 +44,14 @@
 #include "layout.h"
 
 #define LA_DEBUG_MAGIC        0x3156504145484c41ull   /* "ALHEAPV1" in memory order */
-#define LA_DEBUG_ABI_VERSION  4u   /* 2: struct la_trace appended (readers of 1 still read it);
+#define LA_DEBUG_ABI_VERSION  5u   /* 2: struct la_trace appended (readers of 1 still read it);
                                     * 3: la_tcache.limit/missed, la_tunables.tcache_bytes;
-                                    * 4: struct la_arena grew by the remote-free list (64 bytes) */
-#define LA_DEBUG_COMPAT       4u   /* 3: struct la_tcache grew; 4: struct la_arena grew; readers
-                                    * of older versions compare those sizes exactly */
+                                    * 4: struct la_arena grew by the remote-free list (64 bytes);
+                                    * 5: struct la_tcache grew by the big-chunk cache (bc_*),
+                                    *    la_tunables.bigcache_bytes */
+#define LA_DEBUG_COMPAT       5u   /* 3: struct la_tcache grew; 4: struct la_arena grew; 5: struct
+                                    * la_tcache grew; readers of older versions compare those
+                                    * sizes exactly */
 #define LA_ARENA_SIZE_V3      (offsetof(struct la_arena, remote))  /* sizeof(struct la_arena) before ABI 4 */
 #define LA_DEBUG_SYMBOL       "liballoc_debug"
 
@@ -131,6 +134,35 @@ static inline uintptr_t la_bin_at(uintptr_t arena_addr, unsigned i)
            - offsetof(struct la_chunk, fd);
 }
 
+/* The big-chunk cache (struct la_tcache.bc_*): chunk sizes above the largest
+ * tcache chunk up to a 64 KiB request, in 8 classes per power of two (class
+ * width 1/8 of its lower bound: a chunk taken for a request of its class is at
+ * most 1/8 larger than needed). */
+#define LA_BC_MIN_CHUNK   1056u
+#define LA_BC_MAX_CHUNK   65552u     /* la_request2size(64 KiB) */
+#define LA_BC_WAYS        16u
+#define LA_BC_CLASSES     49u        /* la_bc_class(LA_BC_MAX_CHUNK) + 1 */
+#define LA_BC_CLASSES_PAD 56u
+static inline unsigned la_bc_class(uint64_t csize)
+{
+    unsigned lg = 63u - (unsigned)__builtin_clzll(csize);
+    return (lg - 10u) * 8u + (unsigned)((csize >> (lg - 3u)) & 7u);
+}
+/* smallest chunk size of class c */
+static inline uint64_t la_bc_class_lo(unsigned c)
+{
+    return (uint64_t)(8u + (c & 7u)) << (c / 8u + 7u);
+}
+
+/* A chunk size nb of the cache's range rounded up to the largest chunk size
+ * of its class: with the cache on, malloc asks the arena for that size, so
+ * that every chunk of a class has one size and the newest cached one fits. */
+static inline uint64_t la_bc_round(uint64_t nb)
+{
+    uint64_t lo = la_bc_class_lo(la_bc_class(nb)), hi = lo + lo / 8 - LA_ALIGNMENT;
+    return hi < LA_BC_MAX_CHUNK ? hi : LA_BC_MAX_CHUNK;
+}
+
 /* A freed chunk in a tcache bin: next is safe-linked with its own address, key
  * marks the chunk as being in a tcache (checked on free to catch double frees). */
 struct la_tcache_entry {
@@ -155,9 +187,24 @@ struct la_tcache {
      * only bins that really churn hold more. */
     uint16_t limit[LA_TCACHE_BINS];
     uint64_t missed;
+    /* ---- ABI 5: the big-chunk cache (liballoc/bigcache.c) ----
+     * Freed chunks of LA_BC_MIN_CHUNK..LA_BC_MAX_CHUNK bytes of the thread's
+     * own arena, kept "in use" (like tcache chunks: no coalescing) in up to
+     * LA_BC_WAYS slots per class la_bc_class(size), at most
+     * tunables.bigcache_bytes bytes in all.  Slots 0..bc_count[c]-1 of class c
+     * hold the chunk address (bc_chunk) and its size (bc_size); the arrays
+     * live here, outside the heap, so there is no link in the heap to poison.
+     * A cached chunk carries the tcache key in its bk word (double free). */
+    uint64_t bc_bytes;              /* sum of the cached chunks' sizes */
+    uint64_t bc_hi;                 /* >= the end of every cached chunk (trim filter) */
+    uint8_t bc_count[LA_BC_CLASSES_PAD];
+    uint32_t bc_size[LA_BC_CLASSES][LA_BC_WAYS];
+    uint64_t bc_chunk[LA_BC_CLASSES][LA_BC_WAYS];
 };
 /* sizeof(struct la_tcache) before ABI 3 (no limit/missed) */
 #define LA_TCACHE_V2_SIZE offsetof(struct la_tcache, limit)
+/* sizeof(struct la_tcache) before ABI 5 (no big-chunk cache) */
+#define LA_TCACHE_V4_SIZE offsetof(struct la_tcache, bc_bytes)
 
 /* Registry of mmapped chunks: an open-addressed table of chunk addresses.
  * slot value 0 = empty, 1 = deleted, otherwise the chunk address. */
@@ -187,7 +234,9 @@ struct la_tunables {
                                  * tcache_bytes, i) entries (layout.h); 0 = tcache_count in every bin.
                                  * Written by liballoc since this field was a spare (0) */
     uint64_t no_brk;            /* 1: the main arena never calls brk (LIBALLOC_OPTIONS no_brk=1) */
-    uint64_t spare[2];
+    uint64_t bigcache_bytes;    /* ABI 5: per-thread byte cap of the big-chunk cache (0 = off);
+                                 * 0 in older targets, where this was a spare */
+    uint64_t spare[1];
 };
 
 /* Global statistics. */

@@ -474,6 +474,43 @@ END_TEST
 START_TEST(live_static) { live_case(1); }
 END_TEST
 
+/* With the big-chunk cache on (the test target's large-bin chunks then wait
+ * in it), the dump shows the cache's classes and its chunks' lines name it,
+ * and the walk finds no problem. */
+START_TEST(text_dump_bigcache)
+{
+    make_tmpdir();
+    setenv("LIBALLOC_OPTIONS", "tcache_count=7", 1);   /* inherited by the target */
+    struct target t;
+    start(&t, target_prog(0), 1, NULL, 0);
+    char pid[32];
+    snprintf(pid, sizeof pid, "%d", (int)t.pid);
+    const char *args[] = { "--dump=text", "--check", "-p", pid, NULL };
+    struct run r = run_hv(args, NULL, -1, 20);
+    ck_assert_msg(r.status == 0, "heapview exit %d: %s", r.status, r.err);
+    ck_assert_msg(strstr(r.out, "problems: 0"), "problems found: %s", r.out);
+    ck_assert_msg(strstr(r.out, "  bigcache "), "no big-chunk cache class in the dump: %s", r.out);
+    ck_assert_msg(strstr(r.out, "bigcache["), "no chunk line names the big-chunk cache: %s", r.out);
+    int found = 0;
+    for (int i = 0; i < t.n; i++)
+        if (strcmp(t.ptr[i].bin, "large") == 0) {
+            char key[64];
+            snprintf(key, sizeof key, "  0x%012llx  user 0x%012llx", t.ptr[i].p - 16, t.ptr[i].p);
+            char *line = strstr(r.out, key);
+            ck_assert_msg(line, "no line for %#llx", t.ptr[i].p);
+            char *eol = strchr(line, '\n');
+            *eol = 0;
+            found += strstr(line, "bigcache[") != NULL;
+            *eol = '\n';
+        }
+    ck_assert_msg(found > 0, "no freed large chunk shown in the big-chunk cache");
+    hv_run_free(&r);
+    assert_running(&t, 0);
+    hv_stop_target(&t);
+    rm_tmpdir();
+}
+END_TEST
+
 START_TEST(text_dump)
 {
     make_tmpdir();
@@ -1124,6 +1161,7 @@ static Suite *suite_heapview(void)
     tcase_add_test(tc, live_dynamic);
     tcase_add_test(tc, live_static);
     tcase_add_test(tc, text_dump);
+    tcase_add_test(tc, text_dump_bigcache);
     tcase_add_test(tc, group_stop_kept);
     suite_add_tcase(s, tc);
 

@@ -33,9 +33,10 @@ extern struct la_debug liballoc_debug;
 /* The options the unit tests run under unless a test sets its own: glibc's
  * tcache, 7 entries in every bin, the layout they assert chunk by chunk
  * (liballoc's default lets a bin a thread cycles through grow past 7; the
- * tests of that growth set LIBALLOC_OPTIONS themselves).  Each Check test is a
+ * tests of that growth set LIBALLOC_OPTIONS themselves) and no big-chunk cache
+ * (glibc sends chunks above the tcache to the arena).  Each Check test is a
  * fresh child whose liballoc is not initialised yet, so this takes effect. */
-#define T_GLIBC_OPTIONS "tcache_count=7"
+#define T_GLIBC_OPTIONS "tcache_count=7:bigcache=0"
 static inline void t_glibc_options(void) { setenv("LIBALLOC_OPTIONS", T_GLIBC_OPTIONS, 1); }
 
 static inline struct la_chunk *t_chunk(const void *mem)

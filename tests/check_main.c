@@ -37,12 +37,13 @@ int main(void)
         return 2;
     }
     /* The tests lay out heaps chunk by chunk as glibc would: with glibc's
-     * tcache, 7 entries in every bin (LIBALLOC_OPTIONS tcache_count=7).
+     * tcache, 7 entries in every bin (LIBALLOC_OPTIONS tcache_count=7), and
+     * chunks above the tcache straight to the arena (bigcache=0).
      * liballoc's default lets a bin grow past 7 (la_tcache.limit); the tests
      * of that growth set their own options, as does any test that sets
      * LIBALLOC_OPTIONS itself.  Children (test programs, heapview targets)
      * inherit it.  A value already in the environment is kept. */
-    setenv("LIBALLOC_OPTIONS", "tcache_count=7", 0);
+    setenv("LIBALLOC_OPTIONS", "tcache_count=7:bigcache=0", 0);
     SRunner *sr = srunner_create(makers[0]());
     for (int i = 1; i < nmakers; i++)
         srunner_add_suite(sr, makers[i]());

@@ -600,6 +600,81 @@ static void a_check_option(void)
     M(8);
 }
 
+/* ---- the big-chunk cache (bigcache.c; rows run with it on: BC_ON) ---------------
+ * Its slots are in the tcache struct, outside the heap: no link in the heap to
+ * poison.  What an attacker reaches is the cached chunk itself (header, key
+ * word) and its neighbour's header.  Rows marked "cache" test checks of the
+ * cache itself, compiled in every build (also liballoc-noextra). */
+#define BC_ON "tcache_count=7"
+
+static void a_bc_double_free(void)          /* cache */
+{
+    char *p = M(5000);
+    M(100);                                 /* p is not next to top */
+    F(p);
+    expect("free", "free(): double free detected in tcache 2", p, csz(p));
+    F(p);
+}
+
+/* the key word wiped by a use-after-free write: the class's slots are
+ * searched on every free, so the double free is still found */
+static void a_bc_double_free_key_wiped(void)   /* cache */
+{
+    char *p = M(20000);
+    M(100);
+    F(p);
+    W(p)[1] = 0;
+    expect("free", "free(): double free detected in tcache 2", p, csz(p));
+    F(p);
+}
+
+/* a cached chunk's size overwritten (use after free): the malloc that takes it
+ * compares the header with the slot's size */
+static void a_bc_size_overwritten(void)     /* cache */
+{
+    char *p = M(5000);
+    M(100);
+    F(p);
+    t_chunk(p)->size += 0x100;
+    expect("malloc", "malloc(): corrupted big-chunk cache entry", p, csz(p));
+    M(5000);
+}
+
+/* a cached chunk's key word overwritten: taken back, it must still carry it */
+static void a_bc_key_overwritten(void)      /* cache */
+{
+    char *p = M(5000);
+    M(100);
+    F(p);
+    W(p)[1] = 0x4141414141414141ull;
+    expect("malloc", "malloc(): corrupted big-chunk cache entry", p, csz(p));
+    M(5000);
+}
+
+/* overflow into the next chunk's PREV_INUSE, then free into the cache: the
+ * cache makes glibc's next-chunk check first */
+static void a_bc_next_prev_inuse_cleared(void) /* glibc */
+{
+    char *p = M(5000), *q = M(5000);
+    M(100);
+    t_chunk(q)->size &= ~(size_t)LA_PREV_INUSE;
+    expect("free", "double free or corruption (!prev)", p, csz(p));
+    F(p);
+}
+
+/* legal: big blocks cycled through the cache; the heap checker checks it */
+static void n_bc_cycle(void)
+{
+    char *v[64];
+    for (int r = 0; r < 3; r++) {
+        for (int i = 0; i < 64; i++) v[i] = M((size_t)1100 << (i % 6));
+        for (int i = 0; i < 64; i += 2) F(v[i]);
+        ck_assert(liballoc_check_heap() == 0);
+        for (int i = 1; i < 64; i += 2) F(v[i]);
+    }
+    ck_assert(liballoc_check_heap() == 0);
+}
+
 /* ---- negative rows: legal use that must not abort -------------------------------- */
 
 static int heap_ok(void) { return liballoc_check_heap() == 0; }
@@ -895,7 +970,14 @@ static const struct row rows[] = {
     { "double free in the remote-free list, not fast-sized", NULL, a_remote_double_free_large, 0 },
     { "remote-free list link poisoned", NULL, a_remote_poisoned_link, 0 },
     { "remote-free list mark wiped", NULL, a_remote_mark_wiped, 0 },
+    /* the big-chunk cache (bigcache.c) */
+    { "big-chunk cache double free", BC_ON, a_bc_double_free, 0 },
+    { "big-chunk cache double free, key wiped", BC_ON, a_bc_double_free_key_wiped, 0 },
+    { "big-chunk cache chunk size overwritten", BC_ON, a_bc_size_overwritten, 0 },
+    { "big-chunk cache chunk key overwritten", BC_ON, a_bc_key_overwritten, 0 },
+    { "big-chunk cache free with next PREV_INUSE cleared", BC_ON, a_bc_next_prev_inuse_cleared, 0 },
     /* legal use */
+    { "legal: big blocks cycled through the big-chunk cache", BC_ON, n_bc_cycle, 1 },
     { "legal: tcache key copied into user data", NULL, n_tcache_key_copy, 1 },
     { "legal: tcache key copied, fastbin path", NULL, n_fastbin_key_copy, 1 },
     { "legal: free of chunks from another thread's arena", NULL, n_cross_thread_free, 1 },
