@@ -625,4 +625,43 @@ void la_fork_prepare(void) LA_HIDDEN;
 void la_fork_parent(void) LA_HIDDEN;
 void la_fork_child(void) LA_HIDDEN;
 
+/* ---- checked tcache pops (tcache.c, and inlined into loops that empty a bin) ---- */
+
+/* A tcache entry about to be read: aligned (glibc's check, message `unaligned`)
+ * and, with the extra checks, inside a heap (message `outside`). */
+LA_INLINE void la_tc_entry_ok(const void *e, const char *unaligned, const char *outside)
+{
+    if (la_unlikely(!la_aligned((uintptr_t)e))) la_fatal_ns(unaligned, e);
+#if LA_HARDEN_EXTRA
+    if (la_unlikely(!la_any_win_ok(la_tc, (uintptr_t)e) && !la_win_lookup((uintptr_t)e) &&
+                    !la_heap_owner((uintptr_t)e, NULL)))
+        la_fatal_ns(outside, e);
+#else
+    (void)outside;
+#endif
+}
+
+/* Pop the first entry of bin idx (not empty), checked.  The inline malloc does
+ * the same with a cheaper check; la_tcache_get_slow is this out of line, and a
+ * loop that empties a whole bin (remote_free) inlines it, so the checks cost no
+ * call and no register saves per entry. */
+LA_INLINE void *la_tcache_pop_checked(struct la_tcache *tc, size_t idx)
+{
+    struct la_tcache_entry *e = tc->entries[idx];
+#if LA_HARDEN_EXTRA
+    la_tc_entry_ok(e, "malloc(): unaligned tcache chunk detected", "malloc(): tcache chunk outside the heap detected");
+    if (la_unlikely(tc->counts[idx] == 0 || tc->counts[idx] > la_g.tc_cap[idx]))
+        la_fatal_ns("malloc(): corrupted tcache count", e);
+    uintptr_t next = la_reveal_ptr((uintptr_t)&e->next, e->next);
+#else
+    uintptr_t next = la_reveal_ptr((uintptr_t)&e->next, e->next);
+    if (la_unlikely(!la_aligned(next)))
+        la_fatal_ns("malloc(): unaligned tcache chunk detected", (void *)next);
+#endif
+    tc->entries[idx] = (struct la_tcache_entry *)next;
+    tc->counts[idx]--;
+    e->key = 0;
+    return e;
+}
+
 #endif /* LIBALLOC_INTERNAL_H */

@@ -339,7 +339,7 @@ static LA_NOINLINE int remote_free(struct la_arena *av, la_chunk *p, size_t idx)
     p->bk = (la_chunk *)(uintptr_t)key;         /* the mark: freed, on its way to the arena */
     p->fd = NULL;
     while (tc->counts[idx] > 0) {
-        la_chunk *c = mem2ck(la_tcache_get_slow(tc, idx));
+        la_chunk *c = mem2ck(la_tcache_pop_checked(tc, idx));
         struct la_arena *a = &la_main_arena;
         if (c->size & LA_NON_MAIN_ARENA) {
             struct la_segment *h = la_heap_at((uintptr_t)c);

@@ -125,19 +125,7 @@ static void unregister(struct la_tcache *tc)
     la_registry_unlock();
 }
 
-/* A tcache entry about to be read: aligned (glibc's check, message `unaligned`)
- * and, with the extra checks, inside a heap (message `outside`). */
-LA_INLINE void entry_ok(const void *e, const char *unaligned, const char *outside)
-{
-    if (la_unlikely(!la_aligned((uintptr_t)e))) la_fatal_ns(unaligned, e);
-#if LA_HARDEN_EXTRA
-    if (la_unlikely(!la_any_win_ok(la_tc, (uintptr_t)e) && !la_win_lookup((uintptr_t)e) &&
-                    !la_heap_owner((uintptr_t)e, NULL)))
-        la_fatal_ns(outside, e);
-#else
-    (void)outside;
-#endif
-}
+#define entry_ok la_tc_entry_ok        /* internal.h */
 
 /* Return every cached chunk to its arena. */
 static void flush(struct la_tcache *tc)
@@ -198,19 +186,5 @@ void la_tcache_check_double_free(struct la_tcache *tc, void *mem, size_t idx)
  * with a cheaper check; this is where its failures land. */
 void *la_tcache_get_slow(struct la_tcache *tc, size_t idx)
 {
-    struct la_tcache_entry *e = tc->entries[idx];
-#if LA_HARDEN_EXTRA
-    entry_ok(e, "malloc(): unaligned tcache chunk detected", "malloc(): tcache chunk outside the heap detected");
-    if (la_unlikely(tc->counts[idx] == 0 || tc->counts[idx] > la_g.tc_cap[idx]))
-        la_fatal_ns("malloc(): corrupted tcache count", e);
-    uintptr_t next = la_reveal_ptr((uintptr_t)&e->next, e->next);
-#else
-    uintptr_t next = la_reveal_ptr((uintptr_t)&e->next, e->next);
-    if (la_unlikely(!la_aligned(next)))
-        la_fatal_ns("malloc(): unaligned tcache chunk detected", (void *)next);
-#endif
-    tc->entries[idx] = (struct la_tcache_entry *)next;
-    tc->counts[idx]--;
-    e->key = 0;
-    return e;
+    return la_tcache_pop_checked(tc, idx);
 }
