@@ -39,6 +39,26 @@ extern struct la_debug liballoc_debug;
 #define T_GLIBC_OPTIONS "tcache_count=7:bigcache=0"
 static inline void t_glibc_options(void) { setenv("LIBALLOC_OPTIONS", T_GLIBC_OPTIONS, 1); }
 
+/* liballoc_check_heap() with its report captured instead of printed: the
+ * message goes to msg (cap bytes, NUL-terminated); returns its result, or -2
+ * when no pipe could be made. */
+static inline int t_check_heap_quiet(char *msg, size_t cap)
+{
+    int fd[2];
+    msg[0] = 0;
+    if (pipe(fd) != 0) return -2;
+    int saved = dup(2);
+    dup2(fd[1], 2);
+    int r = liballoc_check_heap();
+    dup2(saved, 2);
+    close(saved);
+    close(fd[1]);
+    ssize_t n = read(fd[0], msg, cap - 1);
+    msg[n > 0 ? n : 0] = 0;
+    close(fd[0]);
+    return r;
+}
+
 static inline struct la_chunk *t_chunk(const void *mem)
 {
     return (struct la_chunk *)la_mem2chunk((uintptr_t)mem);

@@ -1040,19 +1040,26 @@ static void *rl_owner_fn(void *arg)
     return NULL;
 }
 
+/* This thread uses the main arena; T (rl_owner_fn) allocates its 8 chunks in
+ * a non-main arena and waits.  Returns T's arena. */
+static struct la_arena *rl_start(struct rl_owner *o, pthread_t *t)
+{
+    liballoc_free(liballoc_malloc(1));          /* this thread: the main arena */
+    memset(o, 0, sizeof *o);
+    ck_assert_int_eq(pipe(o->go), 0);
+    ck_assert_int_eq(pipe(o->done), 0);
+    ck_assert_int_eq(pthread_create(t, NULL, rl_owner_fn, o), 0);
+    rl_wait(o->done[0]);
+    ck_assert_uint_ne(t_chunk(o->p[0])->size & LA_NON_MAIN_ARENA, 0);
+    return ((struct la_segment *)la_heap_of((uintptr_t)o->p[0]))->arena;
+}
+
 static void remote_free_list_case(int glibc_tcache)
 {
     if (!glibc_tcache) unsetenv("LIBALLOC_OPTIONS");
-    liballoc_free(liballoc_malloc(1));          /* this thread: the main arena */
     struct rl_owner o;
-    memset(&o, 0, sizeof o);
-    ck_assert_int_eq(pipe(o.go), 0);
-    ck_assert_int_eq(pipe(o.done), 0);
     pthread_t t;
-    ck_assert_int_eq(pthread_create(&t, NULL, rl_owner_fn, &o), 0);
-    rl_wait(o.done[0]);
-    ck_assert_uint_ne(t_chunk(o.p[0])->size & LA_NON_MAIN_ARENA, 0);
-    struct la_arena *av = ((struct la_segment *)la_heap_of((uintptr_t)o.p[0]))->arena;
+    struct la_arena *av = rl_start(&o, &t);
     ck_assert_ptr_ne(av, t_main_arena());
     ck_assert_uint_eq(liballoc_debug.layout.off_arena_remote, offsetof(struct la_arena, remote));
     ck_assert_ptr_null(av->remote);
@@ -1123,31 +1130,14 @@ END_TEST
  * with its address, and the list is not followed further */
 START_TEST(remote_free_list_check_heap_reports)
 {
-    liballoc_free(liballoc_malloc(1));
     struct rl_owner o;
-    memset(&o, 0, sizeof o);
-    ck_assert_int_eq(pipe(o.go), 0);
-    ck_assert_int_eq(pipe(o.done), 0);
     pthread_t t;
-    ck_assert_int_eq(pthread_create(&t, NULL, rl_owner_fn, &o), 0);
-    rl_wait(o.done[0]);
-    struct la_arena *av = ((struct la_segment *)la_heap_of((uintptr_t)o.p[0]))->arena;
+    struct la_arena *av = rl_start(&o, &t);
     for (int i = 0; i < 8; i++) liballoc_free(o.p[i]);
     ck_assert_ptr_nonnull(av->remote);
     ((uint64_t *)o.p[3])[1] = 0;                /* the mark (bk word) */
-    int fd[2];
-    ck_assert_int_eq(pipe(fd), 0);
-    int saved = dup(2);
-    dup2(fd[1], 2);
-    int r = liballoc_check_heap();
-    dup2(saved, 2);
-    close(saved);
-    close(fd[1]);
     char msg[512], want[200];
-    ssize_t n = read(fd[0], msg, sizeof msg - 1);
-    msg[n > 0 ? n : 0] = 0;
-    close(fd[0]);
-    ck_assert_int_eq(r, -1);
+    ck_assert_int_eq(t_check_heap_quiet(msg, sizeof msg), -1);
     snprintf(want, sizeof want, "liballoc: check_heap: remote-free chunk without its mark at %#lx (arena %u)\n",
              (unsigned long)t_chunk(o.p[3]), av->index);
     ck_assert_str_eq(msg, want);
@@ -1163,15 +1153,9 @@ END_TEST
  * (8 chunks) and its liballoc_check_heap validates and drains it */
 START_TEST(remote_free_list_fork)
 {
-    liballoc_free(liballoc_malloc(1));
     struct rl_owner o;
-    memset(&o, 0, sizeof o);
-    ck_assert_int_eq(pipe(o.go), 0);
-    ck_assert_int_eq(pipe(o.done), 0);
     pthread_t t;
-    ck_assert_int_eq(pthread_create(&t, NULL, rl_owner_fn, &o), 0);
-    rl_wait(o.done[0]);
-    struct la_arena *av = ((struct la_segment *)la_heap_of((uintptr_t)o.p[0]))->arena;
+    struct la_arena *av = rl_start(&o, &t);
     for (int i = 0; i < 8; i++) liballoc_free(o.p[i]);
     ck_assert_ptr_nonnull(av->remote);
     pid_t pid = fork();
@@ -1202,15 +1186,9 @@ END_TEST
 /* liballoc_check_heap takes a pending list, validates it and frees it into the bins */
 START_TEST(remote_free_list_check_heap_drains)
 {
-    liballoc_free(liballoc_malloc(1));
     struct rl_owner o;
-    memset(&o, 0, sizeof o);
-    ck_assert_int_eq(pipe(o.go), 0);
-    ck_assert_int_eq(pipe(o.done), 0);
     pthread_t t;
-    ck_assert_int_eq(pthread_create(&t, NULL, rl_owner_fn, &o), 0);
-    rl_wait(o.done[0]);
-    struct la_arena *av = ((struct la_segment *)la_heap_of((uintptr_t)o.p[0]))->arena;
+    struct la_arena *av = rl_start(&o, &t);
     uint64_t drained0 = av->remote_drained;
     for (int i = 0; i < 8; i++) liballoc_free(o.p[i]);
     ck_assert_ptr_nonnull(av->remote);

@@ -1071,21 +1071,6 @@ START_TEST(perturb_fills)
 }
 END_TEST
 
-static int check_heap_quiet(char *msg, size_t cap)
-{
-    int fd[2];
-    ck_assert_int_eq(pipe(fd), 0);
-    int saved = dup(2);
-    dup2(fd[1], 2);
-    int r = liballoc_check_heap();
-    dup2(saved, 2);
-    close(saved);
-    close(fd[1]);
-    ssize_t n = read(fd[0], msg, cap - 1);
-    msg[n > 0 ? n : 0] = 0;
-    close(fd[0]);
-    return r;
-}
 
 /* liballoc_check_heap reports poisoned links without following them */
 START_TEST(check_heap_poisoned_links)
@@ -1101,7 +1086,7 @@ START_TEST(check_heap_poisoned_links)
     uint64_t saved = W(b)[0];
     /* into unmapped memory: reading it would crash the checker */
     W(b)[0] = la_protect_ptr((uintptr_t)b, (uintptr_t)0x10000);
-    ck_assert_int_eq(check_heap_quiet(msg, sizeof msg), -1);
+    ck_assert_int_eq(t_check_heap_quiet(msg, sizeof msg), -1);
     snprintf(want, sizeof want, "liballoc: check_heap: tcache entry outside the heap at %#lx (tcache of this thread)\n",
              0x10000ul);
     ck_assert_str_eq(msg, want);
@@ -1116,7 +1101,7 @@ START_TEST(check_heap_poisoned_links)
     F(d);
     saved = W(d)[0];
     W(d)[0] = la_protect_ptr((uintptr_t)d, (uintptr_t)0x20000);
-    ck_assert_int_eq(check_heap_quiet(msg, sizeof msg), -1);
+    ck_assert_int_eq(t_check_heap_quiet(msg, sizeof msg), -1);
     snprintf(want, sizeof want, "liballoc: check_heap: fastbin chunk outside the arena at %#lx (arena 0)\n", 0x20000ul);
     ck_assert_str_eq(msg, want);
     W(d)[0] = saved;
@@ -1127,7 +1112,7 @@ START_TEST(check_heap_poisoned_links)
     saved = W(e)[1];
     struct fake f;
     W(e)[1] = (uint64_t)(uintptr_t)((char *)fake_mem(&f, 0x100) - 16);
-    ck_assert_int_eq(check_heap_quiet(msg, sizeof msg), -1);
+    ck_assert_int_eq(t_check_heap_quiet(msg, sizeof msg), -1);
     ck_assert_msg(strstr(msg, "check_heap: bin header links broken") != NULL, "%s", msg);
     W(e)[1] = saved;
     ck_assert_int_eq(liballoc_check_heap(), 0);
