@@ -350,22 +350,22 @@ static void finish_bin(struct w *w, struct hv_bin *b, uint32_t first, int trunca
     }
 }
 
-static void walk_fastbin(struct w *w, struct hv_arena *ar, const struct la_arena *la, unsigned i)
+/* A list of chunks linked through fd and safe-linked (a fastbin, the remote-free
+ * list), from head, into bin b (its kind, index and size range already set):
+ * each member must be aligned (else unaligned_fmt, with the list's name and
+ * the address), a chunk of arena ar, of a size in [size_lo, size_hi] (else
+ * size_fmt: list, chunk, size) and, when want_inuse, in use by its boundary
+ * tags.  The walk stops at a bad pointer, a cycle or the list bound. */
+static void walk_fd_list(struct w *w, struct hv_arena *ar, struct hv_bin *b, const char *list, uint64_t c,
+                         const char *unaligned_fmt, const char *size_fmt, int want_inuse)
 {
     struct hv_snapshot *s = w->s;
-    struct hv_bin *b = &ar->fastbins[i];
-    char list[64];
-    snprintf(list, sizeof list, "arena %u fastbin %u", ar->index, i);
-    b->kind = HV_BIN_FAST;
-    b->index = (uint16_t)i;
-    b->size_lo = b->size_hi = la_fastbin_size(i);
     uint32_t first = (uint32_t)s->nbinents, n = 0;
     int trunc = 0;
     w->list_id++;
-    uint64_t c = (uint64_t)(uintptr_t)la->fastbins[i];
     while (c) {
         if (!la_aligned(c)) {
-            hv_problem(s, c, "malloc(): unaligned fastbin chunk detected (%s: 0x%llx)", list, (unsigned long long)c);
+            hv_problem(s, c, unaligned_fmt, list, (unsigned long long)c);
             trunc = 1;
             break;
         }
@@ -375,12 +375,14 @@ static void walk_fastbin(struct w *w, struct hv_arena *ar, const struct la_arena
             break;
         }
         struct hv_chunk *ch = &s->chunks[ci];
-        if (ch->size != la_fastbin_size(i))
-            hv_problem(s, c, "malloc(): memory corruption (fast) (%s holds chunk 0x%llx of size 0x%llx)", list,
-                       (unsigned long long)c, (unsigned long long)ch->size);
+        if (ch->size < b->size_lo || ch->size > b->size_hi)
+            hv_problem(s, c, size_fmt, list, (unsigned long long)c, (unsigned long long)ch->size);
         if (ch->arena != (uint32_t)(ar - s->arenas))
             hv_problem(s, c, "%s holds chunk 0x%llx of another arena", list, (unsigned long long)c);
-        assign(w, ci, HV_BIN_FAST, i, HV_NONE);
+        if (want_inuse && ch->state != HV_INUSE)
+            hv_problem(s, c, "double free or corruption (!prev) (%s holds chunk 0x%llx, which its next chunk "
+                       "says is free)", list, (unsigned long long)c);
+        assign(w, ci, b->kind, b->index, HV_NONE);
         if (add_binent(w, c, ci) < 0)
             return;
         n++;
@@ -395,6 +397,19 @@ static void walk_fastbin(struct w *w, struct hv_arena *ar, const struct la_arena
     finish_bin(w, b, first, trunc);
 }
 
+static void walk_fastbin(struct w *w, struct hv_arena *ar, const struct la_arena *la, unsigned i)
+{
+    struct hv_bin *b = &ar->fastbins[i];
+    char list[64];
+    snprintf(list, sizeof list, "arena %u fastbin %u", ar->index, i);
+    b->kind = HV_BIN_FAST;
+    b->index = (uint16_t)i;
+    b->size_lo = b->size_hi = la_fastbin_size(i);
+    walk_fd_list(w, ar, b, list, (uint64_t)(uintptr_t)la->fastbins[i],
+                 "malloc(): unaligned fastbin chunk detected (%s: 0x%llx)",
+                 "malloc(): memory corruption (fast) (%s holds chunk 0x%llx of size 0x%llx)", 0);
+}
+
 /* The arena's remote-free list (ABI 3): chunks of this arena that threads of
  * other arenas freed, pushed without the lock, linked through fd and
  * safe-linked like a fastbin, waiting for the arena's next locked operation.
@@ -403,7 +418,6 @@ static void walk_fastbin(struct w *w, struct hv_arena *ar, const struct la_arena
  * bounded (opts->max_list) and stops at a cycle or a pointer outside the heap. */
 static void walk_remote(struct w *w, struct hv_arena *ar, const struct la_arena *la)
 {
-    struct hv_snapshot *s = w->s;
     struct hv_bin *b = &ar->remote;
     char list[64];
     snprintf(list, sizeof list, "arena %u remote-free list", ar->index);
@@ -411,44 +425,9 @@ static void walk_remote(struct w *w, struct hv_arena *ar, const struct la_arena 
     b->index = 0;
     b->size_lo = LA_MINSIZE;
     b->size_hi = la_tcache_chunk_size(LA_TCACHE_BINS - 1);
-    uint32_t first = (uint32_t)s->nbinents, n = 0;
-    int trunc = 0;
-    w->list_id++;
-    uint64_t c = (uint64_t)(uintptr_t)la->remote;
-    while (c) {
-        if (!la_aligned(c)) {
-            hv_problem(s, c, "malloc(): remote-free chunk outside the heap detected (%s: unaligned 0x%llx)", list,
-                       (unsigned long long)c);
-            trunc = 1;
-            break;
-        }
-        uint32_t ci = entry(w, list, c, n, b);
-        if (ci == HV_NONE) {
-            trunc = 1;
-            break;
-        }
-        struct hv_chunk *ch = &s->chunks[ci];
-        if (ch->arena != (uint32_t)(ar - s->arenas))
-            hv_problem(s, c, "%s holds chunk 0x%llx of another arena", list, (unsigned long long)c);
-        if (ch->size > b->size_hi)
-            hv_problem(s, c, "%s holds chunk 0x%llx of size 0x%llx (larger than any tcache chunk)", list,
-                       (unsigned long long)c, (unsigned long long)ch->size);
-        if (ch->state != HV_INUSE)
-            hv_problem(s, c, "double free or corruption (!prev) (%s holds chunk 0x%llx, which its next chunk "
-                       "says is free)", list, (unsigned long long)c);
-        assign(w, ci, HV_BIN_REMOTE, 0, HV_NONE);
-        if (add_binent(w, c, ci) < 0)
-            return;
-        n++;
-        int ok = 1;
-        uint64_t stored = rd64(w, c + 16, &ok);
-        if (!ok) {
-            trunc = 1;
-            break;
-        }
-        c = la_reveal_ptr(c + 16, stored);
-    }
-    finish_bin(w, b, first, trunc);
+    walk_fd_list(w, ar, b, list, (uint64_t)(uintptr_t)la->remote,
+                 "malloc(): remote-free chunk outside the heap detected (%s: unaligned 0x%llx)",
+                 "%s holds chunk 0x%llx of size 0x%llx (larger than any tcache chunk)", 1);
 }
 
 /* Large bins: the first chunk of each run of equal sizes (a "head") is on a

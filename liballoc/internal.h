@@ -265,9 +265,13 @@ LA_INLINE struct la_tcache *la_tc_get(void) { return la_tc == LA_TC_NONE ? NULL 
  * producer) keeps glibc's 7; a bin a thread cycles through (alloc n, free n)
  * grows to hold n.  1 when the limit grew. */
 LA_INLINE void la_tc_missed(struct la_tcache *tc, size_t idx) { tc->missed |= (uint64_t)1 << idx; }
+LA_INLINE int la_tc_can_grow(const struct la_tcache *tc, size_t idx)
+{
+    return (tc->missed & ((uint64_t)1 << idx)) && tc->limit[idx] < la_g.tc_cap[idx];
+}
 LA_INLINE int la_tc_grow(struct la_tcache *tc, size_t idx)
 {
-    if (!(tc->missed & ((uint64_t)1 << idx)) || tc->limit[idx] >= la_g.tc_cap[idx]) return 0;
+    if (!la_tc_can_grow(tc, idx)) return 0;
     unsigned n = 2u * tc->limit[idx];
     tc->limit[idx] = (uint16_t)(n < la_g.tc_cap[idx] ? n : la_g.tc_cap[idx]);
     tc->missed &= ~((uint64_t)1 << idx);

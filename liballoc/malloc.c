@@ -131,6 +131,26 @@ static LA_TLS uint8_t la_t_miss[LA_TCACHE_BINS];   /* arena allocations per tcac
 
 static LA_NOINLINE void *malloc_slow_rest(size_t n, void *ra);
 
+/* An arena allocation for tcache bin idx, which was empty: mark the bin missed
+ * (it may grow, la_tc_grow) and count the miss for the batch refill; 1 when
+ * this allocation should carve the bin's refill (la_t_carve). */
+LA_INLINE int tcache_missed(struct la_tcache *tc, size_t idx)
+{
+    la_tc_missed(tc, idx);
+    if (la_t_miss[idx] >= LA_CARVE_AFTER) return 1;
+    la_t_miss[idx]++;
+    return 0;
+}
+
+/* A request of *nb bytes in the big-chunk cache's range (bigcache.c): rounded
+ * up to its class's one chunk size (also for the arena, on a miss), then a
+ * cached chunk of the class if there is one. */
+LA_INLINE void *bigcache_take(struct la_tcache *tc, size_t *nb)
+{
+    *nb = la_bc_round(*nb);
+    return tc->bc_count[la_bc_class(*nb)] ? la_bc_take(tc, *nb) : NULL;
+}
+
 /* The inline malloc missed.  The common cases here, from a thread that has a
  * tcache and with no option that watches malloc (trace, check, perturb) set:
  * a request too big for the tcache, or an empty tcache bin (counted for the
@@ -148,17 +168,10 @@ LA_NOINLINE void *la_malloc_slow(size_t n)
         size_t idx = la_tcache_index(nb);
         if (idx < la_g.tc_bins) {
             if (tc->entries[idx]) goto rest;
-            la_tc_missed(tc, idx);
-            int carve = la_t_miss[idx] >= LA_CARVE_AFTER;
-            if (!carve) la_t_miss[idx]++;
-            la_t_carve = carve;
+            la_t_carve = tcache_missed(tc, idx);
         } else if (la_bc_range(nb) && la_g.bc_cap) {
-            /* the big-chunk cache (bigcache.c): one chunk size per class */
-            nb = la_bc_round(nb);
-            if (tc->bc_count[la_bc_class(nb)]) {
-                void *m = la_bc_take(tc, nb);
-                if (m) return m;
-            }
+            void *m = bigcache_take(tc, &nb);
+            if (m) return m;
         }
         struct la_arena *av = la_arena_lock_mine_fast();
         if (idx < la_g.tc_bins && tc->entries[idx]) {
@@ -208,16 +221,8 @@ static LA_NOINLINE void *malloc_slow_rest(size_t n, void *ra)
          * top in one arena visit, instead of one lock per chunk.  A short
          * program (or a test that lays out a few chunks) never gets there. */
         int carve_bin = tc && idx < la_g.tc_bins;
-        if (tc && la_bc_range(nb) && la_g.bc_cap) {
-            nb = la_bc_round(nb);       /* the big-chunk cache's class size, as in la_malloc_slow */
-            if (tc->bc_count[la_bc_class(nb)]) m = la_bc_take(tc, nb);
-            if (m) goto done;
-        }
-        if (carve_bin) {
-            la_tc_missed(tc, idx);
-            la_t_carve = la_t_miss[idx] >= LA_CARVE_AFTER;
-            if (!la_t_carve) la_t_miss[idx]++;
-        }
+        if (tc && la_bc_range(nb) && la_g.bc_cap && (m = bigcache_take(tc, &nb)) != NULL) goto done;
+        if (carve_bin) la_t_carve = tcache_missed(tc, idx);
         m = arena_malloc(nb);
         if (carve_bin) la_t_carve = 0;
         if (!m) {
@@ -518,8 +523,7 @@ LA_NOINLINE void la_free_slow_inheap(void *mem)
     size_t size = ck_size(p);
     size_t idx = la_tcache_index(size);
     /* (a bin marked missed may grow instead: la_tcache_free, by the rest) */
-    if (la_likely(av && ((tc->counts[idx] == tc->limit[idx] && !(tc->missed & ((uint64_t)1 << idx))) ||
-                         tc == LA_TC_NONE) &&
+    if (la_likely(av && ((tc->counts[idx] == tc->limit[idx] && !la_tc_can_grow(tc, idx)) || tc == LA_TC_NONE) &&
                   ((struct la_tcache_entry *)mem)->key != la_g.tc_key && !la_dbg.tunables.perturb)) {
         /* glibc's address and size checks (those of la_int_free), then the arena */
         if (la_unlikely((uintptr_t)p > (uintptr_t)-size || !la_aligned((uintptr_t)p)))

@@ -474,6 +474,17 @@ END_TEST
 START_TEST(live_static) { live_case(1); }
 END_TEST
 
+/* heapview --dump=text --check on the live target t; it must exit 0 */
+static struct run live_text_dump(const struct target *t)
+{
+    char pid[32];
+    snprintf(pid, sizeof pid, "%d", (int)t->pid);
+    const char *args[] = { "--dump=text", "--check", "-p", pid, NULL };
+    struct run r = run_hv(args, NULL, -1, 20);
+    ck_assert_msg(r.status == 0, "heapview exit %d: %s", r.status, r.err);
+    return r;
+}
+
 /* With the big-chunk cache on (the test target's large-bin chunks then wait
  * in it), the dump shows the cache's classes and its chunks' lines name it,
  * and the walk finds no problem. */
@@ -483,11 +494,7 @@ START_TEST(text_dump_bigcache)
     setenv("LIBALLOC_OPTIONS", "tcache_count=7", 1);   /* inherited by the target */
     struct target t;
     start(&t, target_prog(0), 1, NULL, 0);
-    char pid[32];
-    snprintf(pid, sizeof pid, "%d", (int)t.pid);
-    const char *args[] = { "--dump=text", "--check", "-p", pid, NULL };
-    struct run r = run_hv(args, NULL, -1, 20);
-    ck_assert_msg(r.status == 0, "heapview exit %d: %s", r.status, r.err);
+    struct run r = live_text_dump(&t);
     ck_assert_msg(strstr(r.out, "problems: 0"), "problems found: %s", r.out);
     ck_assert_msg(strstr(r.out, "  bigcache "), "no big-chunk cache class in the dump: %s", r.out);
     ck_assert_msg(strstr(r.out, "bigcache["), "no chunk line names the big-chunk cache: %s", r.out);
@@ -516,11 +523,7 @@ START_TEST(text_dump)
     make_tmpdir();
     struct target t;
     start(&t, target_prog(0), 1, NULL, 0);
-    char pid[32];
-    snprintf(pid, sizeof pid, "%d", (int)t.pid);
-    const char *args[] = { "--dump=text", "--check", "-p", pid, NULL };
-    struct run r = run_hv(args, NULL, -1, 20);
-    ck_assert_msg(r.status == 0, "heapview exit %d: %s", r.status, r.err);
+    struct run r = live_text_dump(&t);
     for (const char *kw = "tcachebins\0fastbins\0unsortedbin\0smallbins\0largebins\0mmapped chunks: 1\0"
                           "problems: 0\0totals (mallinfo2)\0";
          *kw; kw += strlen(kw) + 1)
