@@ -754,15 +754,7 @@ static LA_NOINLINE void fast_free_keyed(struct la_arena *av, la_chunk *p, size_t
 void la_int_free_sized(struct la_arena *av, la_chunk *p, size_t size, int have_lock)
 {
     if (la_likely(!have_lock && size <= la_g.max_fast && !la_t_tracing && !la_dbg.tunables.perturb)) {
-        int32_t *l = &av->lock;
-        if (la_likely(__libc_single_threaded)) {
-            if (*l != 0) goto general;
-            __atomic_store_n(l, 1, __ATOMIC_RELAXED);
-            __atomic_signal_fence(__ATOMIC_ACQUIRE);
-        } else {
-            int32_t z = 0;
-            if (!__atomic_compare_exchange_n(l, &z, 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) goto general;
-        }
+        if (!la_trylock(&av->lock)) goto general;
         unsigned idx = la_fastbin_index(size);
         la_chunk *old = fast_put_checks(av, p, size, idx);
 #if LA_HARDEN_EXTRA
@@ -776,13 +768,7 @@ void la_int_free_sized(struct la_arena *av, la_chunk *p, size_t size, int have_l
         av->have_fastchunks = 1;
         p->fd = (la_chunk *)la_protect_ptr((uintptr_t)&p->fd, (uintptr_t)old);
         av->fastbins[idx] = p;
-        int wake = 0;
-        if (la_likely(__libc_single_threaded)) {
-            __atomic_signal_fence(__ATOMIC_RELEASE);
-            __atomic_store_n(l, 0, __ATOMIC_RELAXED);
-        } else {
-            wake = __atomic_exchange_n(l, 0, __ATOMIC_RELEASE) == 2;
-        }
+        int wake = la_unlock_nowake(&av->lock);
         if (la_unlikely(wake || la_t_unmap != NULL)) fast_unlock_rest(av, wake);
         return;
     }

@@ -200,15 +200,20 @@ LA_INLINE int la_trylock(int32_t *l)
     }
     return __atomic_compare_exchange_n(l, &z, 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
 }
-LA_INLINE void la_unlock(int32_t *l)
+/* Release l; 1 when a waiter must be woken (la_lock_wake), which the caller
+ * does: la_unlock, or a frameless caller out of line. */
+LA_INLINE int la_unlock_nowake(int32_t *l)
 {
     if (la_likely(__libc_single_threaded)) {
         __atomic_signal_fence(__ATOMIC_RELEASE);
         __atomic_store_n(l, 0, __ATOMIC_RELAXED);
-        return;
+        return 0;
     }
-    if (__atomic_exchange_n(l, 0, __ATOMIC_RELEASE) == 2)
-        la_lock_wake(l);
+    return __atomic_exchange_n(l, 0, __ATOMIC_RELEASE) == 2;
+}
+LA_INLINE void la_unlock(int32_t *l)
+{
+    if (la_unlock_nowake(l)) la_lock_wake(l);
 }
 
 /* ---- process-wide state ----------------------------------------------------- */
