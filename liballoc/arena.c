@@ -231,8 +231,7 @@ struct la_arena *la_arena_lock_mine(void)
     struct la_arena *av = la_t_arena;
     if (la_unlikely(!av)) av = arena_choose();
     if (la_likely(la_trylock(&av->lock))) {
-        la_remote_drain_mine(av);
-        return la_note_alloc(av);
+        return la_locked_for_alloc(av);
     }
     /* Move only away from an arena another attached thread allocates from.
      * A thread alone on its arena finds the lock busy because other threads
@@ -251,13 +250,11 @@ struct la_arena *la_arena_lock_mine(void)
     if (la_g.multi_threaded && __atomic_load_n(&av->nthreads, __ATOMIC_RELAXED) > 1) {
         struct la_arena *other = arena_move(av);
         if (other) {
-            la_remote_drain_mine(other);
-            return la_note_alloc(other);
+            return la_locked_for_alloc(other);
         }
     }
     la_lock(&av->lock);
-    la_remote_drain_mine(av);
-    return la_note_alloc(av);
+    return la_locked_for_alloc(av);
 }
 
 /* Allocation in `failed` (locked by the caller, which unlocks it) ran out of

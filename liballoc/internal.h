@@ -465,13 +465,19 @@ LA_INLINE struct la_arena *la_note_alloc(struct la_arena *av)
     __atomic_store_n(&av->pad0, (int32_t)((uint32_t)av->pad0 + 1u), __ATOMIC_RELAXED);
     return av;
 }
+/* av, just locked to serve an allocation of this thread: what other threads
+ * freed into it comes back first (remote.c), and it is marked busy */
+LA_INLINE struct la_arena *la_locked_for_alloc(struct la_arena *av)
+{
+    la_remote_drain_mine(av);
+    return la_note_alloc(av);
+}
 /* The same, with the common case (attached, lock free) inline. */
 LA_INLINE struct la_arena *la_arena_lock_mine_fast(void)
 {
     struct la_arena *av = la_t_arena;
     if (la_likely(av != NULL) && la_likely(la_trylock(&av->lock))) {
-        la_remote_drain_mine(av);
-        return la_note_alloc(av);
+        return la_locked_for_alloc(av);
     }
     return la_arena_lock_mine();
 }

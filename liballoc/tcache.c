@@ -125,7 +125,7 @@ static void unregister(struct la_tcache *tc)
     la_registry_unlock();
 }
 
-#define entry_ok la_tc_entry_ok        /* internal.h */
+
 
 /* Return every cached chunk to its arena. */
 static void flush(struct la_tcache *tc)
@@ -133,7 +133,7 @@ static void flush(struct la_tcache *tc)
     for (size_t i = 0; i < LA_TCACHE_BINS; i++) {
         struct la_tcache_entry *e = tc->entries[i];
         while (e) {
-            entry_ok(e, "tcache_thread_shutdown(): unaligned tcache chunk detected",
+            la_tc_entry_ok(e, "tcache_thread_shutdown(): unaligned tcache chunk detected",
                      "tcache_thread_shutdown(): tcache chunk outside the heap detected");
             struct la_tcache_entry *next = (struct la_tcache_entry *)la_reveal_ptr((uintptr_t)&e->next, e->next);
             e->key = 0;
@@ -177,7 +177,7 @@ void la_tcache_check_double_free(struct la_tcache *tc, void *mem, size_t idx)
          t = (struct la_tcache_entry *)la_reveal_ptr((uintptr_t)&t->next, t->next)) {
         if (la_unlikely(n++ >= la_g.tc_cap[idx]))
             la_fatal("free(): too many chunks detected in tcache", mem, mem2ck(mem)->size);
-        entry_ok(t, "free(): unaligned chunk detected in tcache 2", "free(): tcache chunk outside the heap detected");
+        la_tc_entry_ok(t, "free(): unaligned chunk detected in tcache 2", "free(): tcache chunk outside the heap detected");
         if (t == mem) la_tcache_double_free(tc, mem, idx);
     }
 }
