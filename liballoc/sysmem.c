@@ -43,11 +43,9 @@
 #define REG_KEEP 2
 static uint64_t *reg_kept[64][REG_KEEP];   /* replaced tables (slot pointers) by log2(capacity) */
 
-#define reg_hash la_mreg_hash
-
 static void reg_put(uint64_t *slots, uint64_t cap, uintptr_t c)
 {
-    size_t i = reg_hash(c, cap);
+    size_t i = la_mreg_hash(c, cap);
     while (slots[i] > 1) i = (i + 1) & (cap - 1);
     __atomic_store_n(&slots[i], c, __ATOMIC_RELAXED);
 }
@@ -101,7 +99,7 @@ static long reg_find(uintptr_t c)
 {
     struct la_mmap_registry *r = &la_dbg.mmaps;
     if (!r->capacity) return -1;
-    size_t i = reg_hash(c, r->capacity);
+    size_t i = la_mreg_hash(c, r->capacity);
     for (uint64_t n = 0; n < r->capacity; n++) {
         if (r->slots[i] == c) return (long)i;
         if (r->slots[i] == 0) return -1;
@@ -129,7 +127,7 @@ static void reg_add(uintptr_t c, size_t size)
     if ((r->count + r->tombstones + 1) * 2 > r->capacity && reg_grow() != 0) {
         if (r->count + r->tombstones + 1 >= r->capacity) return;   /* cannot record; still works */
     }
-    size_t i = reg_hash(c, r->capacity);
+    size_t i = la_mreg_hash(c, r->capacity);
     while (r->slots[i] > 1) i = (i + 1) & (r->capacity - 1);
     if (r->slots[i] == 1) r->tombstones--;
     __atomic_store_n(&r->slots[i], c, __ATOMIC_RELAXED);
