@@ -680,6 +680,23 @@ static void bin_lines(struct ui *u, const char *name, const struct hv_bin *b, in
         addl(u, 0, -1, "      ... %u more (see the Heap map)", b->count - shown);
 }
 
+/* The non-empty bins of a thread's cache (n of them), named prefix[i]; 1 when
+ * any was shown. */
+static int thread_bin_lines(struct ui *u, const char *prefix, const struct hv_bin *bins, unsigned n)
+{
+    int any = 0;
+    for (unsigned i = 0; i < n; i++) {
+        const struct hv_bin *b = &bins[i];
+        if (b->count == 0 && b->declared == 0 && !b->truncated)
+            continue;
+        char name[32];
+        snprintf(name, sizeof name, "%s[%u]", prefix, i);
+        bin_lines(u, name, b, 1);
+        any = 1;
+    }
+    return any;
+}
+
 static void build_bins(struct ui *u)
 {
     const struct hv_snapshot *s = u->snap;
@@ -692,23 +709,8 @@ static void build_bins(struct ui *u)
                  a ? (int)a->index : -1, u->tsel + 1, s->ntcaches);
         if (l)
             l->attr = A_BOLD;
-        int any = 0;
-        for (unsigned i = 0; i < LA_TCACHE_BINS; i++) {
-            const struct hv_bin *b = &t->bins[i];
-            if (b->count == 0 && b->declared == 0 && !b->truncated)
-                continue;
-            snprintf(name, sizeof name, "tcache[%u]", i);
-            bin_lines(u, name, b, 1);
-            any = 1;
-        }
-        for (unsigned i = 0; i < LA_BC_CLASSES; i++) {
-            const struct hv_bin *b = &t->bc[i];
-            if (b->count == 0 && b->declared == 0 && !b->truncated)
-                continue;
-            snprintf(name, sizeof name, "bigcache[%u]", i);
-            bin_lines(u, name, b, 1);
-            any = 1;
-        }
+        int any = thread_bin_lines(u, "tcache", t->bins, LA_TCACHE_BINS);
+        any |= thread_bin_lines(u, "bigcache", t->bc, LA_BC_CLASSES);
         if (!any)
             addl(u, 0, -1, "  (empty)");
     } else
