@@ -629,12 +629,7 @@ static LA_NOINLINE void drain_tcache(struct la_arena *av)
         la_chunk *keep = NULL;
         while (tc->counts[i] > 0) {
             la_chunk *c = mem2ck(la_tcache_get_slow(tc, i));
-            struct la_arena *a = &la_main_arena;
-            if (c->size & LA_NON_MAIN_ARENA) {
-                struct la_segment *h = la_heap_at((uintptr_t)c);
-                a = h ? h->arena : NULL;
-            }
-            if (a == av) {
+            if (la_arena_of_mapped(c) == av) {
                 la_int_free(av, c, 2);
             } else {
                 c->fd = keep;           /* cached again below */

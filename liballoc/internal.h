@@ -489,6 +489,14 @@ LA_INLINE struct la_arena *la_arena_of(const la_chunk *p)
     if (!(p->size & LA_NON_MAIN_ARENA)) return &la_main_arena;
     return ((struct la_segment *)la_heap_of((uintptr_t)p))->arena;
 }
+/* The same for a chunk whose size field is not trusted yet: NULL when its
+ * NON_MAIN_ARENA bit names no mapped heap. */
+LA_INLINE struct la_arena *la_arena_of_mapped(const la_chunk *p)
+{
+    if (!(p->size & LA_NON_MAIN_ARENA)) return &la_main_arena;
+    struct la_segment *h = la_heap_at((uintptr_t)p);
+    return h ? h->arena : NULL;
+}
 void la_registry_lock(void) LA_HIDDEN;
 void la_registry_unlock(void) LA_HIDDEN;
 

@@ -345,12 +345,7 @@ static LA_NOINLINE int remote_free(struct la_arena *av, la_chunk *p, size_t idx)
     p->fd = NULL;
     while (tc->counts[idx] > 0) {
         la_chunk *c = mem2ck(la_tcache_pop_checked(tc, idx));
-        struct la_arena *a = &la_main_arena;
-        if (c->size & LA_NON_MAIN_ARENA) {
-            struct la_segment *h = la_heap_at((uintptr_t)c);
-            a = h ? h->arena : NULL;
-        }
-        if (a == av) {
+        if (la_arena_of_mapped(c) == av) {
             c->bk = (la_chunk *)(uintptr_t)key;
             c->fd = first;
             first = c;
