@@ -1043,10 +1043,12 @@ START_TEST(step_screen)
 
     /* n: its free goes to tcache bin 1, the chunk is marked changed */
     tm_keys(&m, "n");
+    char row[64];
     snprintf(w, sizeof w, "#2 free(0x%llx)", p);
-    s = wait_words(&m, 10, w, "size 0x30 -> tcache bin 1 (1 of 7)", NULL);
-    snprintf(w, sizeof w, ">~0x%012llx      30 tcache", p - 16);
-    ck_assert_msg(strstr(s, w) != NULL, "the freed chunk is not the selected, changed row '%s':\n%s", w, s);
+    snprintf(row, sizeof row, ">~0x%012llx      30 tcache", p - 16);
+    /* the step line and the selected, changed row (it may come in a later update) */
+    s = wait_words(&m, 10, w, "size 0x30 -> tcache bin 1 (1 of 7)", row);
+    ck_assert_msg(strstr(s, row) != NULL, "the freed chunk is not the selected, changed row '%s':\n%s", row, s);
     free(s);
 
     /* the Bins view marks the same chunk as changed in tcache bin 1's chain */
