@@ -9,10 +9,10 @@
  *
  * With the extra checks (LA_HARDEN_EXTRA) a pointer is used only once it lies
  * in an ownership window (internal.h, la_any_win_ok): the thread's own arena,
- * the window table's entry for the address (any non-main heap), or the window
- * that last matched for this thread.  A pointer in none goes, by a tail call,
- * to la_malloc_lookup / la_free_lookup, which look it up in the main arena's
- * windows (la_win_lookup, refreshing the hint) and then finish the same
+ * or a window of another arena that the thread copied into its tcache's table
+ * (la_tc_dm_ok).  A pointer in neither goes, by a tail call, to
+ * la_malloc_lookup / la_free_lookup, which look it up in the global windows
+ * (la_win_lookup: window table, main arena; the match is copied) and then finish the same
  * hit path (the *_owned helpers below, instantiated there too) or take the slow
  * path.  A call inside the inline paths would make gcc save registers on every
  * hit; a tail call does not.
@@ -109,10 +109,10 @@ LA_INLINE void *la_malloc_inline(size_t n)
         /* the entry itself must be in a heap (it may come from a poisoned
          * next pointer or a tampered entries[]).  An empty bin's NULL fails
          * the thread's window, so it is tested only after that test failed
-         * (2 fewer instructions on every hit), before the hint */
+         * (2 fewer instructions on every hit), before the copied windows */
         if (la_likely(la_tc_win_ok(tc, (uintptr_t)e))) return la_tc_pop_owned(tc, idx, e);
         if (e == NULL) return la_malloc_slow(n);
-        if (la_heap_win_ok((uintptr_t)e) || la_wt_ok(la_t_win2, (uintptr_t)e)) return la_tc_pop_owned(tc, idx, e);
+        if (la_tc_dm_ok(tc, (uintptr_t)e)) return la_tc_pop_owned(tc, idx, e);
         return la_malloc_lookup(n, tc, idx, e);
 #else
         if (la_likely(e != NULL)) {

@@ -71,19 +71,29 @@ typedef struct la_chunk la_chunk;
  * LA_WIN_TAIL bytes at its end so that the next chunk's header of any
  * tcache-sized chunk is readable); la_ror4 folds the alignment test into the
  * range test.  Tried inline, in order: the thread's own arena (a copy in its
- * tcache), the window table la_wintab's entry for the address (any non-main
- * heap), the window that last matched for this thread (la_t_win2); then, out
- * of line, the main arena and its last closed segment.  Anything outside goes
- * to the slow path's full check.
+ * tcache, la_tc_win_ok), then the thread's copies of the other windows it
+ * used lately (la_tc_dm_ok: a small direct-mapped table in the private tail of
+ * its tcache, struct la_tcache_x, one entry per 64 MiB slot modulo
+ * LA_TC_DM); then, out of line, the window table la_wintab's entry for the
+ * address (any non-main heap), the main arena's window and its last closed
+ * segment's (la_win_find), whose match is copied into the table.  Anything
+ * outside goes to the slow path's full check.  A thread of a program whose
+ * threads hand blocks to each other (larson's successors, a consumer) thus
+ * tests another arena's chunk with the same five instructions plus three for
+ * the slot, not with a walk through the global table on every call.
  * The window is stored in la_arena.spare[0] (lowest user pointer) and spare[1]
  * (window length / 16); spare[2] and spare[3] hold the same for chunk
  * addresses over the whole newest segment (first chunk; number of 16-byte
  * steps at which a minimal chunk still fits), used by la_chunk_in_arena.  Both
  * are rewritten under the arena lock whenever the newest segment changes
  * (la_win_update).  A chunk of another arena's heap (freed by another thread)
- * is recognised inline through la_wintab (la_heap_win): one entry per 64 MiB
- * slot holding the same window over that heap, so the inline paths test one
- * table entry (no walk, no read of the heap). */
+ * is recognised through la_wintab (la_heap_win): one entry per 64 MiB
+ * slot holding the same window over that heap (no walk, no read of the heap).
+ * Copies never outlive what they describe: a window that shrinks, moves or
+ * goes away empties every tcache's copied entries (la_tc_dm_clear_all, under
+ * the registry lock, before the memory is given back); the thread that copies
+ * a window reads it again after storing the copy (la_tc_dm_fill) and empties
+ * the entry if it changed meanwhile. */
 #ifndef LA_HARDEN_EXTRA
 #define LA_HARDEN_EXTRA 1
 #endif
@@ -248,19 +258,35 @@ extern struct la_debug la_dbg LA_HIDDEN;           /* = liballoc_debug */
 extern struct la_arena la_main_arena LA_HIDDEN;
 
 extern LA_TLS struct la_tcache *la_tc LA_HIDDEN;   /* this thread's tcache or LA_TC_NONE */
-/* A thread without a tcache points la_tc at this read-only tcache that is
- * both empty (malloc misses) and full (free misses), so the inline fast paths
- * need no NULL test.  Nothing ever writes to it. */
-extern const struct la_tcache la_tc_none LA_HIDDEN;
-#define LA_TC_NONE ((struct la_tcache *)&la_tc_none)
-/* la_t_win2: the window that last accepted a pointer outside the thread's own
- * arena window: a la_wintab entry or the main arena's window (its spare[0..1]
- * have the same lo/span layout).  Such a window only ever describes memory of
- * a live heap (or is empty), so testing a pointer against whichever window
- * la_t_win2 points at is always sound; it is a per-thread hint (TLS, so that
- * threads without a tcache, which only free, have one too). */
-extern LA_TLS const struct la_wintab *la_t_win2 LA_HIDDEN;
-extern const struct la_wintab la_wintab_empty LA_HIDDEN;
+/* A thread without a tcache points la_tc at this read-only tcache (la_tc_none,
+ * below) that is both empty (malloc misses) and full (free misses), with empty
+ * windows, so the inline fast paths need no NULL test.  Nothing ever writes to it. */
+/* The private tail of a tcache (liballoc's own bookkeeping, after the struct
+ * that liballoc_debug publishes: heapview reads sizeof(struct la_tcache)
+ * bytes and never sees it).  dm_lo/dm_span: copies of ownership windows of
+ * other arenas' segments (internal.h "Ownership"), entry (x >> 26) % LA_TC_DM
+ * for a pointer x; span 0 = empty.  Written by the owning thread
+ * (la_tc_dm_fill) and emptied by anyone under the registry lock
+ * (la_tc_dm_clear_all); read only by the owning thread. */
+#define LA_TC_DM 8
+struct la_tcache_x {
+    struct la_tcache pub;
+    uint64_t dm_lo[LA_TC_DM];
+    uint64_t dm_span[LA_TC_DM];
+};
+LA_INLINE struct la_tcache_x *la_tcx(struct la_tcache *tc) { return (struct la_tcache_x *)tc; }
+LA_INLINE size_t la_tc_dm_slot(uintptr_t x) { return (x / LA_HEAP_MAX) & (LA_TC_DM - 1); }
+/* x lies in the window copied into its entry of tc's table (no call, no
+ * global load: tc is already in a register on the inline paths) */
+LA_INLINE int la_tc_dm_ok(const struct la_tcache *tc, uintptr_t x)
+{
+    /* plain loads, as la_tc_win_ok's: gcc folds them into the sub and cmp */
+    const struct la_tcache_x *t = (const struct la_tcache_x *)tc;
+    size_t j = la_tc_dm_slot(x);
+    return la_ror4(x - t->dm_lo[j]) < t->dm_span[j];
+}
+extern const struct la_tcache_x la_tc_none LA_HIDDEN;
+#define LA_TC_NONE ((struct la_tcache *)&la_tc_none.pub)
 LA_INLINE struct la_tcache *la_tc_get(void) { return la_tc == LA_TC_NONE ? NULL : la_tc; }
 
 /* Growing tcache bins (debug_abi.h, la_tcache.limit).  A malloc that finds bin
@@ -302,33 +328,36 @@ LA_INLINE int la_wt_ok(const struct la_wintab *w, uintptr_t mem)
 }
 /* the window of the main arena's last closed segment (sysmem.c) */
 extern struct la_wintab la_main_oldwin LA_HIDDEN;
-/* la_wintab, then the main arena's window and its last closed segment's; the
- * one that matched becomes la_t_win2.  Used by the out-of-line paths that the
- * inline filter sent a pointer to (a call inside the inline paths would make
- * gcc save registers on every hit). */
-LA_INLINE int la_win_lookup(uintptr_t mem)
+/* The window holding user pointer mem, out of the inline paths' sight: the
+ * window table la_wintab (any non-main heap), the main arena's window, its
+ * last closed segment's (la_main_oldwin, same lo/span layout); NULL if none.
+ * Used by the out-of-line paths that the inline filter sent a pointer to (a
+ * call inside the inline paths would make gcc save registers on every hit). */
+LA_INLINE const struct la_wintab *la_win_find(uintptr_t mem)
 {
     const struct la_wintab *w = la_wintab_at(mem);
-    if (!la_wt_ok(w, mem)) {
-        w = (const struct la_wintab *)&la_main_arena.spare[0];
-        if (!la_wt_ok(w, mem)) {
-            w = &la_main_oldwin;
-            if (!la_wt_ok(w, mem)) return 0;
-        }
-    }
-    la_t_win2 = w;
-    return 1;
+    if (la_wt_ok(w, mem)) return w;
+    w = (const struct la_wintab *)&la_main_arena.spare[0];
+    if (la_wt_ok(w, mem)) return w;
+    w = &la_main_oldwin;
+    return la_wt_ok(w, mem) ? w : NULL;
 }
+/* tc (not LA_TC_NONE) copies window w, which held x, into x's entry of its
+ * table; 1 when the copy holds x (w did not change meanwhile), 0 when the
+ * entry was left empty (tcache.c) */
+int la_tc_dm_fill(struct la_tcache *tc, const struct la_wintab *w, uintptr_t x) LA_HIDDEN;
+/* registry lock held: empty every tcache's copied windows (a window shrank,
+ * moved or went away) */
+void la_tc_dm_clear_all(void) LA_HIDDEN;
+/* la_win_find, and a copy of the match for the calling thread: 1 when mem
+ * lies in a window (tc may be LA_TC_NONE: nothing copied) */
+int la_win_lookup(struct la_tcache *tc, uintptr_t mem) LA_HIDDEN;
 /* mem lies in a heap's ownership window: the thread's own arena (copy in the
- * tcache), the window table's entry for mem (any non-main heap: one table load
- * pair, as cheap as the hint and never stale), or the window that last matched
- * (la_t_win2, for main-arena chunks of other threads); else the slow path
- * (which looks the pointer up with la_win_lookup, refreshing la_t_win2). */
+ * tcache) or one it copied lately (la_tc_dm_ok); else the out-of-line
+ * paths (la_win_lookup). */
 LA_INLINE int la_any_win_ok(struct la_tcache *tc, uintptr_t mem)
 {
-    if (la_likely(la_tc_win_ok(tc, mem))) return 1;
-    if (la_heap_win_ok(mem)) return 1;
-    return la_wt_ok(la_t_win2, mem);
+    return la_likely(la_tc_win_ok(tc, mem)) || la_tc_dm_ok(tc, mem);
 }
 /* Set by la_malloc_slow around an arena allocation for a tcache bin that keeps
  * missing: a split of top then also fills that tcache bin (bins.c). */
@@ -558,7 +587,7 @@ LA_INLINE int la_mreg_lookup_inline(uintptr_t chunk)
 }
 struct la_segment *la_segment_of(struct la_arena *av, const la_chunk *p) LA_HIDDEN;
 void la_win_update(struct la_arena *av) LA_HIDDEN;               /* arena lock held; takes the registry lock */
-void la_win_init(struct la_arena *av) LA_HIDDEN;     /* the same for an arena no thread is attached to yet */
+int la_win_init(struct la_arena *av) LA_HIDDEN;      /* the same for an arena no thread is attached to yet */
 /* The arena whose heap holds the chunk of user pointer mem (and its segment),
  * or NULL; reads no chunk memory. */
 struct la_arena *la_heap_owner(uintptr_t mem, struct la_segment **seg) LA_HIDDEN;
@@ -656,7 +685,7 @@ LA_INLINE void la_tc_entry_ok(const void *e, const char *unaligned, const char *
 {
     if (la_unlikely(!la_aligned((uintptr_t)e))) la_fatal_ns(unaligned, e);
 #if LA_HARDEN_EXTRA
-    if (la_unlikely(!la_any_win_ok(la_tc, (uintptr_t)e) && !la_win_lookup((uintptr_t)e) &&
+    if (la_unlikely(!la_any_win_ok(la_tc, (uintptr_t)e) && !la_win_lookup(la_tc, (uintptr_t)e) &&
                     !la_heap_owner((uintptr_t)e, NULL)))
         la_fatal_ns(outside, e);
 #else

@@ -475,11 +475,12 @@ static LA_NOINLINE void free_inheap_rest(void *mem, struct la_arena *av)
 }
 
 /* The inline filter's second half (fastpath.h): a pointer in neither the
- * thread's own window nor its last-matched one is looked up in the window
- * table; found, the hit path finishes here, else the slow path. */
+ * thread's own window nor the windows it copied is looked up in the global
+ * windows (and its window copied); found, the hit path finishes here, else
+ * the slow path. */
 LA_NOINLINE void *la_malloc_lookup(size_t n, struct la_tcache *tc, size_t idx, struct la_tcache_entry *e)
 {
-    if (e && la_win_lookup((uintptr_t)e)) return la_tc_pop_owned(tc, idx, e);
+    if (e && la_win_lookup(tc, (uintptr_t)e)) return la_tc_pop_owned(tc, idx, e);
     return la_malloc_slow(n);           /* also an empty bin (e NULL) */
 }
 
@@ -487,7 +488,7 @@ LA_NOINLINE void la_free_lookup(struct la_tcache *tc, void *mem)
 {
     /* a chunk at a page start is most likely mmapped (in no window): straight
      * to the slow path, whose ownership check asks the registry first */
-    if ((((uintptr_t)mem - LA_CHUNK_HDR) & (LA_MIN_PAGE - 1)) != 0 && la_win_lookup((uintptr_t)mem)) {
+    if ((((uintptr_t)mem - LA_CHUNK_HDR) & (LA_MIN_PAGE - 1)) != 0 && la_win_lookup(tc, (uintptr_t)mem)) {
         la_free_owned(tc, mem);
         return;
     }

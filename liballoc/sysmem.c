@@ -378,10 +378,13 @@ static void seg_window(const struct la_segment *s, uint64_t *lo, uint64_t *span)
 
 struct la_wintab la_main_oldwin;
 
-void la_win_init(struct la_arena *av)
+/* Returns 1 when the window written does not contain the one before (it
+ * shrank, moved or went away): copies of it must go (la_tc_dm_clear_all). */
+int la_win_init(struct la_arena *av)
 {
     struct la_segment *s = av->segments;
     uint64_t lo = 0, span = 0, clo = 0, cspan = 0;
+    uint64_t olo = av->spare[0], ospan = av->spare[1];
     if (s) {
         uintptr_t end = (uintptr_t)s + s->size;
         seg_window(s, &lo, &span);
@@ -398,15 +401,19 @@ void la_win_init(struct la_arena *av)
     /* a non-main heap's window also goes to its la_wintab entry (la_heap_win);
      * only the newest heap of an arena ever changes size */
     if (s && (av != &la_main_arena || la_heap_at((uintptr_t)s) == s)) wintab_set(s, lo, span);
+    return ospan && (lo != olo || span < ospan);
 }
 
 void la_win_update(struct la_arena *av)
 {
-    la_win_init(av);
-    /* and to the copies in the tcaches of the threads attached to av */
+    int shrunk = la_win_init(av);
+    /* and to the copies in the tcaches of the threads attached to av; a
+     * window that did not only grow also empties the copies other threads
+     * made of it (internal.h "Ownership") */
     la_registry_lock();
     for (struct la_tcache *tc = la_dbg.tcaches; tc; tc = tc->next)
         if (tc->arena == av) la_tc_win_set(tc, av);
+    if (shrunk) la_tc_dm_clear_all();
     la_registry_unlock();
 }
 
@@ -775,6 +782,9 @@ void la_unmap_pending(void)
         struct la_segment *h = la_t_unmap;
         la_t_unmap = h->prev;
         wintab_set(h, 0, 0);
+        la_registry_lock();
+        la_tc_dm_clear_all();          /* no copy of its window survives the munmap */
+        la_registry_unlock();
         la_heapmap_set((uintptr_t)h, 0);
         la_os_munmap(h, LA_HEAP_MAX);
     }

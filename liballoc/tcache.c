@@ -16,17 +16,15 @@
 
 /* its arena has an empty ownership window, so the inline free's filter fails */
 const struct la_arena la_arena_none;
-const struct la_tcache la_tc_none = { .counts = { [0 ... LA_TCACHE_BINS - 1] = UINT16_MAX },
-                                      .arena = LA_ARENA_NONE };
+const struct la_tcache_x la_tc_none = { .pub = { .counts = { [0 ... LA_TCACHE_BINS - 1] = UINT16_MAX },
+                                                 .arena = LA_ARENA_NONE } };
 LA_TLS struct la_tcache *la_tc = LA_TC_NONE;
-const struct la_wintab la_wintab_empty;
-LA_TLS const struct la_wintab *la_t_win2 = &la_wintab_empty;
 
 LA_TLS int la_t_state;
 
 /* ---- metadata pages ------------------------------------------------------------ */
 
-#define META_OBJ   ((sizeof(struct la_tcache) + 63) & ~(size_t)63)
+#define META_OBJ   ((sizeof(struct la_tcache_x) + 63) & ~(size_t)63)   /* with its private tail */
 #define META_RUN   (64u << 10)
 
 void *la_meta_alloc(size_t size)
@@ -66,6 +64,50 @@ void la_tc_win_set(struct la_tcache *tc, const struct la_arena *av)
     __atomic_store_n(&tc->spare[1], __atomic_load_n(&av->spare[1], __ATOMIC_ACQUIRE), __ATOMIC_RELEASE);
 }
 
+/* ---- copied windows of other arenas (internal.h "Ownership", la_tc_dm_ok) -------- */
+
+/* Only the owning thread writes a value into its table; anyone holding the
+ * registry lock may empty it (la_tc_dm_clear_all), after changing a window.
+ * Store the copy, then (full fence) read w again: if it changed meanwhile the
+ * copy may be older than a clear that already ran, so the entry is emptied.
+ * Either the clearer's store comes after ours, or the window's new value is
+ * visible to our second read (both sides fence between their store and load). */
+int la_tc_dm_fill(struct la_tcache *tc, const struct la_wintab *w, uintptr_t x)
+{
+    struct la_tcache_x *t = la_tcx(tc);
+    size_t j = la_tc_dm_slot(x);
+    uint64_t lo = __atomic_load_n(&w->lo, __ATOMIC_ACQUIRE);
+    uint64_t span = __atomic_load_n(&w->span, __ATOMIC_ACQUIRE);
+    if (la_ror4(x - lo) >= span) return 0;
+    __atomic_store_n(&t->dm_span[j], 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&t->dm_lo[j], lo, __ATOMIC_RELAXED);
+    __atomic_store_n(&t->dm_span[j], span, __ATOMIC_RELAXED);
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    if (la_unlikely(__atomic_load_n(&w->lo, __ATOMIC_ACQUIRE) != lo ||
+                    __atomic_load_n(&w->span, __ATOMIC_ACQUIRE) != span)) {
+        __atomic_store_n(&t->dm_span[j], 0, __ATOMIC_RELAXED);
+        return 0;
+    }
+    return 1;
+}
+
+void la_tc_dm_clear_all(void)
+{
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);    /* the window's change before the clears */
+    for (struct la_tcache *tc = la_dbg.tcaches; tc; tc = tc->next)
+        for (unsigned j = 0; j < LA_TC_DM; j++) __atomic_store_n(&la_tcx(tc)->dm_span[j], 0, __ATOMIC_RELAXED);
+}
+
+int la_win_lookup(struct la_tcache *tc, uintptr_t mem)
+{
+    const struct la_wintab *w = la_win_find(mem);
+    if (!w) return 0;
+    if (tc == LA_TC_NONE) return 1;
+    /* a window that changed between la_win_find and the copy: the answer
+     * stands only if the copy (made from one consistent read) holds mem */
+    return la_tc_dm_fill(tc, w, mem) || la_wt_ok(w, mem);
+}
+
 struct la_tcache *la_tcache_create(void)
 {
     if (la_g.tc_bins == 0 && la_dbg.tunables.tcache_count == 0) return NULL;
@@ -80,9 +122,9 @@ struct la_tcache *la_tcache_create(void)
     if (tc) {
         if (!la_t_arena) la_t_arena = tc->arena;
     } else {
-        tc = la_meta_alloc(sizeof *tc);
+        tc = la_meta_alloc(sizeof(struct la_tcache_x));
         if (tc) {
-            memset(tc, 0, sizeof *tc);
+            memset(tc, 0, sizeof(struct la_tcache_x));
             for (unsigned i = 0; i < LA_TCACHE_BINS; i++)
                 tc->limit[i] = la_g.tc_cap[i] < LA_TCACHE_FILL ? la_g.tc_cap[i] : LA_TCACHE_FILL;
             tc->tid = tid;
