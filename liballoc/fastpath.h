@@ -108,11 +108,11 @@ LA_INLINE void *la_malloc_inline(size_t n)
 #if LA_HARDEN_EXTRA
         /* the entry itself must be in a heap (it may come from a poisoned
          * next pointer or a tampered entries[]).  An empty bin's NULL fails
-         * the thread's window, so it is tested only after that test failed
-         * (2 fewer instructions on every hit), before the copied windows */
+         * every window (none starts at 0), so it is tested only after both
+         * window tests failed (2 fewer instructions on every hit) */
         if (la_likely(la_tc_win_ok(tc, (uintptr_t)e))) return la_tc_pop_owned(tc, idx, e);
-        if (e == NULL) return la_malloc_slow(n);
         if (la_tc_dm_ok(tc, (uintptr_t)e)) return la_tc_pop_owned(tc, idx, e);
+        if (e == NULL) return la_malloc_slow(n);
         return la_malloc_lookup(n, tc, idx, e);
 #else
         if (la_likely(e != NULL)) {

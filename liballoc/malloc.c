@@ -343,17 +343,40 @@ static LA_NOINLINE int remote_free(struct la_arena *av, la_chunk *p, size_t idx)
     size_t n = 1;
     p->bk = (la_chunk *)(uintptr_t)key;         /* the mark: freed, on its way to the arena */
     p->fd = NULL;
+#if LA_HARDEN_EXTRA
+    /* counts only fall below: one test for the whole loop (a count above its
+     * chain's length ends the chain early, at a NULL entry, which the checked
+     * pop refuses) */
+    if (la_unlikely(tc->counts[idx] > la_g.tc_cap[idx]))
+        la_fatal_ns("malloc(): corrupted tcache count", tc->entries[idx]);
+#endif
     while (tc->counts[idx] > 0) {
-        la_chunk *c = mem2ck(la_tcache_pop_checked(tc, idx));
-        if (la_arena_of_mapped(c) == av) {
-            c->bk = (la_chunk *)(uintptr_t)key;
-            c->fd = first;
-            first = c;
-            n++;
+        struct la_tcache_entry *e = tc->entries[idx];
+        la_chunk *c = mem2ck(e);
+        /* A chunk in av's newest segment (la_seg_ok: aligned, a minimal chunk
+         * fits) is av's and may be read: one range test instead of the
+         * checked pop's ownership filter and the arena lookup through the
+         * chunk's size field and the heap map.  Its NON_MAIN_ARENA bit is
+         * checked by the drain, before anything else is done with it. */
+        if (la_likely(la_seg_ok(av, (uintptr_t)c))) {
+            uintptr_t next = la_reveal_ptr((uintptr_t)&e->next, e->next);
+            if (la_unlikely(!la_aligned(next)))
+                la_fatal_ns("malloc(): unaligned tcache chunk detected", (void *)next);
+            tc->entries[idx] = (struct la_tcache_entry *)next;
+            tc->counts[idx]--;
+            e->key = 0;
         } else {
-            c->fd = others;
-            others = c;
+            c = mem2ck(la_tcache_pop_checked(tc, idx));
+            if (la_arena_of_mapped(c) != av) {
+                c->fd = others;
+                others = c;
+                continue;
+            }
         }
+        c->bk = (la_chunk *)(uintptr_t)key;
+        c->fd = first;
+        first = c;
+        n++;
     }
     while (others) {                    /* cached again, in their old order */
         la_chunk *c = others;
