@@ -252,7 +252,8 @@ static LA_NOINLINE struct la_arena *owner_or_die(void *mem, const char *msg)
 {
     la_chunk *p = mem2ck(mem);
     struct la_segment *seg = NULL;
-    /* (a chunk at a page start was looked up in the registry by owner_check) */
+    /* (a chunk at a page start outside the main arena's window was looked up
+     * in the registry by owner_check; one inside it is no mmapped chunk) */
     struct la_arena *av = la_heap_owner((uintptr_t)mem, &seg);
     if (!av) {
         if (!la_aligned((uintptr_t)mem) || (uintptr_t)mem < LA_CHUNK_HDR ||
@@ -277,21 +278,19 @@ static LA_NOINLINE struct la_arena *owner_or_die(void *mem, const char *msg)
 
 /* The common cases inline, in the order of their frequency on the paths that
  * call this (realloc, and free's slow paths):
- *   - a chunk at a page start is most likely mmapped (a block past the mmap
- *     threshold): the registry first, lock-free (la_mreg_lookup_inline), no
- *     read of the chunk before it answers;
  *   - a chunk in the window of the main arena's newest segment, below top and
- *     ending at or before it, with no IS_MMAPPED or NON_MAIN_ARENA bit;
+ *     ending at or before it, with no IS_MMAPPED or NON_MAIN_ARENA bit (an
+ *     mmapped chunk is its own mapping: never in a heap's window, so the
+ *     window test goes first and a heap chunk pays no registry test);
+ *   - a chunk at a page start is most likely mmapped (a block past the mmap
+ *     threshold): the registry, lock-free (la_mreg_lookup_inline), no read of
+ *     the chunk before it answers;
  *   - the same in this thread's arena or in the newest heap of another
  *     non-main arena (window table), with the arena bit that fits.
  * Anything else takes the full check (owner_or_die). */
 LA_INLINE struct la_arena *owner_check(void *mem, const char *msg)
 {
     la_chunk *p = mem2ck(mem);
-    if (((uintptr_t)p & (LA_MIN_PAGE - 1)) == 0 && (uintptr_t)p && la_mreg_lookup_inline((uintptr_t)p)) {
-        if (la_unlikely(!(p->size & LA_IS_MMAPPED))) la_fatal(msg, mem, p->size);
-        return NULL;
-    }
     struct la_arena *av = &la_main_arena;
     struct la_segment *h;
     if (la_likely(la_win_ok(av, (uintptr_t)mem))) {
@@ -300,6 +299,9 @@ LA_INLINE struct la_arena *owner_check(void *mem, const char *msg)
         if (la_likely(p < top && !(sf & (LA_IS_MMAPPED | LA_NON_MAIN_ARENA)) &&
                       la_chunksize(sf) <= (uintptr_t)top - (uintptr_t)p))
             return av;
+    } else if (((uintptr_t)p & (LA_MIN_PAGE - 1)) == 0 && (uintptr_t)p && la_mreg_lookup_inline((uintptr_t)p)) {
+        if (la_unlikely(!(p->size & LA_IS_MMAPPED))) la_fatal(msg, mem, p->size);
+        return NULL;
     } else if (la_win_ok(av = la_tc->arena, (uintptr_t)mem) ||
                ((h = la_heap_win((uintptr_t)mem)) && (av = __atomic_load_n(&h->arena, __ATOMIC_ACQUIRE)) &&
                 h == __atomic_load_n(&av->segments, __ATOMIC_ACQUIRE))) {
@@ -632,16 +634,27 @@ void *la_realloc(void *mem, size_t n)
     la_t_fn = "realloc";
     la_chunk *p = mem2ck(mem);
 #if LA_HARDEN_EXTRA
+    /* A heap chunk that owner_check accepted (av != NULL) is aligned, has no
+     * IS_MMAPPED bit and ends inside its segment (so p + oldsize does not
+     * wrap): of glibc's checks only the old size's is left to make. */
     struct la_arena *av = owner_check(mem, "realloc(): invalid pointer");   /* NULL: an mmapped chunk */
-#endif
+    size_t oldsize = ck_size(p);
+    if (la_unlikely(!av && ((uintptr_t)p > (uintptr_t)-oldsize || !la_aligned((uintptr_t)mem))))
+        la_fatal("realloc(): invalid pointer", mem, p->size);
+#else
     size_t oldsize = ck_size(p);
     if (la_unlikely((uintptr_t)p > (uintptr_t)-oldsize || !la_aligned((uintptr_t)mem)))
         la_fatal("realloc(): invalid pointer", mem, p->size);
+#endif
     if (la_unlikely(oldsize < LA_MINSIZE || !la_aligned(oldsize)))
         la_fatal("realloc(): invalid old size", mem, p->size);
     size_t nb = la_request2size(n);
 
+#if LA_HARDEN_EXTRA
+    if (!av) {
+#else
     if (p->size & LA_IS_MMAPPED) {
+#endif
         la_chunk *np = la_mremap_chunk(p, nb);
         if (np) return ck2mem(np);
         if (oldsize - 2 * LA_SIZE_SZ >= nb - LA_SIZE_SZ) return mem;   /* big enough already */
