@@ -749,6 +749,52 @@ static void n_free_in_other_thread(void)
     ck_assert(heap_ok());
 }
 
+/* A heap of another arena that is unmapped after this thread copied its
+ * ownership window (internal.h "Ownership": each thread keeps copies of other
+ * arenas' windows in its tcache).  The thread that allocated the blocks
+ * exits; this thread frees one of them (the copy is made), then all of them,
+ * so the arena's second heap is dropped and unmapped by the trim; a second
+ * free of that block must find no window (the copies were emptied before the
+ * munmap) and die with the full check's message.  A stale copy would send
+ * it to the inline free, which reads the header of unmapped memory: SIGSEGV. */
+#define DROP_BLOCKS 96
+struct dropped {
+    char *b[DROP_BLOCKS];
+    int n;
+    char *r;                /* the first block of the second heap */
+};
+static void *alloc_two_heaps(void *arg)
+{
+    struct dropped *d = arg;
+    uintptr_t slot0 = 0;
+    for (d->n = 0; d->n < DROP_BLOCKS; d->n++) {
+        d->b[d->n] = M(1 << 20);
+        if (!d->b[d->n]) break;
+        uintptr_t slot = (uintptr_t)d->b[d->n] / LA_HEAP_MAX;
+        if (d->n == 0) slot0 = slot;
+        else if (slot != slot0) break;
+    }
+    d->r = d->n < DROP_BLOCKS ? d->b[d->n] : NULL;   /* the first block of the second heap */
+    return NULL;
+}
+static void a_copied_window_heap_unmapped(void)
+{
+    struct dropped d;
+    F(M(1));                            /* this thread's tcache (where copies live) */
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, alloc_two_heaps, &d), 0);
+    pthread_join(t, NULL);
+    ck_assert_ptr_nonnull(d.r);
+    F(d.r);                             /* copies the second heap's window */
+    for (int i = d.n - 1; i >= 0; i--) F(d.b[i]);
+    liballoc_malloc_trim(0);
+    unsigned char vec;
+    long pg = sysconf(_SC_PAGESIZE);
+    ck_assert_int_ne(mincore((void *)((uintptr_t)d.r & ~(uintptr_t)(pg - 1)), 1, &vec), 0);   /* unmapped */
+    expect("free", "free(): invalid pointer", d.r, NOSIZE);
+    F(d.r);
+}
+
 /* pointers that are unusual but liballoc's: aligned blocks, mmapped blocks
  * moved by realloc, the chunk just below top, realloc in place */
 static void n_unusual_but_legal(void)
@@ -931,6 +977,7 @@ static const struct row rows[] = {
     { "free of an mmapped chunk twice", NULL, a_free_mmapped_twice, 0 },
     { "realloc of a stack address", NULL, a_realloc_stack, 0 },
     { "house of spirit", NULL, a_house_of_spirit, 0 },
+    { "free into a heap unmapped after its window was copied", "mmap_max=0", a_copied_window_heap_unmapped, 0 },
     /* tcache */
     { "tcache double free", NULL, a_tcache_double_free, 0 },
     { "realloc of a block in the tcache", NULL, a_tcache_realloc_freed, 0 },
