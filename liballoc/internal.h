@@ -89,11 +89,14 @@ typedef struct la_chunk la_chunk;
  * (la_win_update).  A chunk of another arena's heap (freed by another thread)
  * is recognised through la_wintab (la_heap_win): one entry per 64 MiB
  * slot holding the same window over that heap (no walk, no read of the heap).
- * Copies never outlive what they describe: a window that shrinks, moves or
- * goes away empties every tcache's copied entries (la_tc_dm_clear_all, under
- * the registry lock, before the memory is given back); the thread that copies
- * a window reads it again after storing the copy (la_tc_dm_fill) and empties
- * the entry if it changed meanwhile. */
+ * Copies never outlive the memory they describe: before a heap is unmapped,
+ * and after a brk segment shrank, every tcache's copied entries are emptied
+ * (la_tc_dm_clear_all, under the registry lock); the thread that copies a
+ * window reads it again after storing the copy (la_tc_dm_fill) and empties
+ * the entry if it changed meanwhile.  A copy of a window that has since
+ * shrunk by MADV_DONTNEED still covers only mapped heap memory (it reads as
+ * zeros, which no chunk check accepts), as the own window does between its
+ * updates. */
 #ifndef LA_HARDEN_EXTRA
 #define LA_HARDEN_EXTRA 1
 #endif
@@ -679,16 +682,19 @@ void la_fork_child(void) LA_HIDDEN;
 
 /* ---- checked tcache pops (tcache.c, and inlined into loops that empty a bin) ---- */
 
-/* A tcache entry about to be read: aligned (glibc's check, message `unaligned`)
- * and, with the extra checks, inside a heap (message `outside`). */
-LA_INLINE void la_tc_entry_ok(const void *e, const char *unaligned, const char *outside)
+/* An entry of tcache tc about to be read: aligned (glibc's check, message
+ * `unaligned`) and, with the extra checks, inside a heap (message `outside`;
+ * tc's windows first: tc may be a tcache being flushed at thread exit, after
+ * la_tc was reset). */
+LA_INLINE void la_tc_entry_ok(struct la_tcache *tc, const void *e, const char *unaligned, const char *outside)
 {
     if (la_unlikely(!la_aligned((uintptr_t)e))) la_fatal_ns(unaligned, e);
 #if LA_HARDEN_EXTRA
-    if (la_unlikely(!la_any_win_ok(la_tc, (uintptr_t)e) && !la_win_lookup(la_tc, (uintptr_t)e) &&
+    if (la_unlikely(!la_any_win_ok(tc, (uintptr_t)e) && !la_win_lookup(tc, (uintptr_t)e) &&
                     !la_heap_owner((uintptr_t)e, NULL)))
         la_fatal_ns(outside, e);
 #else
+    (void)tc;
     (void)outside;
 #endif
 }
@@ -701,7 +707,7 @@ LA_INLINE void *la_tcache_pop_checked(struct la_tcache *tc, size_t idx)
 {
     struct la_tcache_entry *e = tc->entries[idx];
 #if LA_HARDEN_EXTRA
-    la_tc_entry_ok(e, "malloc(): unaligned tcache chunk detected", "malloc(): tcache chunk outside the heap detected");
+    la_tc_entry_ok(tc, e, "malloc(): unaligned tcache chunk detected", "malloc(): tcache chunk outside the heap detected");
     if (la_unlikely(tc->counts[idx] == 0 || tc->counts[idx] > la_g.tc_cap[idx]))
         la_fatal_ns("malloc(): corrupted tcache count", e);
     uintptr_t next = la_reveal_ptr((uintptr_t)&e->next, e->next);

@@ -407,13 +407,20 @@ int la_win_init(struct la_arena *av)
 void la_win_update(struct la_arena *av)
 {
     int shrunk = la_win_init(av);
-    /* and to the copies in the tcaches of the threads attached to av; a
-     * window that did not only grow also empties the copies other threads
-     * made of it (internal.h "Ownership") */
+    /* and to the copies in the tcaches of the threads attached to av.  The
+     * copies other threads made of av's windows (internal.h "Ownership") must
+     * go when memory they cover leaves the process: a brk segment that
+     * shrank (la_systrim).  A heap that shrank keeps its pages mapped
+     * (MADV_DONTNEED: they read as zeros, and nothing else is mapped there);
+     * a heap that is dropped is unmapped by la_unmap_pending, which empties
+     * the copies first; main segments are never unmapped.  So a window that
+     * only shrank or moved there leaves the copies alone (a trim cycle would
+     * otherwise send every thread back to the global lookup each time). */
+    struct la_segment *seg = av->segments;
     la_registry_lock();
     for (struct la_tcache *tc = la_dbg.tcaches; tc; tc = tc->next)
         if (tc->arena == av) la_tc_win_set(tc, av);
-    if (shrunk) la_tc_dm_clear_all();
+    if (shrunk && seg && seg->kind == LA_SEG_SBRK) la_tc_dm_clear_all();
     la_registry_unlock();
 }
 

@@ -175,7 +175,7 @@ static void flush(struct la_tcache *tc)
     for (size_t i = 0; i < LA_TCACHE_BINS; i++) {
         struct la_tcache_entry *e = tc->entries[i];
         while (e) {
-            la_tc_entry_ok(e, "tcache_thread_shutdown(): unaligned tcache chunk detected",
+            la_tc_entry_ok(tc, e, "tcache_thread_shutdown(): unaligned tcache chunk detected",
                      "tcache_thread_shutdown(): tcache chunk outside the heap detected");
             struct la_tcache_entry *next = (struct la_tcache_entry *)la_reveal_ptr((uintptr_t)&e->next, e->next);
             e->key = 0;
@@ -219,7 +219,7 @@ void la_tcache_check_double_free(struct la_tcache *tc, void *mem, size_t idx)
          t = (struct la_tcache_entry *)la_reveal_ptr((uintptr_t)&t->next, t->next)) {
         if (la_unlikely(n++ >= la_g.tc_cap[idx]))
             la_fatal("free(): too many chunks detected in tcache", mem, mem2ck(mem)->size);
-        la_tc_entry_ok(t, "free(): unaligned chunk detected in tcache 2", "free(): tcache chunk outside the heap detected");
+        la_tc_entry_ok(tc, t, "free(): unaligned chunk detected in tcache 2", "free(): tcache chunk outside the heap detected");
         if (t == mem) la_tcache_double_free(tc, mem, idx);
     }
 }

@@ -955,6 +955,48 @@ static void n_remote_volume(void)
     ck_assert(heap_ok());
 }
 
+/* The same for the main arena's brk heap: another thread copies the main
+ * arena's window (a free of a main-arena block), the main thread frees
+ * everything and trims, so brk gives back the memory of that block; the
+ * other thread's second free must find no window (la_win_update empties the
+ * copies when a brk segment shrinks) and die with the full check's message
+ * instead of reading memory that is no longer mapped. */
+struct brk_drop {
+    char *p;
+    int go[2], done[2];
+};
+static void *brk_drop_freer(void *arg)
+{
+    struct brk_drop *d = arg;
+    F(M(1));                            /* a tcache: where the copies live */
+    F(d->p);                            /* copies the main arena's window */
+    step_post(d->done[1]);
+    step_wait(d->go[0]);                /* the main thread trimmed */
+    expect("free", "free(): invalid pointer", d->p, NOSIZE);
+    F(d->p);
+    return NULL;
+}
+static void a_copied_window_brk_trimmed(void)
+{
+    struct brk_drop d;
+    char *b[4];
+    F(M(1));
+    ck_assert_uint_eq(t_main_arena()->segments->kind, LA_SEG_SBRK);
+    for (int i = 0; i < 4; i++) b[i] = M(100000);
+    d.p = b[3];                         /* the highest: given back by the trim */
+    ck_assert_int_eq(pipe(d.go), 0);
+    ck_assert_int_eq(pipe(d.done), 0);
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, brk_drop_freer, &d), 0);
+    step_wait(d.done[0]);
+    for (int i = 2; i >= 0; i--) F(b[i]);
+    liballoc_malloc_trim(0);
+    char *brk_end = sbrk(0);
+    ck_assert_uint_le((uintptr_t)brk_end, (uintptr_t)d.p);   /* its memory left the process */
+    step_post(d.go[1]);
+    pthread_join(t, NULL);
+}
+
 /* ---- the table -------------------------------------------------------------------- */
 
 struct row {
@@ -978,6 +1020,7 @@ static const struct row rows[] = {
     { "realloc of a stack address", NULL, a_realloc_stack, 0 },
     { "house of spirit", NULL, a_house_of_spirit, 0 },
     { "free into a heap unmapped after its window was copied", "mmap_max=0", a_copied_window_heap_unmapped, 0 },
+    { "free into brk memory given back after its window was copied", NULL, a_copied_window_brk_trimmed, 0 },
     /* tcache */
     { "tcache double free", NULL, a_tcache_double_free, 0 },
     { "realloc of a block in the tcache", NULL, a_tcache_realloc_freed, 0 },
