@@ -387,6 +387,9 @@ static LA_NOINLINE int remote_free(struct la_arena *av, la_chunk *p, size_t idx)
     }
     if (la_likely(__atomic_load_n(&av->nthreads, __ATOMIC_RELAXED) != 0)) {
         la_remote_push(av, first, p, n);
+#if LA_HARDEN_EXTRA
+        la_tc_fw_note(tc, av);          /* a thread that only frees av's blocks */
+#endif
         return 1;
     }
     la_lock(&av->lock);

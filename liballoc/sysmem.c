@@ -419,7 +419,7 @@ void la_win_update(struct la_arena *av)
     struct la_segment *seg = av->segments;
     la_registry_lock();
     for (struct la_tcache *tc = la_dbg.tcaches; tc; tc = tc->next)
-        if (tc->arena == av) la_tc_win_set(tc, av);
+        la_tc_win_refresh(tc, av);
     if (shrunk && seg && seg->kind == LA_SEG_SBRK) la_tc_dm_clear_all();
     la_registry_unlock();
 }

@@ -57,11 +57,61 @@ void la_meta_free(void *p)
 /* Copy av's ownership window into tc (see la_tc_win_ok); registry lock held.
  * The owning thread reads it without a lock: it sees the old window, an empty
  * one (and takes the slow path) or the new one. */
+static void win_copy(uint64_t *lo, uint64_t *span, const struct la_arena *av)
+{
+    __atomic_store_n(span, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(lo, __atomic_load_n(&av->spare[0], __ATOMIC_ACQUIRE), __ATOMIC_RELEASE);
+    __atomic_store_n(span, __atomic_load_n(&av->spare[1], __ATOMIC_ACQUIRE), __ATOMIC_RELEASE);
+}
+
+/* av is tc's arena (new, or its window changed): also its free window */
 void la_tc_win_set(struct la_tcache *tc, const struct la_arena *av)
 {
-    __atomic_store_n(&tc->spare[1], 0, __ATOMIC_RELEASE);
-    __atomic_store_n(&tc->spare[0], __atomic_load_n(&av->spare[0], __ATOMIC_ACQUIRE), __ATOMIC_RELEASE);
-    __atomic_store_n(&tc->spare[1], __atomic_load_n(&av->spare[1], __ATOMIC_ACQUIRE), __ATOMIC_RELEASE);
+    struct la_tcache_x *t = la_tcx(tc);
+    win_copy(&tc->spare[0], &tc->spare[1], av);
+    t->fw_arena = av;
+    t->fw_streak = 0;
+    win_copy(&t->fw_lo, &t->fw_span, av);
+}
+
+void la_tc_win_refresh(struct la_tcache *tc, const struct la_arena *av)
+{
+    struct la_tcache_x *t = la_tcx(tc);
+    if (tc->arena == av) win_copy(&tc->spare[0], &tc->spare[1], av);
+    if (t->fw_arena == av) win_copy(&t->fw_lo, &t->fw_span, av);
+}
+
+/* The free window policy.  A thread whose own arena served no allocation
+ * (its pad0 count, la_note_alloc, did not move) during LA_FW_STREAK
+ * consecutive remote-free batches to the same arena av frees, but does not
+ * allocate: it makes av's window the one its inline free tests first, so
+ * those frees cost what a free into its own arena costs.  As soon as its own
+ * arena allocates again, the free window goes back to it.  Either switch
+ * takes the registry lock (as la_win_update, which refreshes the copy). */
+#define LA_FW_STREAK 4
+void la_tc_fw_note(struct la_tcache *tc, const struct la_arena *av)
+{
+    struct la_tcache_x *t = la_tcx(tc);
+    const struct la_arena *own = tc->arena;
+    if (!own) return;
+    uint32_t n = (uint32_t)__atomic_load_n(&own->pad0, __ATOMIC_RELAXED);
+    const struct la_arena *want = NULL;
+    if (n != t->fw_allocs) {
+        t->fw_allocs = n;
+        t->fw_streak = 0;
+        if (t->fw_arena != own) want = own;
+    } else if (av != t->fw_cand) {
+        t->fw_cand = av;
+        t->fw_streak = 1;
+    } else if (t->fw_arena != av && ++t->fw_streak >= LA_FW_STREAK) {
+        want = av;
+    }
+    t->fw_cand = av;
+    if (!want) return;
+    la_registry_lock();
+    t->fw_arena = want;
+    win_copy(&t->fw_lo, &t->fw_span, want);
+    la_registry_unlock();
 }
 
 /* ---- copied windows of other arenas (internal.h "Ownership", la_tc_dm_ok) -------- */
