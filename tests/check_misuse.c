@@ -997,6 +997,57 @@ static void a_copied_window_brk_trimmed(void)
     pthread_join(t, NULL);
 }
 
+/* The same for the free window (internal.h "Ownership"): this thread frees
+ * blocks of another thread's arena in batches while its own arena allocates
+ * nothing, so the inline free tests that arena's window first; that arena's
+ * second heap is then emptied, dropped and unmapped (its window moves back to
+ * the first heap, and the copy with it); a second free into it must die with
+ * the full check's message. */
+#define FW_SMALL 65536
+struct fw_drop {
+    struct dropped d;
+    char *s[FW_SMALL];      /* small blocks: the first heap's leftover, then 64 of the second heap */
+    int ns;
+    int go[2], done[2];
+};
+static void *fw_owner(void *arg)
+{
+    struct fw_drop *f = arg;
+    alloc_two_heaps(&f->d);
+    int in2 = 0;
+    for (f->ns = 0; f->ns < FW_SMALL && in2 < 64; f->ns++) {
+        f->s[f->ns] = M(40);
+        in2 += (uintptr_t)f->s[f->ns] / LA_HEAP_MAX == (uintptr_t)f->d.r / LA_HEAP_MAX;
+    }
+    step_post(f->done[1]);
+    step_wait(f->go[0]);                /* the other thread freed them all */
+    return NULL;                        /* detach: the remote-free list is drained */
+}
+static void a_free_window_heap_unmapped(void)
+{
+    static struct fw_drop f;
+    fill_tcache(40);                    /* this thread's bin is full of its own chunks */
+    ck_assert_int_eq(pipe(f.go), 0);
+    ck_assert_int_eq(pipe(f.done), 0);
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, fw_owner, &f), 0);
+    step_wait(f.done[0]);
+    ck_assert_ptr_nonnull(f.d.r);
+    char *v = f.s[f.ns - 1];            /* in the second heap */
+    ck_assert_uint_eq((uintptr_t)v / LA_HEAP_MAX, (uintptr_t)f.d.r / LA_HEAP_MAX);
+    for (int i = 0; i < f.ns; i++) F(f.s[i]);   /* one remote-free batch each */
+    for (int i = f.d.n; i >= 0; i--) F(f.d.b[i]);
+    step_post(f.go[1]);
+    pthread_join(t, NULL);
+    drain_tcache(40);
+    liballoc_malloc_trim(0);
+    unsigned char vec;
+    long pg = sysconf(_SC_PAGESIZE);
+    ck_assert_int_ne(mincore((void *)((uintptr_t)v & ~(uintptr_t)(pg - 1)), 1, &vec), 0);   /* unmapped */
+    expect("free", "free(): invalid pointer", v, NOSIZE);
+    F(v);
+}
+
 /* ---- the table -------------------------------------------------------------------- */
 
 struct row {
@@ -1021,6 +1072,7 @@ static const struct row rows[] = {
     { "house of spirit", NULL, a_house_of_spirit, 0 },
     { "free into a heap unmapped after its window was copied", "mmap_max=0", a_copied_window_heap_unmapped, 0 },
     { "free into brk memory given back after its window was copied", NULL, a_copied_window_brk_trimmed, 0 },
+    { "free into a heap unmapped after it was the free window", "mmap_max=0", a_free_window_heap_unmapped, 0 },
     /* tcache */
     { "tcache double free", NULL, a_tcache_double_free, 0 },
     { "realloc of a block in the tcache", NULL, a_tcache_realloc_freed, 0 },
