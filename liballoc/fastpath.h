@@ -110,10 +110,11 @@ LA_INLINE void *la_malloc_inline(size_t n)
          * next pointer or a tampered entries[]).  An empty bin's NULL fails
          * every window (none starts at 0), so it is tested only after both
          * window tests failed (2 fewer instructions on every hit) */
-        if (la_likely(la_tc_win_ok(tc, (uintptr_t)e))) return la_tc_pop_owned(tc, idx, e);
-        if (la_tc_dm_ok(tc, (uintptr_t)e)) return la_tc_pop_owned(tc, idx, e);
-        if (e == NULL) return la_malloc_slow(n);
-        return la_malloc_lookup(n, tc, idx, e);
+        if (la_unlikely(!la_any_win_ok(tc, (uintptr_t)e))) {
+            if (e == NULL) return la_malloc_slow(n);
+            return la_malloc_lookup(n, tc, idx, e);
+        }
+        return la_tc_pop_owned(tc, idx, e);
 #else
         if (la_likely(e != NULL)) {
             uintptr_t next = la_reveal_ptr((uintptr_t)&e->next, e->next);

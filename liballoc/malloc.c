@@ -71,10 +71,11 @@
  * Where the hardening sits (internal.h "hardening", man liballoc(3) SECURITY).
  * Nothing is read from a pointer handed to free or realloc before it is known
  * to lie in liballoc's memory: the inline free tests it against the ownership
- * windows (main arena, this thread's arena, any non-main heap through the
- * window table la_wintab: one entry per 64 MiB slot) before reading the
- * header, then also requires the next chunk's PREV_INUSE; the inline malloc tests the tcache entry it is about to return
- * the same way.  Whatever fails goes to the slow paths, which decide with the
+ * windows (this thread's free window, then its copies of other arenas'
+ * windows; out of line the window table la_wintab, one entry per 64 MiB slot,
+ * and the main arena's windows) before reading the header, then also
+ * requires the next chunk's PREV_INUSE; the inline malloc tests the tcache
+ * entry it is about to return the same way (own window, copies).  Whatever fails goes to the slow paths, which decide with the
  * full check (owner_or_die: segments, heap map, mmap registry) and abort with
  * glibc's message where glibc has one.  Inside the arena (bins.c) every link
  * that is followed or written through must stay in the arena; fastbin chunks
