@@ -572,7 +572,7 @@ void *la_int_malloc(struct la_arena *av, size_t nb)
             EXTRA_CHECK(!victim || (uintptr_t)victim + size == (uintptr_t)av->segments + av->segments->size,
                         "malloc(): corrupted top size", ck2mem(victim), victim->size);
             if (size >= nb + LA_MINSIZE) {
-                size_t rsize = size - nb;
+                size_t rsize = size - nb, one = nb;
                 victim->size = nb | LA_PREV_INUSE | abit;
                 if (la_unlikely(la_t_carve) && can_cache) {
                     /* batch refill (see la_malloc_slow): the next chunks of
@@ -592,6 +592,7 @@ void *la_int_malloc(struct la_arena *av, size_t nb)
                 la_chunk *rem = ck_at(victim, nb);
                 av->top = rem;
                 rem->size = rsize | LA_PREV_INUSE;
+                la_fault_ahead(av, one, nb, rem, rsize);
                 LA_NOTE(LA_PATH_TOP, 0, 0, victim, nb, rsize);
                 return ck2mem(victim);
             }

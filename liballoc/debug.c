@@ -81,6 +81,7 @@ LA_NOINLINE void la_init(void)
     t->tcache_count = LA_TCACHE_COUNT_DEFAULT;
     t->tcache_bytes = LA_TCACHE_BYTES_DEFAULT;
     t->bigcache_bytes = LA_BC_BYTES_DEFAULT;
+    t->fault_ahead = LA_FA_BYTES_DEFAULT;
     t->tcache_max = LA_TCACHE_MAX_BYTES;
     t->mxfast = LA_DEFAULT_MXFAST;
     t->mmap_threshold = LA_MMAP_THRESHOLD_DEFAULT;

@@ -450,6 +450,28 @@ int la_os_mmap(size_t len, int prot, int extra_flags, void **out) LA_HIDDEN;
 int la_os_munmap(void *p, size_t len) LA_HIDDEN;
 int la_os_mprotect(void *p, size_t len, int prot) LA_HIDDEN;
 int la_os_madvise(void *p, size_t len, int advice) LA_HIDDEN;
+
+/* Fault-ahead (sysmem.c): called after top was split for `one`-byte chunks
+ * (nb bytes in all, the rest of top at rem, rsize bytes), arena lock held. */
+#define LA_MADV_POPULATE_WRITE 23
+#define LA_FA_SMALL 4096u
+#define LA_FA_RUN ((size_t)1 << 20)
+#define LA_FA_BYTES_DEFAULT (256u << 10)
+struct la_faultahead { uintptr_t hi; size_t run; uint64_t ops; };
+extern struct la_faultahead la_fa[64] LA_HIDDEN;
+void la_fault_ahead_slow(struct la_faultahead *f, uintptr_t top, uintptr_t end) LA_HIDDEN;
+LA_INLINE void la_fault_ahead(const struct la_arena *av, size_t one, size_t nb, const la_chunk *rem, size_t rsize)
+{
+    struct la_faultahead *f = &la_fa[av->index & 63];
+    /* the run: small top splits in consecutive arena operations */
+    if (one > LA_FA_SMALL || av->ops != f->ops + 1) f->run = 0;
+    f->ops = av->ops;
+    if (one > LA_FA_SMALL) return;
+    f->run += nb;
+    uintptr_t r = (uintptr_t)rem, end = r + rsize;
+    if (f->run >= LA_FA_RUN && (r + LA_FA_SMALL > f->hi || f->hi > end) && la_dbg.tunables.fault_ahead)
+        la_fault_ahead_slow(f, r, end);
+}
 int la_os_mremap(void *old, size_t oldlen, size_t newlen, int flags, void **out) LA_HIDDEN;
 void la_os_write(int fd, const char *buf, size_t len) LA_HIDDEN;
 long la_os_gettid(void) LA_HIDDEN;
@@ -483,6 +505,7 @@ void la_free_lookup(struct la_tcache *tc, void *p) LA_HIDDEN;
 /* ---- tcache.c ----------------------------------------------------------------- */
 struct la_tcache *la_tcache_create(void) LA_HIDDEN;
 void la_tcache_thread_exit(void *arg) LA_HIDDEN;
+void la_tcache_flush_parked(void) LA_HIDDEN;
 LA_NORETURN void la_tcache_double_free(struct la_tcache *tc, void *mem, size_t idx) LA_HIDDEN;
 void la_tcache_check_double_free(struct la_tcache *tc, void *mem, size_t idx) LA_HIDDEN;
 void *la_tcache_get_slow(struct la_tcache *tc, size_t idx) LA_HIDDEN;

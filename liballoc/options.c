@@ -71,6 +71,7 @@ static const struct opt opts[] = {
     { "check", UINT32_MAX, T(check) },
     { "no_brk", 1, T(no_brk) },
     { "bigcache", 1u << 30, T(bigcache_bytes) },
+    { "fault_ahead", 1u << 30, T(fault_ahead) },
 };
 
 static void warn_item(const char *why, const char *item, size_t len)

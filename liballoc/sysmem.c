@@ -495,6 +495,39 @@ static void main_new_segment(struct la_arena *av, uintptr_t base, size_t len, ui
     if (olds) close_top(av, olds, old);
 }
 
+/* ---- fault-ahead ---------------------------------------------------------------------------
+ * A program that fills a fresh heap with small blocks (a parser, a cache
+ * warming up, bench frag's first phase) takes one page fault per 4 KiB page as
+ * the top chunk moves up: splitting top writes the new top's header, so every
+ * page top passes is touched by liballoc itself, in address order.  Once an
+ * arena has carved LA_FA_RUN bytes from top in a row with chunks of at most
+ * LA_FA_SMALL bytes (no larger request in between), each time top's header
+ * reaches the end of what was populated, the next tunables.fault_ahead bytes
+ * of top (LIBALLOC_OPTIONS fault_ahead=BYTES, default 256 KiB, 0 = off) are
+ * populated with one madvise(MADV_POPULATE_WRITE): one system call instead of
+ * 64 faults.  The pages are ones the small splits would touch next; if the
+ * program stops allocating, at most fault_ahead bytes are resident early, per
+ * arena.  A larger request from top resets the run, so a heap that hands out
+ * big blocks a program may touch sparsely (bench randmix, large) is never
+ * populated ahead; a trim below the populated mark resets the mark (the pages
+ * went back).  Kernels without MADV_POPULATE_WRITE (before 5.14) answer
+ * EINVAL once and the feature turns itself off.  State per arena index, as
+ * for trimming. */
+struct la_faultahead la_fa[64];
+static int fa_broken;
+
+void la_fault_ahead_slow(struct la_faultahead *f, uintptr_t top, uintptr_t end)
+{
+    uintptr_t ps = la_g.pagesize;
+    uintptr_t lo = la_align_up(top + sizeof(la_chunk), ps);
+    if (lo < f->hi && f->hi <= end) lo = f->hi;         /* continue where the last batch ended */
+    uintptr_t hi = lo + la_dbg.tunables.fault_ahead;
+    if (hi > (end & ~(ps - 1)) || hi < lo) hi = end & ~(ps - 1);
+    f->hi = hi > lo ? hi : lo;
+    if (hi <= lo || fa_broken) return;
+    if (la_os_madvise((void *)lo, hi - lo, LA_MADV_POPULATE_WRITE) == EINVAL) fa_broken = 1;
+}
+
 /* ---- trimming with hysteresis ---------------------------------------------------------------
  * Trimming top on every large free and growing it again on the next burst
  * costs a syscall and a page fault per page each time (a program that builds
@@ -769,6 +802,7 @@ void *la_sysmalloc(struct la_arena *av, size_t nb)
             av->top = rem;
             top->size = nb | LA_PREV_INUSE | la_arena_bit(av);
             rem->size = (size - nb) | LA_PREV_INUSE;
+            la_fault_ahead(av, nb, nb, rem, size - nb);
             LA_NOTE(LA_PATH_TOP_EXTENDED, 0, 0, top, nb, av->system_mem - sys0);
             return ck2mem(top);
         }

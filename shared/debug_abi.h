@@ -236,7 +236,8 @@ struct la_tunables {
     uint64_t no_brk;            /* 1: the main arena never calls brk (LIBALLOC_OPTIONS no_brk=1) */
     uint64_t bigcache_bytes;    /* ABI 5: per-thread byte cap of the big-chunk cache (0 = off);
                                  * 0 in older targets, where this was a spare */
-    uint64_t spare[1];
+    uint64_t fault_ahead;       /* bytes of top populated ahead of a run of small splits (sysmem.c,
+                                 * 0 = off); was a spare (0 in older targets), no reader uses it */
 };
 
 /* Global statistics. */
