@@ -136,7 +136,7 @@ LA_INLINE void la_free_inline(void *mem)
     /* ownership filter before any read of the chunk (see internal.h); NULL
      * fails it and is handled by the slow path */
     struct la_tcache *tc = la_tc;
-    if (la_likely(la_free_win_ok(tc, (uintptr_t)mem))) {
+    if (la_likely(la_any_win_ok(tc, (uintptr_t)mem))) {
         la_free_owned(tc, mem);
         return;
     }

@@ -80,12 +80,10 @@ typedef struct la_chunk la_chunk;
  * outside goes to the slow path's full check.  A thread of a program whose
  * threads hand blocks to each other (larson's successors, a consumer) thus
  * tests another arena's chunk with the same five instructions plus three for
- * the slot, not with a lookup in the global table on every call.  The inline
- * free tests a "free window" instead of the own arena's (la_tc_fw_ok): the
- * same copy, except for a thread that frees another arena's blocks in batch
- * after batch while its own arena allocates nothing (a consumer): that
- * arena's window then (la_tc_fw_note, remote_free), until its own arena
- * allocates again.
+ * the slot, not with a lookup in the global table on every call.  A thread
+ * that frees another arena's blocks in batch after batch while its own arena
+ * allocates nothing (a consumer) holds that arena's window in place of its
+ * own (la_tc_fw_note, remote_free), until its own arena allocates again.
  * The window is stored in la_arena.spare[0] (lowest user pointer) and spare[1]
  * (window length / 16); spare[2] and spare[3] hold the same for chunk
  * addresses over the whole newest segment (first chunk; number of 16-byte
@@ -281,12 +279,10 @@ struct la_tcache_x {
     struct la_tcache pub;
     uint64_t dm_lo[LA_TC_DM];
     uint64_t dm_span[LA_TC_DM];
-    /* The free window: the one the inline free tests first (la_tc_fw_ok),
-     * a copy of `fw_arena`'s window kept as spare[0..1] is for tc->arena
-     * (la_tc_win_set, la_tc_win_refresh; registry lock).  It is the thread's
-     * own arena, except for a thread that only frees another arena's blocks
-     * (a consumer: remote_free, fw_switch) */
-    uint64_t fw_lo, fw_span;
+    /* fw_arena: the arena whose window tc->spare[0..1] holds (la_tc_win_ok,
+     * tested first by the inline paths; la_tc_win_set, la_tc_win_refresh,
+     * registry lock).  The thread's own arena, except for a thread that only
+     * frees another arena's blocks (a consumer: la_tc_fw_note) */
     const struct la_arena *fw_arena;
     const struct la_arena *fw_cand;     /* remote_free's last target, */
     uint32_t fw_streak;                 /* its consecutive batches with no */
@@ -302,12 +298,6 @@ LA_INLINE int la_tc_dm_ok(const struct la_tcache *tc, uintptr_t x)
     const struct la_tcache_x *t = (const struct la_tcache_x *)tc;
     size_t j = la_tc_dm_slot(x);
     return la_ror4(x - t->dm_lo[j]) < t->dm_span[j];
-}
-/* x lies in the thread's free window (struct la_tcache_x) */
-LA_INLINE int la_tc_fw_ok(const struct la_tcache *tc, uintptr_t x)
-{
-    const struct la_tcache_x *t = (const struct la_tcache_x *)tc;
-    return la_ror4(x - t->fw_lo) < t->fw_span;
 }
 extern const struct la_tcache_x la_tc_none LA_HIDDEN;
 #define LA_TC_NONE ((struct la_tcache *)&la_tc_none.pub)
@@ -338,8 +328,10 @@ extern LA_TLS struct la_arena *la_t_arena LA_HIDDEN;/* arena this thread is atta
  * test the chunks of the thread's own arena with two loads from the tcache the
  * thread already holds in a register.  The copy is written by la_tc_win_set
  * (span 0, lo, span, as la_win_update does) whenever tc->arena changes and, by
- * la_win_update, for every tcache attached to an arena whose window changes;
- * both under the registry lock, so no change is missed. */
+ * la_win_update (la_tc_win_refresh), for every tcache whose copy is of an
+ * arena whose window changes; both under the registry lock, so no change is
+ * missed.  A thread that only frees another arena's blocks holds that arena's
+ * window there instead (struct la_tcache_x fw_arena, la_tc_fw_note). */
 LA_INLINE int la_tc_win_ok(const struct la_tcache *tc, uintptr_t mem)
 {
     return la_ror4(mem - tc->spare[0]) < tc->spare[1];
@@ -388,12 +380,7 @@ LA_INLINE int la_any_win_ok(struct la_tcache *tc, uintptr_t mem)
 {
     return la_likely(la_tc_win_ok(tc, mem)) || la_tc_dm_ok(tc, mem);
 }
-/* the same for the inline free: the free window first (the own arena's, or
- * for a thread that only frees another arena's blocks, that arena's) */
-LA_INLINE int la_free_win_ok(struct la_tcache *tc, uintptr_t mem)
-{
-    return la_likely(la_tc_fw_ok(tc, mem)) || la_tc_dm_ok(tc, mem);
-}
+
 /* Set by la_malloc_slow around an arena allocation for a tcache bin that keeps
  * missing: a split of top then also fills that tcache bin (bins.c). */
 extern LA_TLS int la_t_carve LA_HIDDEN;

@@ -90,30 +90,30 @@ static void win_copy(uint64_t *lo, uint64_t *span, const struct la_arena *av)
     __atomic_store_n(span, __atomic_load_n(&av->spare[1], __ATOMIC_ACQUIRE), __ATOMIC_RELEASE);
 }
 
-/* av is tc's arena (new, or its window changed): also its free window */
+/* av is tc's new arena: its window goes to tc->spare */
 void la_tc_win_set(struct la_tcache *tc, const struct la_arena *av)
 {
     struct la_tcache_x *t = la_tcx(tc);
-    win_copy(&tc->spare[0], &tc->spare[1], av);
     t->fw_arena = av;
     t->fw_streak = 0;
-    win_copy(&t->fw_lo, &t->fw_span, av);
+    win_copy(&tc->spare[0], &tc->spare[1], av);
 }
 
 void la_tc_win_refresh(struct la_tcache *tc, const struct la_arena *av)
 {
-    struct la_tcache_x *t = la_tcx(tc);
-    if (tc->arena == av) win_copy(&tc->spare[0], &tc->spare[1], av);
-    if (t->fw_arena == av) win_copy(&t->fw_lo, &t->fw_span, av);
+    if (la_tcx(tc)->fw_arena == av) win_copy(&tc->spare[0], &tc->spare[1], av);
 }
 
-/* The free window policy.  A thread whose own arena served no allocation
- * (its pad0 count, la_note_alloc, did not move) during LA_FW_STREAK
- * consecutive remote-free batches to the same arena av frees, but does not
- * allocate: it makes av's window the one its inline free tests first, so
- * those frees cost what a free into its own arena costs.  As soon as its own
- * arena allocates again, the free window goes back to it.  Either switch
- * takes the registry lock (as la_win_update, which refreshes the copy). */
+/* Whose window tc->spare holds.  A thread whose own arena served no
+ * allocation (its pad0 count, la_note_alloc, did not move) during
+ * LA_FW_STREAK consecutive remote-free batches to the same arena av frees,
+ * but does not allocate: it holds av's window there, so that those frees cost
+ * what a free into its own arena costs (its own arena's chunks, rare, go
+ * through the copied-window table).  As soon as its own arena allocates
+ * again, the copy goes back to it.  Either switch takes the registry lock (as
+ * la_win_update, which refreshes the copy).  The big-chunk cache, which
+ * tests its chunks against tc->spare, then caches nothing: such a thread has
+ * none of its own arena's chunks to cache. */
 #define LA_FW_STREAK 4
 void la_tc_fw_note(struct la_tcache *tc, const struct la_arena *av)
 {
@@ -136,7 +136,7 @@ void la_tc_fw_note(struct la_tcache *tc, const struct la_arena *av)
     if (!want) return;
     la_registry_lock();
     t->fw_arena = want;
-    win_copy(&t->fw_lo, &t->fw_span, want);
+    win_copy(&tc->spare[0], &tc->spare[1], want);
     la_registry_unlock();
 }
 
