@@ -801,6 +801,79 @@ static void int_free_general(struct la_arena *av, la_chunk *p, size_t size, int 
     if (!have_lock) la_arena_unlock(av);
 }
 
+/* Tcache flush: free p (size; its tcache bin idx is full) to av, the
+ * calling thread's own arena, together with the newest half of that bin's
+ * entries of av, under one lock.
+ *
+ * Why.  A thread that frees many blocks in a row (a fragmented heap emptied
+ * at random: bench frag) finds its bins full, and each free then took the
+ * whole arena path alone: the slow-path dispatch, the lock (atomic once the
+ * process has threads), free's checks, the merge.  The merge itself waits on
+ * cache misses (the header after the next chunk, the neighbours' links),
+ * one after the other.  Here those fixed costs are paid once per batch, and
+ * the misses of chunk i + 1 are prefetched while chunk i is merged, so that
+ * they overlap.
+ *
+ * What goes to the arena is what glibc's free sends there (p, whose bin is
+ * full) plus up to limit/2 - 1 entries popped from the bin with
+ * la_tcache_pop_checked (aligned, in a heap, count sane), whose key is
+ * cleared; entries of other arenas are cached again in their old order.
+ * Every chunk then gets la_int_free's address and size checks and the whole
+ * arena free (int_free_general: all of glibc's checks and the extra ones).
+ * The lookahead reads the next chunk's header of a popped entry only when
+ * its size is the bin's one (the entry lies in an ownership window, which
+ * keeps LA_WIN_TAIL bytes clear of its segment's end: that header is
+ * readable); everything else it only prefetches, which cannot fault. */
+#define FLUSH_MAX 32
+LA_INLINE void flush_prefetch_next(la_chunk *c, size_t tcsize)
+{
+    if (ck_size(c) == tcsize) {
+        la_chunk *n = ck_at(c, tcsize);
+        __builtin_prefetch((char *)n + ck_size(n) + LA_SIZE_SZ);     /* the chunk after next: in use? */
+        if (!(c->size & LA_PREV_INUSE)) __builtin_prefetch((char *)c - c->prev_size + LA_SIZE_SZ);
+    }
+}
+
+void la_tcache_flush(struct la_tcache *tc, struct la_arena *av, la_chunk *p, size_t size, size_t idx)
+{
+    la_chunk *batch[FLUSH_MAX], *others = NULL;
+    size_t tcsize = la_tcache_chunk_size(idx);
+    unsigned want = tc->limit[idx] / 2u, n = 1;
+    if (want > FLUSH_MAX) want = FLUSH_MAX;
+    flush_prefetch_next(p, size);       /* (p's size and next header were checked) */
+    batch[0] = p;
+    while (n < want && tc->counts[idx] > 0) {
+        la_chunk *c = mem2ck(la_tcache_pop_checked(tc, idx));
+        if (la_arena_of_mapped(c) == av) {
+            batch[n++] = c;
+            __builtin_prefetch((char *)c + tcsize + LA_SIZE_SZ);           /* its next chunk's header */
+        } else {
+            c->fd = others;
+            others = c;
+        }
+    }
+    while (others) {                    /* cached again, in their old order */
+        la_chunk *c = others;
+        others = c->fd;
+        tc_put(tc, c, idx);
+    }
+#if !LA_HARDEN_EXTRA
+    tcsize = 0;                         /* no window: the lookahead only prefetches */
+#endif
+    la_lock(&av->lock);
+    for (unsigned i = 0; i < n; i++) {
+        la_chunk *c = batch[i];
+        if (i + 1 < n) flush_prefetch_next(batch[i + 1], tcsize);
+        size_t sz = ck_size(c);
+        if (la_unlikely((uintptr_t)c > (uintptr_t)-sz || !la_aligned((uintptr_t)c)))
+            la_fatal_arena(av, "free(): invalid pointer", ck2mem(c), c->size);
+        if (la_unlikely(sz < LA_MINSIZE || !la_aligned(sz)))
+            la_fatal_arena(av, "free(): invalid size", ck2mem(c), c->size);
+        int_free_general(av, c, sz, 1);
+    }
+    la_arena_unlock(av);
+}
+
 void la_consolidate(struct la_arena *av)
 {
     LA_NOTE_FLAG(LA_OPF_CONSOLIDATED);
