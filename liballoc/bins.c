@@ -646,7 +646,7 @@ static LA_NOINLINE void drain_tcache(struct la_arena *av)
 }
 
 /* Free a non-fast chunk into the unsorted bin or top, coalescing; lock held. */
-static void free_merge(struct la_arena *av, la_chunk *p, size_t size, int may_trim)
+LA_INLINE void free_merge(struct la_arena *av, la_chunk *p, size_t size, int may_trim)
 {
     la_chunk *next = ck_at(p, size);
     if (la_unlikely(p == av->top)) la_fatal_arena(av, "double free or corruption (top)", ck2mem(p), p->size);
@@ -837,16 +837,32 @@ LA_INLINE void flush_prefetch_next(la_chunk *c, size_t tcsize)
 void la_tcache_flush(struct la_tcache *tc, struct la_arena *av, la_chunk *p, size_t size, size_t idx)
 {
     la_chunk *batch[FLUSH_MAX], *others = NULL;
-    size_t tcsize = la_tcache_chunk_size(idx);
+    size_t tcsize = la_tcache_chunk_size(idx), abit = la_arena_bit(av);
     unsigned want = tc->limit[idx] / 2u, n = 1;
     if (want > FLUSH_MAX) want = FLUSH_MAX;
     flush_prefetch_next(p, size);       /* (p's size and next header were checked) */
     batch[0] = p;
     while (n < want && tc->counts[idx] > 0) {
-        la_chunk *c = mem2ck(la_tcache_pop_checked(tc, idx));
-        if (la_arena_of_mapped(c) == av) {
+        struct la_tcache_entry *e = tc->entries[idx];
+        la_chunk *c = mem2ck(e);
+#if LA_HARDEN_EXTRA
+        /* the common entry, popped with the checks of la_tcache_pop_checked
+         * made the cheap way: in the thread's own window (aligned, in av),
+         * av's arena bit, the bin's size; anything else the general way */
+        if (la_likely(la_tc_win_ok(tc, (uintptr_t)e) && tc->counts[idx] <= la_g.tc_cap[idx] &&
+                      (c->size & ~(size_t)LA_PREV_INUSE) == (tcsize | abit))) {
+            tc->entries[idx] = (struct la_tcache_entry *)la_reveal_ptr((uintptr_t)&e->next, e->next);
+            tc->counts[idx]--;
+            e->key = 0;
             batch[n++] = c;
             __builtin_prefetch((char *)c + tcsize + LA_SIZE_SZ);           /* its next chunk's header */
+            continue;
+        }
+#endif
+        c = mem2ck(la_tcache_pop_checked(tc, idx));
+        if (la_arena_of_mapped(c) == av) {
+            batch[n++] = c;
+            __builtin_prefetch((char *)c + tcsize + LA_SIZE_SZ);
         } else {
             c->fd = others;
             others = c;
@@ -861,6 +877,7 @@ void la_tcache_flush(struct la_tcache *tc, struct la_arena *av, la_chunk *p, siz
     tcsize = 0;                         /* no window: the lookahead only prefetches */
 #endif
     la_lock(&av->lock);
+    av->ops += n;
     for (unsigned i = 0; i < n; i++) {
         la_chunk *c = batch[i];
         if (i + 1 < n) flush_prefetch_next(batch[i + 1], tcsize);
@@ -869,7 +886,14 @@ void la_tcache_flush(struct la_tcache *tc, struct la_arena *av, la_chunk *p, siz
             la_fatal_arena(av, "free(): invalid pointer", ck2mem(c), c->size);
         if (la_unlikely(sz < LA_MINSIZE || !la_aligned(sz)))
             la_fatal_arena(av, "free(): invalid size", ck2mem(c), c->size);
-        int_free_general(av, c, sz, 1);
+        /* int_free_general's arena free, its lock, count and tracing done
+         * here once (the caller excludes tracing and perturb) */
+        if (sz <= la_g.max_fast) {
+            av->ops--;
+            int_free_general(av, c, sz, 1);
+        } else {
+            free_merge(av, c, sz, 1);
+        }
     }
     la_arena_unlock(av);
 }

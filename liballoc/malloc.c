@@ -536,7 +536,7 @@ LA_NOINLINE void la_free_slow_inheap(void *mem)
          * size) sends half of its chunks of the thread's own arena along,
          * under one lock (bins.c la_tcache_flush); a 7-entry bin frees p
          * alone, as glibc does */
-        if (tc->limit[idx] > LA_TCACHE_FILL && av == tc->arena && tc->counts[idx] != 0) {
+        if (tc->limit[idx] > LA_TCACHE_FILL && av == tc->arena && tc->counts[idx] != 0 && !la_t_tracing) {
             la_tcache_flush(tc, av, p, size, idx);
             return;
         }
