@@ -45,6 +45,10 @@
  */
 #include "internal.h"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 /* slot i of class c out: the last slot moves into it */
 static void bc_remove(struct la_tcache *tc, unsigned c, unsigned i)
 {
@@ -52,7 +56,28 @@ static void bc_remove(struct la_tcache *tc, unsigned c, unsigned i)
     tc->bc_bytes -= tc->bc_size[c][i];
     tc->bc_chunk[c][i] = tc->bc_chunk[c][last];
     tc->bc_size[c][i] = tc->bc_size[c][last];
+    tc->bc_chunk[c][last] = 0;          /* free slots hold 0 (la_bc_put's scan) */
     tc->bc_count[c] = (uint8_t)last;
+}
+
+/* one of a class's LA_BC_WAYS slots (free ones hold 0) is x: all compared,
+ * two at a time, with no branch per slot (a loop bounded by the class's
+ * count mispredicted its exit on most puts) */
+static inline int bc_slots_hold(const uint64_t *slot, uint64_t x)
+{
+#if defined(__SSE2__)
+    __m128i xv = _mm_set1_epi64x((long long)x), acc = _mm_setzero_si128();
+    for (unsigned i = 0; i < LA_BC_WAYS; i += 2) {
+        __m128i e = _mm_cmpeq_epi32(_mm_loadu_si128((const __m128i *)(slot + i)), xv);
+        /* a 64-bit slot is equal when both its 32-bit halves are */
+        acc = _mm_or_si128(acc, _mm_and_si128(e, _mm_shuffle_epi32(e, _MM_SHUFFLE(2, 3, 0, 1))));
+    }
+    return _mm_movemask_epi8(acc) != 0;
+#else
+    uint64_t hit = 0;
+    for (unsigned i = 0; i < LA_BC_WAYS; i++) hit |= slot[i] == x;
+    return hit != 0;
+#endif
 }
 
 /* a chunk that was cached goes to its arena (no lock held) */
@@ -82,11 +107,12 @@ int la_bc_put(struct la_tcache *tc, struct la_arena *owner, la_chunk *p, size_t 
         la_fatal("free(): invalid next size (normal)", mem, p->size);
     unsigned c = la_bc_class(size);
     struct la_tcache_entry *e = mem;
-    /* double free: the class's few slots are scanned on every put (metadata
-     * only), so wiping the key in the freed chunk does not hide one */
-    for (unsigned i = 0; i < tc->bc_count[c]; i++)
-        if (la_unlikely(tc->bc_chunk[c][i] == (uintptr_t)p))
-            la_fatal("free(): double free detected in tcache 2", mem, p->size);
+    /* double free: the class's slots are scanned on every put (metadata
+     * only), so wiping the key in the freed chunk does not hide one.  All
+     * LA_BC_WAYS of them, with no branch per slot (free slots hold 0, never
+     * a chunk): a loop bounded by the count cost a mispredicted exit per put */
+    if (la_unlikely(bc_slots_hold(tc->bc_chunk[c], (uintptr_t)p)))
+        la_fatal("free(): double free detected in tcache 2", mem, p->size);
     if (tc->bc_bytes + size > cap) return 0;
     unsigned n = tc->bc_count[c];
     if (n == LA_BC_WAYS) {
