@@ -50,7 +50,7 @@
 #endif
 
 /* slot i of class c out: the last slot moves into it */
-static void bc_remove(struct la_tcache *tc, unsigned c, unsigned i)
+LA_INLINE void bc_remove(struct la_tcache *tc, unsigned c, unsigned i)
 {
     unsigned last = (unsigned)tc->bc_count[c] - 1u;
     tc->bc_bytes -= tc->bc_size[c][i];
