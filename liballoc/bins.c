@@ -400,6 +400,11 @@ void *la_int_malloc(struct la_arena *av, size_t nb)
                         ck2mem(victim), victim->size);
             if (la_unlikely(bck->fd != victim || victim->fd != unsorted))
                 la_fatal_arena(av, "malloc(): unsorted double linked list corrupted", ck2mem(victim), victim->size);
+            /* the next victim's next header and the one after it: their
+             * misses overlap with this one's sorting (bck lies in the arena;
+             * a prefetch cannot fault) */
+            __builtin_prefetch((char *)bck + ck_size(bck) + LA_SIZE_SZ);
+            __builtin_prefetch((char *)bck->bk + LA_SIZE_SZ);
             if (la_unlikely(next->size & LA_PREV_INUSE))
                 la_fatal_arena(av, "malloc(): invalid next->prev_inuse (unsorted)", ck2mem(victim), victim->size);
 
@@ -914,6 +919,7 @@ void la_consolidate(struct la_arena *av)
             if (la_unlikely(la_fastbin_index(ck_size(p)) != i))
                 la_fatal_arena(av, "malloc_consolidate(): invalid chunk size", ck2mem(p), p->size);
             la_chunk *nextp = (la_chunk *)la_reveal_ptr((uintptr_t)&p->fd, (uintptr_t)p->fd);
+            __builtin_prefetch((char *)nextp + LA_SIZE_SZ);     /* the next one's header (cannot fault) */
 #if LA_HARDEN_EXTRA
             p->bk = NULL;               /* no stale fastbin key inside a merged chunk */
 #endif
