@@ -80,6 +80,23 @@ static inline int bc_slots_hold(const uint64_t *slot, uint64_t x)
 #endif
 }
 
+/* one of a full class's LA_BC_WAYS sizes is below size (else the new chunk
+ * would not replace any: the common case, as a class's chunks normally have
+ * its one size), without the search for the smallest */
+static inline int bc_any_smaller(const uint32_t *sizes, uint32_t size)
+{
+#if defined(__SSE2__)
+    __m128i sv = _mm_set1_epi32((int)size), acc = _mm_setzero_si128();   /* sizes < 2^31: signed compare */
+    for (unsigned i = 0; i < LA_BC_WAYS; i += 4)
+        acc = _mm_or_si128(acc, _mm_cmpgt_epi32(sv, _mm_loadu_si128((const __m128i *)(sizes + i))));
+    return _mm_movemask_epi8(acc) != 0;
+#else
+    unsigned any = 0;
+    for (unsigned i = 0; i < LA_BC_WAYS; i++) any |= sizes[i] < size;
+    return any != 0;
+#endif
+}
+
 /* a chunk that was cached goes to its arena (no lock held) */
 static void bc_release(la_chunk *p, size_t size)
 {
@@ -116,6 +133,7 @@ int la_bc_put(struct la_tcache *tc, struct la_arena *owner, la_chunk *p, size_t 
     if (tc->bc_bytes + size > cap) return 0;
     unsigned n = tc->bc_count[c];
     if (n == LA_BC_WAYS) {
+        if (!bc_any_smaller(tc->bc_size[c], (uint32_t)size)) return 0;
         unsigned s = 0;
         for (unsigned i = 1; i < n; i++)
             if (tc->bc_size[c][i] < tc->bc_size[c][s]) s = i;
