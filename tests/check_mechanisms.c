@@ -1911,6 +1911,42 @@ START_TEST(tcache_flush_sends_half)
 }
 END_TEST
 
+/* A flush keeps a bin's older half and refills it with recent frees, so a
+ * heap freed in address order leaves its last chunks, next to top, in the
+ * tcache.  The flush lets the next large free region below top drain the
+ * tcache (as the batch refill does) so that top absorbs the region and the
+ * heap shrinks.  calloc is used throughout: it never counts a tcache miss, so
+ * no batch refill runs here to allow the drain instead. */
+START_TEST(tcache_flush_heap_still_shrinks)
+{
+    unsetenv("LIBALLOC_OPTIONS");
+    enum { N = 2000 };
+    const size_t req = 200;
+    const unsigned idx = la_tcache_index(la_request2size(req));
+    void *first = liballoc_malloc(req);
+    liballoc_free(first);
+    struct la_tcache *tc = t_my_tcache();
+    struct la_arena *a = t_main_arena();
+    ck_assert_ptr_nonnull(tc);
+    cycle(req, 20);                             /* the bin grows to 14: flushes from now on */
+    ck_assert_uint_eq(tc->limit[idx], 14);
+    void *lo = liballoc_calloc(1, 100 * KiB);   /* below the blocks; freed last */
+    static void *v[N];
+    for (int i = 0; i < N; i++) ck_assert_ptr_nonnull(v[i] = liballoc_calloc(1, req));
+    uint64_t s1 = a->system_mem;
+    for (int i = 0; i < N; i++) liballoc_free(v[i]);   /* in address order: flushes */
+    ck_assert_uint_gt(tc->counts[idx], 0);
+    /* 4096 arena operations that form no free region (a block off top and
+     * back), so that the drain is due whenever one forms */
+    for (int i = 0; i < 2100; i++) liballoc_free(liballoc_calloc(1, 2000));
+    liballoc_free(lo);                          /* a region of 500 KiB below top */
+    uint64_t s2 = a->system_mem;
+    ck_assert_msg(s2 + N * req / 2 < s1, "system_mem %llu -> %llu after freeing %d KiB",
+                  (unsigned long long)s1, (unsigned long long)s2, (int)((N * req + 100 * KiB) / KiB));
+    ck_assert_int_eq(liballoc_check_heap(), 0);
+}
+END_TEST
+
 /* With tcache_count=7 every bin keeps glibc's 7, however it is used. */
 START_TEST(tcache_count_7_is_glibc)
 {
@@ -1992,6 +2028,7 @@ static Suite *suite_mechanisms(void)
     tcase_add_test(tc, mxfast_lowered_consolidates);
     tcase_add_test(tc, tcache_bin_grows_with_use);
     tcase_add_test(tc, tcache_flush_sends_half);
+    tcase_add_test(tc, tcache_flush_heap_still_shrinks);
     tcase_add_test(tc, tcache_count_7_is_glibc);
     tcase_add_test(tc, tcache_bin_only_filled_stays);
     suite_add_tcase(s, tc);
