@@ -35,9 +35,9 @@
 
 #include "internal.h"
 
-/* set by the batch refill and by a tcache flush, cleared by drain_tcache
- * (see there) */
+/* set by the batch refill, cleared by drain_tcache (see there) */
 static LA_TLS int la_t_carved;
+static LA_TLS uint64_t la_t_flushed;   /* tcache bins flushed since the last drain */
 
 LA_INLINE void mark_bin(struct la_arena *av, unsigned i) { av->binmap[la_binmap_word(i)] |= la_binmap_bit(i); }
 
@@ -617,25 +617,30 @@ void *la_int_malloc(struct la_arena *av, size_t nb)
  * carves them off top), and while cached they pin the heap.  Give this
  * thread's cached chunks of av back to av (lock held), at most once per 4096
  * operations of the arena, so top can absorb the region and be trimmed.
- * Only when the batch refill carved chunks or a tcache flush ran since the
- * last drain (la_t_carved): otherwise the tcache holds only the first chunks
- * the program freed into it, which pin no more than in glibc, and draining
- * them would just turn later tcache hits into arena calls (a random mix of
- * sizes in a fragmented heap forms such regions all the time).  A flush
- * (la_tcache_flush) keeps the bin's older half and refills it with recent
- * frees: a program freeing its heap in address order then leaves its last
- * chunks, next to top, cached (bench frag without the batch refill kept
- * 105 of its 107 MiB).  Entries of other arenas stay cached. */
+ * Only when the batch refill carved chunks since the last drain
+ * (la_t_carved: then every bin), or only the bins a tcache flush ran on
+ * since then (la_t_flushed): otherwise the tcache holds only the first
+ * chunks the program freed into it, which pin no more than in glibc, and
+ * draining them would just turn later tcache hits into arena calls (a random
+ * mix of sizes in a fragmented heap forms such regions all the time).  A
+ * flush (la_tcache_flush) keeps the bin's older half and refills it with
+ * recent frees: a program freeing its heap in address order then leaves its
+ * last chunks, next to top, cached (bench frag without the batch refill kept
+ * 105 of its 107 MiB; draining every bin instead of the flushed ones raised
+ * randmix's peak RSS by 0.8 MiB).  Entries of other arenas stay cached. */
 static LA_TLS int la_t_draining;
 static LA_TLS uint64_t la_t_drain_ops;
 static LA_NOINLINE void drain_tcache(struct la_arena *av)
 {
     struct la_tcache *tc = la_tc_get();
-    if (!tc || !la_t_carved || la_t_draining || av->ops - la_t_drain_ops < 4096) return;
+    if (!tc || !(la_t_carved | la_t_flushed) || la_t_draining || av->ops - la_t_drain_ops < 4096) return;
+    uint64_t bins = la_t_carved ? ~(uint64_t)0 : la_t_flushed;
     la_t_drain_ops = av->ops;
     la_t_carved = 0;
+    la_t_flushed = 0;
     la_t_draining = 1;
     for (size_t i = 0; i < la_g.tc_bins; i++) {
+        if (!((bins >> i) & 1)) continue;
         la_chunk *keep = NULL;
         while (tc->counts[i] > 0) {
             la_chunk *c = mem2ck(la_tcache_get_slow(tc, i));
@@ -833,7 +838,9 @@ static void int_free_general(struct la_arena *av, la_chunk *p, size_t size, int 
  * The lookahead reads the next chunk's header of a popped entry only when
  * its size is the bin's one (the entry lies in an ownership window, which
  * keeps LA_WIN_TAIL bytes clear of its segment's end: that header is
- * readable); everything else it only prefetches, which cannot fault. */
+ * readable); everything else it only prefetches, which cannot fault.  The
+ * bin is marked flushed (la_t_flushed) so that drain_tcache may empty it when
+ * a large free region forms below top (its recent entries could pin it). */
 #define FLUSH_MAX 32
 LA_INLINE void flush_prefetch_next(la_chunk *c, size_t tcsize)
 {
@@ -886,7 +893,7 @@ void la_tcache_flush(struct la_tcache *tc, struct la_arena *av, la_chunk *p, siz
 #if !LA_HARDEN_EXTRA
     tcsize = 0;                         /* no window: the lookahead only prefetches */
 #endif
-    la_t_carved = 1;                    /* the bin now holds recent frees: drain_tcache may run */
+    la_t_flushed |= (uint64_t)1 << idx; /* the bin now holds recent frees: drain_tcache may take them */
     la_lock(&av->lock);
     av->ops += n;
     for (unsigned i = 0; i < n; i++) {
