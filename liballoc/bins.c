@@ -854,7 +854,7 @@ LA_INLINE void flush_prefetch_next(la_chunk *c, size_t tcsize)
 void la_tcache_flush(struct la_tcache *tc, struct la_arena *av, la_chunk *p, size_t size, size_t idx)
 {
     la_chunk *batch[FLUSH_MAX], *others = NULL;
-    size_t tcsize = la_tcache_chunk_size(idx), abit = la_arena_bit(av);
+    size_t tcsize = la_tcache_chunk_size(idx);
     unsigned want = tc->limit[idx] / 2u, n = 1;
     if (want > FLUSH_MAX) want = FLUSH_MAX;
     flush_prefetch_next(p, size);       /* (p's size and next header were checked) */
@@ -863,6 +863,7 @@ void la_tcache_flush(struct la_tcache *tc, struct la_arena *av, la_chunk *p, siz
         struct la_tcache_entry *e = tc->entries[idx];
         la_chunk *c = mem2ck(e);
 #if LA_HARDEN_EXTRA
+        size_t abit = la_arena_bit(av);
         /* the common entry, popped with the checks of la_tcache_pop_checked
          * made the cheap way: in the thread's own window (aligned, in av),
          * av's arena bit, the bin's size; anything else the general way */
