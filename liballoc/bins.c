@@ -215,6 +215,21 @@ static LA_NOINLINE void unlink_slow(struct la_arena *av, la_chunk *p, size_t siz
 }
 #endif
 
+#if LA_HARDEN_EXTRA
+/* x is a chunk of one of a non-main arena av's heaps: la_chunk_in_arena_slow's
+ * test (heap map bit, the heap's arena, its chunk bounds) inline.  An arena of
+ * more than one heap (bench frag's second thread: 2) has about half its links
+ * outside the newest heap, and each took unlink_slow and a call per link. */
+LA_INLINE int in_any_heap(const struct la_arena *av, uintptr_t x)
+{
+    if (av == &la_main_arena || !la_aligned(x)) return 0;
+    const struct la_segment *h = la_heap_at(x);
+    if (!h || h->arena != av) return 0;
+    uintptr_t end = (uintptr_t)h + h->size;
+    return x >= h->chunks && x < end && end - x >= LA_MINSIZE;
+}
+#endif
+
 /* la_unlink inline, for the hot callers (best fit, binmap, coalescing) */
 LA_INLINE void unlink_chunk(struct la_arena *av, la_chunk *p)
 {
@@ -223,7 +238,8 @@ LA_INLINE void unlink_chunk(struct la_arena *av, la_chunk *p)
         la_fatal_arena(av, "corrupted size vs. prev_size", ck2mem(p), p->size);
 #if LA_HARDEN_EXTRA
     la_chunk *fd = p->fd, *bk = p->bk;
-    if (la_unlikely(!(la_link_fast(av, (uintptr_t)fd) && la_link_fast(av, (uintptr_t)bk) &&
+    if (la_unlikely(!((la_link_fast(av, (uintptr_t)fd) || in_any_heap(av, (uintptr_t)fd)) &&
+                      (la_link_fast(av, (uintptr_t)bk) || in_any_heap(av, (uintptr_t)bk)) &&
                       (la_in_smallbin_range(size) || p->fd_nextsize == NULL ||
                        (la_seg_ok(av, (uintptr_t)p->fd_nextsize) && la_seg_ok(av, (uintptr_t)p->bk_nextsize)))))) {
         unlink_slow(av, p, size);       /* tail call */
