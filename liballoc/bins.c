@@ -228,6 +228,11 @@ LA_INLINE int in_any_heap(const struct la_arena *av, uintptr_t x)
     uintptr_t end = (uintptr_t)h + h->size;
     return x >= h->chunks && x < end && end - x >= LA_MINSIZE;
 }
+/* la_chunk_in_arena with the older heaps of a non-main arena inline too */
+LA_INLINE int chunk_in_av(struct la_arena *av, uintptr_t x)
+{
+    return la_seg_ok(av, x) || in_any_heap(av, x) || la_chunk_in_arena(av, x);
+}
 #endif
 
 /* la_unlink inline, for the hot callers (best fit, binmap, coalescing) */
@@ -266,7 +271,7 @@ void la_unlink(struct la_arena *av, la_chunk *p) { unlink_chunk(av, p); }
 static LA_NOINLINE la_chunk *walk_fd_nextsize_slow(struct la_arena *av, la_chunk *fwd, size_t size)
 {
     for (;;) {
-        EXTRA_CHECK_NS(la_chunk_in_arena(av, (uintptr_t)fwd), "malloc(): largebin double linked list corrupted (nextsize)", fwd);
+        EXTRA_CHECK_NS(chunk_in_av(av, (uintptr_t)fwd), "malloc(): largebin double linked list corrupted (nextsize)", fwd);
         if (size >= ck_size(fwd)) return fwd;
         fwd = fwd->fd_nextsize;
     }
@@ -472,10 +477,10 @@ void *la_int_malloc(struct la_arena *av, size_t nb)
                         /* smaller than everything: goes last, new size-list entry.
                          * glibc checks nothing here (the large-bin attack writes
                          * through fwd->fd->bk_nextsize): check both links. */
-                        EXTRA_CHECK(la_chunk_in_arena(av, (uintptr_t)fwd->bk_nextsize) &&
+                        EXTRA_CHECK(chunk_in_av(av, (uintptr_t)fwd->bk_nextsize) &&
                                     fwd->bk_nextsize->fd_nextsize == fwd,
                                     "malloc(): largebin double linked list corrupted (nextsize)", ck2mem(fwd), fwd->size);
-                        EXTRA_CHECK(la_chunk_in_arena(av, (uintptr_t)bck->bk) && bck->bk->fd == bck,
+                        EXTRA_CHECK(chunk_in_av(av, (uintptr_t)bck->bk) && bck->bk->fd == bck,
                                     "malloc(): largebin double linked list corrupted (bk)", ck2mem(fwd), fwd->size);
                         fwd = bck;
                         bck = bck->bk;
@@ -703,7 +708,7 @@ LA_INLINE void free_merge(struct la_arena *av, la_chunk *p, size_t size, int may
         size += prevsize;
         /* house of einherjar / poison null byte: the previous chunk must be in
          * the arena before it is even read */
-        EXTRA_CHECK(la_chunk_in_arena(av, (uintptr_t)p - prevsize), "corrupted size vs. prev_size while consolidating",
+        EXTRA_CHECK(chunk_in_av(av, (uintptr_t)p - prevsize), "corrupted size vs. prev_size while consolidating",
                     ck2mem(p), p->size);
         p = ck_at(p, -prevsize);
         if (la_unlikely(ck_size(p) != prevsize))
@@ -944,7 +949,7 @@ void la_consolidate(struct la_arena *av)
         while (p) {
             if (la_unlikely(!la_aligned((uintptr_t)p)))
                 la_fatal_arena_ns(av, "malloc_consolidate(): unaligned fastbin chunk detected", p);
-            EXTRA_CHECK_NS(la_chunk_in_arena(av, (uintptr_t)p), "malloc_consolidate(): fastbin chunk outside the heap detected",
+            EXTRA_CHECK_NS(chunk_in_av(av, (uintptr_t)p), "malloc_consolidate(): fastbin chunk outside the heap detected",
                         p);
             if (la_unlikely(la_fastbin_index(ck_size(p)) != i))
                 la_fatal_arena(av, "malloc_consolidate(): invalid chunk size", ck2mem(p), p->size);
@@ -959,7 +964,7 @@ void la_consolidate(struct la_arena *av)
             if (!(p->size & LA_PREV_INUSE)) {
                 size_t prevsize = p->prev_size;
                 size += prevsize;
-                EXTRA_CHECK(la_chunk_in_arena(av, (uintptr_t)p - prevsize), "corrupted size vs. prev_size in fastbins",
+                EXTRA_CHECK(chunk_in_av(av, (uintptr_t)p - prevsize), "corrupted size vs. prev_size in fastbins",
                             ck2mem(p), p->size);
                 p = ck_at(p, -prevsize);
                 if (la_unlikely(ck_size(p) != prevsize))
