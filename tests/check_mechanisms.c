@@ -1911,6 +1911,31 @@ START_TEST(tcache_flush_sends_half)
 }
 END_TEST
 
+/* No flush for a bin that a malloc found empty since it last grew (the thread
+ * allocates that size as often as it frees it): the chunk that finds it full
+ * goes to the arena alone, as in glibc.  A 1000-byte request's bin is capped
+ * at 8 (8192 / 1008), so once there it cannot grow instead. */
+START_TEST(tcache_flush_not_when_missed)
+{
+    unsetenv("LIBALLOC_OPTIONS");
+    const size_t req = 1000;
+    const unsigned idx = la_tcache_index(la_request2size(req));
+    void *first = liballoc_malloc(req);
+    liballoc_free(first);
+    struct la_tcache *tc = t_my_tcache();
+    ck_assert_ptr_nonnull(tc);
+    cycle(req, 20);                             /* 7 -> 8, the cap */
+    ck_assert_uint_eq(tc->limit[idx], 8);
+    enum { N = 9 };
+    void *v[N];
+    for (int i = 0; i < N; i++) ck_assert_ptr_nonnull(v[i] = liballoc_malloc(req));
+    ck_assert_uint_eq(tc->counts[idx], 0);      /* (the last ones missed: the bin is marked) */
+    for (int i = 0; i < N; i++) liballoc_free(v[i]);
+    ck_assert_uint_eq(tc->counts[idx], 8);      /* a flush would have left 5 */
+    ck_assert_int_eq(liballoc_check_heap(), 0);
+}
+END_TEST
+
 /* A flush keeps a bin's older half and refills it with recent frees, so a
  * heap freed in address order leaves its last chunks, next to top, in the
  * tcache.  The flush lets the next large free region below top drain the
@@ -2028,6 +2053,7 @@ static Suite *suite_mechanisms(void)
     tcase_add_test(tc, mxfast_lowered_consolidates);
     tcase_add_test(tc, tcache_bin_grows_with_use);
     tcase_add_test(tc, tcache_flush_sends_half);
+    tcase_add_test(tc, tcache_flush_not_when_missed);
     tcase_add_test(tc, tcache_flush_heap_still_shrinks);
     tcase_add_test(tc, tcache_count_7_is_glibc);
     tcase_add_test(tc, tcache_bin_only_filled_stays);
