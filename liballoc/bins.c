@@ -851,21 +851,22 @@ static void int_free_general(struct la_arena *av, la_chunk *p, size_t size, int 
  * they overlap.
  *
  * What goes to the arena is what glibc's free sends there (p, whose bin is
- * full) plus up to limit/2 - 1 entries popped from the bin with
- * la_tcache_pop_checked (aligned, in a heap, count sane), whose key is
+ * full) plus up to limit/2 - 1 entries popped from the bin with the checks
+ * of la_tcache_pop_checked (aligned, in a heap, count sane), whose key is
  * cleared; entries of other arenas are cached again in their old order.
  * Every chunk then gets la_int_free's address and size checks and the whole
- * arena free (int_free_general: all of glibc's checks and the extra ones).
- * The lookahead reads the next chunk's header of a popped entry only when
- * its size is the bin's one (the entry lies in an ownership window, which
- * keeps LA_WIN_TAIL bytes clear of its segment's end: that header is
- * readable); everything else it only prefetches, which cannot fault.  The
+ * arena free (free_merge, or int_free_general for a fastbin chunk: all of
+ * glibc's checks and the extra ones).  The lookahead reads the next chunk's
+ * header of a chunk only when its size is the bin's one and it lies in the
+ * thread's own ownership window, which keeps LA_WIN_TAIL bytes clear of its
+ * segment's end: that header is readable; everything else it only
+ * prefetches, which cannot fault.  The
  * bin is marked flushed (la_t_flushed) so that drain_tcache may empty it when
  * a large free region forms below top (its recent entries could pin it). */
 #define FLUSH_MAX 32
-LA_INLINE void flush_prefetch_next(la_chunk *c, size_t tcsize)
+LA_INLINE void flush_prefetch_next(const struct la_tcache *tc, la_chunk *c, size_t tcsize)
 {
-    if (ck_size(c) == tcsize) {
+    if (ck_size(c) == tcsize && la_tc_win_ok(tc, (uintptr_t)ck2mem(c))) {
         la_chunk *n = ck_at(c, tcsize);
         __builtin_prefetch((char *)n + ck_size(n) + LA_SIZE_SZ);     /* the chunk after next: in use? */
         if (!(c->size & LA_PREV_INUSE)) __builtin_prefetch((char *)c - c->prev_size + LA_SIZE_SZ);
@@ -878,7 +879,7 @@ void la_tcache_flush(struct la_tcache *tc, struct la_arena *av, la_chunk *p, siz
     size_t tcsize = la_tcache_chunk_size(idx);
     unsigned want = tc->limit[idx] / 2u, n = 1;
     if (want > FLUSH_MAX) want = FLUSH_MAX;
-    flush_prefetch_next(p, size);       /* (p's size and next header were checked) */
+    flush_prefetch_next(tc, p, size);
     batch[0] = p;
     while (n < want && tc->counts[idx] > 0) {
         struct la_tcache_entry *e = tc->entries[idx];
@@ -920,7 +921,7 @@ void la_tcache_flush(struct la_tcache *tc, struct la_arena *av, la_chunk *p, siz
     av->ops += n;
     for (unsigned i = 0; i < n; i++) {
         la_chunk *c = batch[i];
-        if (i + 1 < n) flush_prefetch_next(batch[i + 1], tcsize);
+        if (i + 1 < n) flush_prefetch_next(tc, batch[i + 1], tcsize);
         size_t sz = ck_size(c);
         if (la_unlikely((uintptr_t)c > (uintptr_t)-sz || !la_aligned((uintptr_t)c)))
             la_fatal_arena(av, "free(): invalid pointer", ck2mem(c), c->size);
