@@ -864,9 +864,9 @@ static void int_free_general(struct la_arena *av, la_chunk *p, size_t size, int 
  * bin is marked flushed (la_t_flushed) so that drain_tcache may empty it when
  * a large free region forms below top (its recent entries could pin it). */
 #define FLUSH_MAX 32
-LA_INLINE void flush_prefetch_next(const struct la_tcache *tc, la_chunk *c, size_t tcsize)
+LA_INLINE void flush_prefetch_next(la_chunk *c, size_t tcsize, int readable)
 {
-    if (ck_size(c) == tcsize && la_tc_win_ok(tc, (uintptr_t)ck2mem(c))) {
+    if (readable && ck_size(c) == tcsize) {
         la_chunk *n = ck_at(c, tcsize);
         __builtin_prefetch((char *)n + ck_size(n) + LA_SIZE_SZ);     /* the chunk after next: in use? */
         if (!(c->size & LA_PREV_INUSE)) __builtin_prefetch((char *)c - c->prev_size + LA_SIZE_SZ);
@@ -879,7 +879,8 @@ void la_tcache_flush(struct la_tcache *tc, struct la_arena *av, la_chunk *p, siz
     size_t tcsize = la_tcache_chunk_size(idx);
     unsigned want = tc->limit[idx] / 2u, n = 1;
     if (want > FLUSH_MAX) want = FLUSH_MAX;
-    flush_prefetch_next(tc, p, size);
+    uint32_t readable = 1;              /* batch[i]'s next header may be read: bit i */
+    flush_prefetch_next(p, size, 1);    /* (the inline free read p's next header) */
     batch[0] = p;
     while (n < want && tc->counts[idx] > 0) {
         struct la_tcache_entry *e = tc->entries[idx];
@@ -894,6 +895,7 @@ void la_tcache_flush(struct la_tcache *tc, struct la_arena *av, la_chunk *p, siz
             tc->entries[idx] = (struct la_tcache_entry *)la_reveal_ptr((uintptr_t)&e->next, e->next);
             tc->counts[idx]--;
             e->key = 0;
+            readable |= (uint32_t)1 << n;   /* in the own window */
             batch[n++] = c;
             __builtin_prefetch((char *)c + tcsize + LA_SIZE_SZ);           /* its next chunk's header */
             continue;
@@ -913,15 +915,12 @@ void la_tcache_flush(struct la_tcache *tc, struct la_arena *av, la_chunk *p, siz
         others = c->fd;
         tc_put(tc, c, idx);
     }
-#if !LA_HARDEN_EXTRA
-    tcsize = 0;                         /* no window: the lookahead only prefetches */
-#endif
     la_t_flushed |= (uint64_t)1 << idx; /* the bin now holds recent frees: drain_tcache may take them */
     la_lock(&av->lock);
     av->ops += n;
     for (unsigned i = 0; i < n; i++) {
         la_chunk *c = batch[i];
-        if (i + 1 < n) flush_prefetch_next(tc, batch[i + 1], tcsize);
+        if (i + 1 < n) flush_prefetch_next(batch[i + 1], tcsize, (readable >> (i + 1)) & 1);
         size_t sz = ck_size(c);
         if (la_unlikely((uintptr_t)c > (uintptr_t)-sz || !la_aligned((uintptr_t)c)))
             la_fatal_arena(av, "free(): invalid pointer", ck2mem(c), c->size);
