@@ -21,10 +21,11 @@
  * passed) calls la_bc_put: only a chunk of the thread's own arena, in its
  * arena's newest segment (the thread's ownership window) and not next to top
  * (so that it would have merged into top: it goes to the arena instead); its
- * next chunk is checked as glibc's free checks it; the class's slots are
- * searched for the chunk (double free, found even if the key was wiped).  A
- * full class gives up its smallest chunk to the arena when the new one is
- * larger, else the new one
+ * next chunk is checked as glibc's free checks it; all of the class's slots
+ * are compared with the chunk (SSE2; free slots hold 0: a double free is
+ * found even if the key was wiped).  A full class gives up its smallest chunk
+ * to the arena when the new one is larger (first asked with 4 compares:
+ * usually none is smaller), else the new one
  * goes to the arena; so does a chunk that would pass the byte cap.  malloc
  * (la_malloc_slow, a request beyond the tcache) rounds nb up to its class's
  * largest chunk size (la_bc_round: at most 1/8 more), so that the chunks of a

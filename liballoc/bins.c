@@ -30,6 +30,14 @@
  * does), which a later growth uses in place (la_realloc only checks the
  * next chunk's size then), so a block growing by small steps is copied O(log n) times
  * instead of at nearly every neighbour it runs into.
+ *
+ * Frees that reach the arena in a row (a thread emptying its heap) come in
+ * batches: a free that finds its grown tcache bin full sends itself and the
+ * bin's newest half to the arena under one lock (la_tcache_flush), merging
+ * one chunk while the headers the next merge reads are prefetched; the
+ * unsorted sort and la_consolidate prefetch their next chunk the same way.
+ * Links into an older heap of a non-main arena are checked inline
+ * (in_any_heap), not through unlink_slow's calls.
  */
 #include <sys/mman.h>
 
