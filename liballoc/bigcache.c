@@ -21,10 +21,11 @@
  * passed) calls la_bc_put: only a chunk of the thread's own arena, in its
  * arena's newest segment (the thread's ownership window) and not next to top
  * (so that it would have merged into top: it goes to the arena instead); its
- * next chunk is checked as glibc's free checks it; the class's slots are
- * searched for the chunk (double free, found even if the key was wiped).  A
- * full class gives up its smallest chunk to the arena when the new one is
- * larger, else the new one
+ * next chunk is checked as glibc's free checks it; all of the class's slots
+ * are compared with the chunk (SSE2; free slots hold 0: a double free is
+ * found even if the key was wiped).  A full class gives up its smallest chunk
+ * to the arena when the new one is larger (first asked with 4 compares:
+ * usually none is smaller), else the new one
  * goes to the arena; so does a chunk that would pass the byte cap.  malloc
  * (la_malloc_slow, a request beyond the tcache) rounds nb up to its class's
  * largest chunk size (la_bc_round: at most 1/8 more), so that the chunks of a
@@ -45,14 +46,56 @@
  */
 #include "internal.h"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 /* slot i of class c out: the last slot moves into it */
-static void bc_remove(struct la_tcache *tc, unsigned c, unsigned i)
+LA_INLINE void bc_remove(struct la_tcache *tc, unsigned c, unsigned i)
 {
     unsigned last = (unsigned)tc->bc_count[c] - 1u;
     tc->bc_bytes -= tc->bc_size[c][i];
     tc->bc_chunk[c][i] = tc->bc_chunk[c][last];
     tc->bc_size[c][i] = tc->bc_size[c][last];
+    tc->bc_chunk[c][last] = 0;          /* free slots hold 0 (la_bc_put's scan) */
     tc->bc_count[c] = (uint8_t)last;
+}
+
+/* one of a class's LA_BC_WAYS slots (free ones hold 0) is x: all compared,
+ * two at a time, with no branch per slot (a loop bounded by the class's
+ * count mispredicted its exit on most puts) */
+static inline int bc_slots_hold(const uint64_t *slot, uint64_t x)
+{
+#if defined(__SSE2__)
+    __m128i xv = _mm_set1_epi64x((long long)x), acc = _mm_setzero_si128();
+    for (unsigned i = 0; i < LA_BC_WAYS; i += 2) {
+        __m128i e = _mm_cmpeq_epi32(_mm_loadu_si128((const __m128i *)(slot + i)), xv);
+        /* a 64-bit slot is equal when both its 32-bit halves are */
+        acc = _mm_or_si128(acc, _mm_and_si128(e, _mm_shuffle_epi32(e, _MM_SHUFFLE(2, 3, 0, 1))));
+    }
+    return _mm_movemask_epi8(acc) != 0;
+#else
+    uint64_t hit = 0;
+    for (unsigned i = 0; i < LA_BC_WAYS; i++) hit |= slot[i] == x;
+    return hit != 0;
+#endif
+}
+
+/* one of a full class's LA_BC_WAYS sizes is below size (else the new chunk
+ * would not replace any: the common case, as a class's chunks normally have
+ * its one size), without the search for the smallest */
+static inline int bc_any_smaller(const uint32_t *sizes, uint32_t size)
+{
+#if defined(__SSE2__)
+    __m128i sv = _mm_set1_epi32((int)size), acc = _mm_setzero_si128();   /* sizes < 2^31: signed compare */
+    for (unsigned i = 0; i < LA_BC_WAYS; i += 4)
+        acc = _mm_or_si128(acc, _mm_cmpgt_epi32(sv, _mm_loadu_si128((const __m128i *)(sizes + i))));
+    return _mm_movemask_epi8(acc) != 0;
+#else
+    unsigned any = 0;
+    for (unsigned i = 0; i < LA_BC_WAYS; i++) any |= sizes[i] < size;
+    return any != 0;
+#endif
 }
 
 /* a chunk that was cached goes to its arena (no lock held) */
@@ -82,14 +125,16 @@ int la_bc_put(struct la_tcache *tc, struct la_arena *owner, la_chunk *p, size_t 
         la_fatal("free(): invalid next size (normal)", mem, p->size);
     unsigned c = la_bc_class(size);
     struct la_tcache_entry *e = mem;
-    /* double free: the class's few slots are scanned on every put (metadata
-     * only), so wiping the key in the freed chunk does not hide one */
-    for (unsigned i = 0; i < tc->bc_count[c]; i++)
-        if (la_unlikely(tc->bc_chunk[c][i] == (uintptr_t)p))
-            la_fatal("free(): double free detected in tcache 2", mem, p->size);
+    /* double free: the class's slots are scanned on every put (metadata
+     * only), so wiping the key in the freed chunk does not hide one.  All
+     * LA_BC_WAYS of them, with no branch per slot (free slots hold 0, never
+     * a chunk): a loop bounded by the count cost a mispredicted exit per put */
+    if (la_unlikely(bc_slots_hold(tc->bc_chunk[c], (uintptr_t)p)))
+        la_fatal("free(): double free detected in tcache 2", mem, p->size);
     if (tc->bc_bytes + size > cap) return 0;
     unsigned n = tc->bc_count[c];
     if (n == LA_BC_WAYS) {
+        if (!bc_any_smaller(tc->bc_size[c], (uint32_t)size)) return 0;
         unsigned s = 0;
         for (unsigned i = 1; i < n; i++)
             if (tc->bc_size[c][i] < tc->bc_size[c][s]) s = i;

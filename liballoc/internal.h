@@ -583,6 +583,9 @@ void la_consolidate(struct la_arena *av) LA_HIDDEN;
 void la_unlink(struct la_arena *av, la_chunk *p) LA_HIDDEN;
 int la_tcache_free(struct la_tcache *tc, struct la_arena *av, la_chunk *p, size_t size, size_t idx,
                    int have_lock) LA_HIDDEN;   /* free's tcache branch; 1 when cached */
+/* free p (size, of av = the thread's own arena; its tcache bin idx is full)
+ * with the newest half of that bin's entries of av, under one lock */
+void la_tcache_flush(struct la_tcache *tc, struct la_arena *av, la_chunk *p, size_t size, size_t idx) LA_HIDDEN;
 void *la_int_realloc(struct la_arena *av, la_chunk *p, size_t oldsize, size_t nb) LA_HIDDEN;
 void *la_int_memalign(struct la_arena *av, size_t alignment, size_t nb) LA_HIDDEN;
 int la_trim_arena(struct la_arena *av, size_t pad) LA_HIDDEN;

@@ -31,7 +31,11 @@
  * checked for a double free).  A chunk of another thread's arena that finds
  * the bin full (or no tcache: one is made) goes back with that bin's chunks
  * of the same arena, as one chain pushed onto that arena's lock-free remote
- * list (remote_free, remote.c); the arena's next locked malloc frees them.  Otherwise la_free_slow validates the pointer,
+ * list (remote_free, remote.c); the arena's next locked malloc frees them.  A
+ * chunk of the thread's own arena that finds a bin full which grew beyond 7
+ * entries (and that no malloc found empty since) goes to the arena with the
+ * newest half of that bin, under one lock (la_tcache_flush, bins.c).
+ * Otherwise la_free_slow validates the pointer,
  * unmaps mmapped chunks (raising the dynamic mmap threshold), and hands the
  * chunk to its owning arena (NON_MAIN_ARENA bit -> heap -> arena): la_int_free
  * pushes small chunks on a fastbin, and coalesces the others with free
@@ -557,6 +561,18 @@ LA_NOINLINE void la_free_slow_inheap(void *mem)
             la_fatal("free(): invalid size", mem, p->size);
         if (la_unlikely(la_g.multi_threaded) && av != la_t_arena) {
             remote_or_arena_free(av, p, idx);
+            return;
+        }
+        /* a bin that grew beyond glibc's 7 entries (its thread churns that
+         * size) and that no malloc found empty since it last grew (the
+         * thread frees more of that size than it allocates) sends half of its
+         * chunks of the thread's own arena along, under one lock (bins.c
+         * la_tcache_flush); otherwise p goes alone, as in glibc (a bin that
+         * empties as often as it fills kept more holes apart when flushed:
+         * randmix's peak RSS 24.1 -> 25.6 MiB, with this test 24.6) */
+        if (tc->limit[idx] > LA_TCACHE_FILL && !(tc->missed & ((uint64_t)1 << idx)) && av == tc->arena &&
+            tc->counts[idx] != 0 && !la_t_tracing) {
+            la_tcache_flush(tc, av, p, size, idx);
             return;
         }
         la_int_free_sized(av, p, size, 0);

@@ -1849,13 +1849,18 @@ START_TEST(tcache_bin_grows_with_use)
     ck_assert_uint_eq(tc->limit[idx], LA_TCACHE_FILL);
     cycle(req, 20);                             /* 1 from the bin, 19 misses; the 8th free grows it */
     ck_assert_uint_eq(tc->limit[idx], 14);
-    ck_assert_uint_eq(tc->counts[idx], 14);
+    /* frees 9..14 fill it; the 15th finds it full: 7 chunks (it and the 6
+     * newest) go to the arena together (tcache flush), frees 16..20 refill */
+    ck_assert_uint_eq(tc->counts[idx], 13);
     cycle(req, 20);
     ck_assert_uint_eq(tc->limit[idx], 28);
     ck_assert_uint_eq(tc->counts[idx], 20);     /* the whole cycle is cached */
     cycle(req, 40);
     ck_assert_uint_eq(tc->limit[idx], LA_TCACHE_COUNT_DEFAULT);  /* capped */
-    ck_assert_uint_eq(tc->counts[idx], LA_TCACHE_COUNT_DEFAULT);
+    /* the mallocs end with a batch refill (20 left cached); of the 40 frees
+     * two find the bin full at 32 and flush 16 each (themselves and the 15
+     * newest): 20 + 40 - 2 * 16 */
+    ck_assert_uint_eq(tc->counts[idx], 28);
     /* a big chunk's cap comes from the byte budget: 8192 / 0x3f0 = 8 */
     const size_t big = 1000, bidx = la_tcache_index(la_request2size(big));
     ck_assert_uint_eq(la_tcache_bin_limit(LA_TCACHE_COUNT_DEFAULT, LA_TCACHE_BYTES_DEFAULT, bidx), 8);
@@ -1863,6 +1868,106 @@ START_TEST(tcache_bin_grows_with_use)
         cycle(big, 20);
     ck_assert_uint_eq(tc->limit[bidx], 8);
     ck_assert_uint_eq(tc->counts[bidx], 8);
+    ck_assert_int_eq(liballoc_check_heap(), 0);
+}
+END_TEST
+
+/* Tcache flush (default options): a free that finds a bin full that grew
+ * beyond glibc's 7 sends itself and the bin's newest limit/2 - 1 entries to
+ * the arena under one lock; the older half stays cached, newest first. */
+START_TEST(tcache_flush_sends_half)
+{
+    unsetenv("LIBALLOC_OPTIONS");
+    const size_t req = 200, cs = la_request2size(req);   /* above max_fast: no fastbin */
+    const unsigned idx = la_tcache_index(cs);
+    void *first = liballoc_malloc(req);
+    liballoc_free(first);
+    struct la_tcache *tc = t_my_tcache();
+    ck_assert_ptr_nonnull(tc);
+    cycle(req, 20);                             /* grows the bin to 14 (see above) */
+    ck_assert_uint_eq(tc->limit[idx], 14);
+    enum { N = 15 };
+    void *a[N];
+    /* calloc: 13 from the bin, 2 from the arena, and unlike malloc it does
+     * not mark the bin missed (which would let the next full free grow it) */
+    for (int i = 0; i < N; i++) ck_assert_ptr_nonnull(a[i] = liballoc_calloc(1, req));
+    ck_assert_uint_eq(tc->counts[idx], 0);
+    for (int i = 0; i < 14; i++) liballoc_free(a[i]);
+    ck_assert_uint_eq(tc->counts[idx], 14);
+    liballoc_free(a[14]);                       /* full: a[14] and a[13..8] go */
+    ck_assert_uint_eq(tc->counts[idx], 8);
+    /* the bin now holds a[7], a[6], ..., a[0] */
+    struct la_tcache_entry *e = tc->entries[idx];
+    for (int i = 7; i >= 0; i--) {
+        ck_assert_ptr_eq(e, a[i]);
+        e = (struct la_tcache_entry *)la_reveal_ptr((uintptr_t)&e->next, e->next);
+    }
+    ck_assert_ptr_null(e);
+    ck_assert_int_eq(liballoc_check_heap(), 0);
+    /* the flushed chunks are free in the arena (coalesced, binned): the heap
+     * walk counts none of them in use */
+    ck_assert_ptr_eq(liballoc_malloc(req), a[7]);
+    ck_assert_int_eq(liballoc_check_heap(), 0);
+}
+END_TEST
+
+/* No flush for a bin that a malloc found empty since it last grew (the thread
+ * allocates that size as often as it frees it): the chunk that finds it full
+ * goes to the arena alone, as in glibc.  A 1000-byte request's bin is capped
+ * at 8 (8192 / 1008), so once there it cannot grow instead. */
+START_TEST(tcache_flush_not_when_missed)
+{
+    unsetenv("LIBALLOC_OPTIONS");
+    const size_t req = 1000;
+    const unsigned idx = la_tcache_index(la_request2size(req));
+    void *first = liballoc_malloc(req);
+    liballoc_free(first);
+    struct la_tcache *tc = t_my_tcache();
+    ck_assert_ptr_nonnull(tc);
+    cycle(req, 20);                             /* 7 -> 8, the cap */
+    ck_assert_uint_eq(tc->limit[idx], 8);
+    enum { N = 9 };
+    void *v[N];
+    for (int i = 0; i < N; i++) ck_assert_ptr_nonnull(v[i] = liballoc_malloc(req));
+    ck_assert_uint_eq(tc->counts[idx], 0);      /* (the last ones missed: the bin is marked) */
+    for (int i = 0; i < N; i++) liballoc_free(v[i]);
+    ck_assert_uint_eq(tc->counts[idx], 8);      /* a flush would have left 5 */
+    ck_assert_int_eq(liballoc_check_heap(), 0);
+}
+END_TEST
+
+/* A flush keeps a bin's older half and refills it with recent frees, so a
+ * heap freed in address order leaves its last chunks, next to top, in the
+ * tcache.  The flush lets the next large free region below top drain the
+ * tcache (as the batch refill does) so that top absorbs the region and the
+ * heap shrinks.  calloc is used throughout: it never counts a tcache miss, so
+ * no batch refill runs here to allow the drain instead. */
+START_TEST(tcache_flush_heap_still_shrinks)
+{
+    unsetenv("LIBALLOC_OPTIONS");
+    enum { N = 2000 };
+    const size_t req = 200;
+    const unsigned idx = la_tcache_index(la_request2size(req));
+    void *first = liballoc_malloc(req);
+    liballoc_free(first);
+    struct la_tcache *tc = t_my_tcache();
+    struct la_arena *a = t_main_arena();
+    ck_assert_ptr_nonnull(tc);
+    cycle(req, 20);                             /* the bin grows to 14: flushes from now on */
+    ck_assert_uint_eq(tc->limit[idx], 14);
+    void *lo = liballoc_calloc(1, 100 * KiB);   /* below the blocks; freed last */
+    static void *v[N];
+    for (int i = 0; i < N; i++) ck_assert_ptr_nonnull(v[i] = liballoc_calloc(1, req));
+    uint64_t s1 = a->system_mem;
+    for (int i = 0; i < N; i++) liballoc_free(v[i]);   /* in address order: flushes */
+    ck_assert_uint_gt(tc->counts[idx], 0);
+    /* 4096 arena operations that form no free region (a block off top and
+     * back), so that the drain is due whenever one forms */
+    for (int i = 0; i < 2100; i++) liballoc_free(liballoc_calloc(1, 2000));
+    liballoc_free(lo);                          /* a region of 500 KiB below top */
+    uint64_t s2 = a->system_mem;
+    ck_assert_msg(s2 + N * req / 2 < s1, "system_mem %llu -> %llu after freeing %d KiB",
+                  (unsigned long long)s1, (unsigned long long)s2, (int)((N * req + 100 * KiB) / KiB));
     ck_assert_int_eq(liballoc_check_heap(), 0);
 }
 END_TEST
@@ -1947,6 +2052,9 @@ static Suite *suite_mechanisms(void)
     tcase_add_test(tc, mxfast_zero_disables_fastbins);
     tcase_add_test(tc, mxfast_lowered_consolidates);
     tcase_add_test(tc, tcache_bin_grows_with_use);
+    tcase_add_test(tc, tcache_flush_sends_half);
+    tcase_add_test(tc, tcache_flush_not_when_missed);
+    tcase_add_test(tc, tcache_flush_heap_still_shrinks);
     tcase_add_test(tc, tcache_count_7_is_glibc);
     tcase_add_test(tc, tcache_bin_only_filled_stays);
     suite_add_tcase(s, tc);

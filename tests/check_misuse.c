@@ -239,6 +239,23 @@ static void a_tcache_poison_unaligned(void) /* glibc */
     M(40);
 }
 
+/* a poisoned entry in a bin that a free flushes (default options: the bin
+ * grew past 7, so the free that finds it full pops its newest entries) */
+static void a_tcache_flush_poisoned(void)   /* extra */
+{
+    struct fake f;
+    void *v[20], *x, *y;
+    for (int i = 0; i < 20; i++) v[i] = M(200);
+    x = M(200);
+    y = M(200);
+    for (int i = 0; i < 20; i++) F(v[i]);      /* the bin grows to 14, flushes once: 13 left */
+    void *target = fake_mem(&f, 0xd0);
+    W(v[19])[0] = la_protect_ptr((uintptr_t)v[19], (uintptr_t)target);   /* UAF write on the newest */
+    F(x);                                       /* full */
+    expect("free", "malloc(): tcache chunk outside the heap detected", target, NOSIZE);
+    F(y);                                       /* flush: pops x, v[19], then the target */
+}
+
 /* tampering with the tcache struct: an entry pointing at the stack */
 static void a_tcache_struct_entry(void)     /* extra */
 {
@@ -1078,6 +1095,7 @@ static const struct row rows[] = {
     { "realloc of a block in the tcache", NULL, a_tcache_realloc_freed, 0 },
     { "tcache poisoning into the stack", NULL, a_tcache_poison_stack, 0 },
     { "tcache poisoning, misaligned", NULL, a_tcache_poison_unaligned, 0 },
+    { "tcache poisoning found by a flush", "tcache_count=32:bigcache=0", a_tcache_flush_poisoned, 0 },
     { "tcache struct: entry tampered", NULL, a_tcache_struct_entry, 0 },
     { "tcache struct: count tampered", NULL, a_tcache_struct_count, 0 },
     { "house of botcake", NULL, a_house_of_botcake, 0 },
