@@ -897,9 +897,12 @@ void la_tcache_flush(struct la_tcache *tc, struct la_arena *av, la_chunk *p, siz
 #if LA_HARDEN_EXTRA
         size_t abit = la_arena_bit(av);
         /* the common entry, popped with the checks of la_tcache_pop_checked
-         * made the cheap way: in the thread's own window (aligned, in av),
-         * av's arena bit, the bin's size; anything else the general way */
-        if (la_likely(la_tc_win_ok(tc, (uintptr_t)e) && tc->counts[idx] <= la_g.tc_cap[idx] &&
+         * made the cheap way: in av's own window (aligned, in av; not the
+         * tcache's copy, which holds another arena's window while the thread
+         * only frees that arena's blocks, la_tc_fw_note), av's arena bit, the
+         * bin's size; anything else the general way */
+        if (la_likely(la_wt_ok((const struct la_wintab *)&av->spare[0], (uintptr_t)e) &&
+                      tc->counts[idx] <= la_g.tc_cap[idx] &&
                       (c->size & ~(size_t)LA_PREV_INUSE) == (tcsize | abit))) {
             tc->entries[idx] = (struct la_tcache_entry *)la_reveal_ptr((uintptr_t)&e->next, e->next);
             tc->counts[idx]--;

@@ -154,8 +154,10 @@ START_TEST(stress_preloaded)
     ck_assert_msg(access(prog, X_OK) == 0, "%s is not built", prog);
     static char pre[4200];
     snprintf(pre, sizeof pre, "LD_PRELOAD=%s", so);
+    /* LIBALLOC_OPTIONS empty: liballoc's defaults (growing tcache bins, the
+     * big-chunk cache), not the glibc-like options the runner sets */
     const char *env[] = { pre, "STRESS_REQUIRE_LIBALLOC=1", "STRESS_SECONDS=6", "STRESS_THREADS=4",
-                          "STRESS_CHURN=3000", "STRESS_FORKS=40", NULL };
+                          "STRESS_CHURN=3000", "STRESS_FORKS=40", "LIBALLOC_OPTIONS=", NULL };
     char *argv[] = { (char *)prog, NULL };
     run_expect_ok("stress", argv, env, 80);
 }
@@ -192,6 +194,37 @@ START_TEST(stress_fork_in_signal_handler)
 }
 END_TEST
 
+/* The benchmark programs (tests/bench) at a small scale under liballoc: each
+ * must finish cleanly.  Their mixes of threads handing blocks over (larson's
+ * successor threads, prodcons) reach paths the stress program does not: a
+ * tcache flush that took another arena's chunks for its own once corrupted
+ * every larson run (liballoc/bins.c la_tcache_flush). */
+START_TEST(bench_programs_preloaded)
+{
+    const char *so = target_path("liballoc/liballoc.so");
+    ck_assert_msg(access(so, R_OK) == 0, "%s is not built", so);
+    static char pre[4200];
+    snprintf(pre, sizeof pre, "LD_PRELOAD=%s", so);
+    /* liballoc's defaults (growing tcache bins, big-chunk cache), not the
+     * glibc-like options the runner gives child programs */
+    const char *env[] = { pre, "LIBALLOC_OPTIONS=", NULL };
+    static const char *const runs[][3] = {
+        { "larson", "-t", "2" }, { "larson", "-t", "2" }, { "larson", "-t", "2" },
+        { "prodcons", "-t", "2" }, { "cache_thrash", "-t", "2" }, { "cache_scratch", "-t", "2" },
+        { "randmix", "-t", "2" }, { "churn", "-t", "2" }, { "realloc_grow", NULL, NULL },
+        { "large", "-t", "2" }, { "frag", NULL, NULL },
+    };
+    for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++) {
+        char rel[128];
+        snprintf(rel, sizeof rel, "tests/bench/bin/%s", runs[i][0]);
+        const char *prog = target_path(rel);
+        ck_assert_msg(access(prog, X_OK) == 0, "%s is not built", prog);
+        char *argv[] = { (char *)prog, "-s", "0.1", (char *)runs[i][1], (char *)runs[i][2], NULL };
+        run_expect_ok(runs[i][0], argv, env, 30);
+    }
+}
+END_TEST
+
 START_TEST(preload_workload) { run_script("preload", 60); }
 END_TEST
 
@@ -221,6 +254,7 @@ static Suite *suite_integration(void)
     tcase_add_test(tc, stress_preloaded);
     tcase_add_test(tc, stress_shared_arenas);
     tcase_add_test(tc, stress_fork_in_signal_handler);
+    tcase_add_test(tc, bench_programs_preloaded);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("programs");
