@@ -163,12 +163,9 @@ LA_INLINE void *bigcache_take(struct la_tcache *tc, size_t *nb)
  * frame: the lock fast path, la_int_malloc.  Everything else (first call, a
  * thread without tcache, options, an entry the inline path refused, out of
  * memory) is malloc_slow_rest. */
-static LA_TLS uint16_t la_t_slow_calls;     /* wraps every 65536: la_tcache_park_tick */
-
 LA_NOINLINE void *la_malloc_slow(size_t n)
 {
     la_t_fn = "malloc";
-    if (la_unlikely(++la_t_slow_calls == 0)) la_tcache_park_tick();
     struct la_tcache *tc = la_tc;
     if (la_likely(n <= PTRDIFF_MAX && la_g.init_state >= 2 && tc != LA_TC_NONE &&
                   !(la_dbg.trace.flags | la_dbg.tunables.check | la_dbg.tunables.perturb))) {

@@ -22,12 +22,7 @@
  * arena, as a tcache may hold) serve the new thread's first mallocs at once.
  * A parked tcache's chunks stay "in use" to their arenas, as any cached chunk
  * is; at most la_park_max() tcaches are parked, each holding what its bins'
- * limits allow.  They pin the heap under them while parked, so they do not
- * wait for ever: malloc_trim flushes them (la_tcache_flush_parked), and so
- * does the slow path of any thread once a parked tcache has not been adopted
- * for two "park epochs" (la_tcache_park_tick: every thread advances the epoch
- * once per 65536 of its slow-path mallocs), so a pool of threads that ended
- * gives its heaps back while the rest of the program goes on allocating.  The
+ * limits allow, and malloc_trim flushes them (la_tcache_flush_parked).  The
  * parked list is guarded by the registry lock.
  */
 #include <sys/mman.h>
@@ -44,9 +39,7 @@ LA_TLS int la_t_state;
 
 #define LA_PARK_MAX 8u
 static struct la_tcache *la_parked[LA_PARK_MAX];
-static uint64_t la_parked_epoch[LA_PARK_MAX];   /* la_park_epoch when parked */
 static unsigned la_nparked;
-static uint64_t la_park_epoch;
 /* as many parked tcaches as cores (threads that exit at about the same
  * time), at most LA_PARK_MAX */
 static unsigned la_park_max(void)
@@ -301,7 +294,6 @@ void la_tcache_thread_exit(void *arg)
                 la_gen_begin();
                 tc->tid = 0;            /* parked: see the header */
                 la_gen_end();
-                la_parked_epoch[la_nparked] = __atomic_load_n(&la_park_epoch, __ATOMIC_RELAXED);
                 la_parked[la_nparked++] = tc;
                 tc = NULL;
             }
@@ -315,39 +307,19 @@ void la_tcache_thread_exit(void *arg)
     la_arena_detach_thread();
 }
 
-/* The parked tcaches parked at or before epoch `upto` (all: UINT64_MAX) give
- * their chunks back to their arenas and leave the registry. */
-static void flush_parked_upto(uint64_t upto)
+/* malloc_trim: the parked tcaches' chunks go back to their arenas. */
+void la_tcache_flush_parked(void)
 {
     struct la_tcache *take[LA_PARK_MAX];
-    unsigned n = 0, keep = 0;
     la_registry_lock();
-    for (unsigned i = 0; i < la_nparked; i++) {
-        if (la_parked_epoch[i] <= upto) {
-            take[n++] = la_parked[i];
-        } else {
-            la_parked_epoch[keep] = la_parked_epoch[i];
-            la_parked[keep++] = la_parked[i];
-        }
-    }
-    la_nparked = keep;
+    unsigned n = la_nparked;
+    for (unsigned i = 0; i < n; i++) take[i] = la_parked[i];
+    la_nparked = 0;
     la_registry_unlock();
     for (unsigned i = 0; i < n; i++) {
         flush(take[i]);
         unregister(take[i]);
     }
-}
-
-/* malloc_trim: the parked tcaches' chunks go back to their arenas. */
-void la_tcache_flush_parked(void) { flush_parked_upto(UINT64_MAX); }
-
-/* Called by a thread's slow path once per 65536 of its slow-path mallocs:
- * advance the park epoch; tcaches parked two epochs ago or earlier were not
- * adopted in that time (no thread is starting), so their chunks go back. */
-void la_tcache_park_tick(void)
-{
-    uint64_t e = __atomic_add_fetch(&la_park_epoch, 1, __ATOMIC_RELAXED);
-    if (__atomic_load_n(&la_nparked, __ATOMIC_RELAXED) && e >= 2) flush_parked_upto(e - 2);
 }
 
 /* ---- double free detection -------------------------------------------------------------- */

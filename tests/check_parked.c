@@ -2,8 +2,7 @@
  * tests/check_parked.c - parked tcaches (liballoc/tcache.c): an exiting
  * thread's non-empty tcache waits in the registry with tid 0, and the next
  * thread that makes a tcache adopts it, chunks and all; at most one per core
- * (8 in all) is parked; malloc_trim flushes them, and so do other threads'
- * slow paths after two park epochs without an adoption.
+ * (8 in all) is parked; malloc_trim flushes them.
  *
  * Each test is a fresh Check child (liballoc not initialised yet).  Threads
  * allocate through liballoc_malloc/liballoc_free; liballoc's pthread key
@@ -140,30 +139,6 @@ START_TEST(trim_flushes_parked)
 }
 END_TEST
 
-/* a parked tcache that no new thread adopts goes back once the rest of the
- * program has made two "park epochs" of slow-path mallocs (65536 each per
- * thread): a pool that ended does not pin its heaps for ever */
-START_TEST(unadopted_parked_flushed)
-{
-    F(M(16));
-    struct filler a = { .nfree = 5 };
-    pthread_t t;
-    ck_assert_int_eq(pthread_create(&t, NULL, filler_fn, &a), 0);
-    pthread_join(t, NULL);
-    unsigned live, parked;
-    count_tcaches(&live, &parked, NULL);
-    ck_assert_uint_eq(parked, 1);
-    for (int i = 0; i < 65536; i++) F(M(5000));    /* above the tcache: slow path */
-    count_tcaches(&live, &parked, NULL);
-    ck_assert_uint_eq(parked, 1);                  /* one epoch: still parked */
-    for (int i = 0; i < 2 * 65536; i++) F(M(5000));
-    count_tcaches(&live, &parked, NULL);
-    ck_assert_uint_eq(live, 1);
-    ck_assert_uint_eq(parked, 0);
-    ck_assert_int_eq(liballoc_check_heap(), 0);
-}
-END_TEST
-
 /* threads that end together: at most one tcache per core (8 in all) is
  * parked, the others are flushed and unregistered */
 START_TEST(parked_at_most_per_core)
@@ -201,7 +176,6 @@ static Suite *suite_parked(void)
     tcase_add_test(tc, empty_tcache_not_parked);
     tcase_add_test(tc, trim_flushes_parked);
     tcase_add_test(tc, parked_at_most_per_core);
-    tcase_add_test(tc, unadopted_parked_flushed);
     suite_add_tcase(s, tc);
     return s;
 }
