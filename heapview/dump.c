@@ -45,10 +45,7 @@ static void text_chunk(FILE *f, const struct hv_snapshot *s, const struct hv_chu
 {
     char fl[64], where[96] = "";
     if (c->bin == HV_BIN_TCACHE)
-        if (tid_of(s, c))
-            snprintf(where, sizeof where, "tcache[%u] thread %llu", c->bin_index, X(tid_of(s, c)));
-        else        /* an exited thread's parked tcache */
-            snprintf(where, sizeof where, "tcache[%u] parked", c->bin_index);
+        snprintf(where, sizeof where, "tcache[%u] thread %llu", c->bin_index, X(tid_of(s, c)));
     else if (c->bin == HV_BIN_BIGCACHE)
         snprintf(where, sizeof where, "bigcache[%u] thread %llu", c->bin_index, X(tid_of(s, c)));
     else if (c->bin == HV_BIN_REMOTE)
@@ -128,10 +125,7 @@ void hv_dump_text(FILE *f, const struct hv_snapshot *s)
     }
     for (size_t ti = 0; ti < s->ntcaches; ti++) {
         const struct hv_tcache *t = &s->tcaches[ti];
-        if (t->tid)
-            fprintf(f, "\ntcachebins (thread %llu, arena %d)\n", X(t->tid), t->arena == HV_NONE ? -1 : (int)t->arena);
-        else        /* tid 0: an exited thread's tcache, parked for the next new thread */
-            fprintf(f, "\ntcachebins (parked: its thread exited, arena %d)\n", t->arena == HV_NONE ? -1 : (int)t->arena);
+        fprintf(f, "\ntcachebins (thread %llu, arena %d)\n", X(t->tid), t->arena == HV_NONE ? -1 : (int)t->arena);
         for (unsigned i = 0; i < LA_TCACHE_BINS; i++) {
             const struct hv_bin *b = &t->bins[i];
             if (b->count == 0 && b->declared == 0 && !b->truncated)

@@ -325,10 +325,7 @@ static void bin_label(const struct hv_snapshot *s, const struct hv_chunk *c, cha
 {
     if (c->bin == HV_BIN_TCACHE) {
         unsigned long long tid = c->tcache != HV_NONE && c->tcache < s->ntcaches ? X(s->tcaches[c->tcache].tid) : 0;
-        if (tid)
-            snprintf(buf, len, "tcache[%u]@%llu", c->bin_index, tid);
-        else        /* an exited thread's parked tcache */
-            snprintf(buf, len, "tcache[%u]@parked", c->bin_index);
+        snprintf(buf, len, "tcache[%u]@%llu", c->bin_index, tid);
     } else if (c->bin == HV_BIN_BIGCACHE) {
         unsigned long long tid = c->tcache != HV_NONE && c->tcache < s->ntcaches ? X(s->tcaches[c->tcache].tid) : 0;
         snprintf(buf, len, "bigcache[%u]@%llu", c->bin_index, tid);
@@ -554,12 +551,8 @@ static void build_overview(struct ui *u)
             bb += t->bc[i].bytes;
         }
         const struct hv_arena *a = arena_of(s, t->arena);
-        if (t->tid)
-            l = addl(u, 0, K_TCACHE, "  thread %llu  arena %d  tcache 0x%llx holds %llu chunks, %s", X(t->tid),
-                     a ? (int)a->index : -1, X(t->addr), X(nb), hbytes(bb, b1, sizeof b1));
-        else        /* tid 0: an exited thread's tcache, parked for the next new thread */
-            l = addl(u, 0, K_TCACHE, "  parked (thread exited)  arena %d  tcache 0x%llx holds %llu chunks, %s",
-                     a ? (int)a->index : -1, X(t->addr), X(nb), hbytes(bb, b1, sizeof b1));
+        l = addl(u, 0, K_TCACHE, "  thread %llu  arena %d  tcache 0x%llx holds %llu chunks, %s", X(t->tid),
+                 a ? (int)a->index : -1, X(t->addr), X(nb), hbytes(bb, b1, sizeof b1));
         tagw(l, "tcache", K_TCACHE);
     }
     for (size_t i = 0; i < s->nthreads; i++) {
@@ -712,12 +705,8 @@ static void build_bins(struct ui *u)
     if (s->ntcaches) {
         const struct hv_tcache *t = &s->tcaches[u->tsel];
         const struct hv_arena *a = arena_of(s, t->arena);
-        if (t->tid)
-            l = addl(u, 0, K_TCACHE, "tcachebins of thread %llu (arena %d)   [t: thread %zu of %zu]", X(t->tid),
-                     a ? (int)a->index : -1, u->tsel + 1, s->ntcaches);
-        else
-            l = addl(u, 0, K_TCACHE, "tcachebins of a parked tcache, its thread exited (arena %d)   [t: %zu of %zu]",
-                     a ? (int)a->index : -1, u->tsel + 1, s->ntcaches);
+        l = addl(u, 0, K_TCACHE, "tcachebins of thread %llu (arena %d)   [t: thread %zu of %zu]", X(t->tid),
+                 a ? (int)a->index : -1, u->tsel + 1, s->ntcaches);
         if (l)
             l->attr = A_BOLD;
         int any = thread_bin_lines(u, "tcache", t->bins, LA_TCACHE_BINS);

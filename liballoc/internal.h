@@ -492,7 +492,6 @@ void la_free_lookup(struct la_tcache *tc, void *p) LA_HIDDEN;
 /* ---- tcache.c ----------------------------------------------------------------- */
 struct la_tcache *la_tcache_create(void) LA_HIDDEN;
 void la_tcache_thread_exit(void *arg) LA_HIDDEN;
-void la_tcache_flush_parked(void) LA_HIDDEN;
 LA_NORETURN void la_tcache_double_free(struct la_tcache *tc, void *mem, size_t idx) LA_HIDDEN;
 void la_tcache_check_double_free(struct la_tcache *tc, void *mem, size_t idx) LA_HIDDEN;
 void *la_tcache_get_slow(struct la_tcache *tc, size_t idx) LA_HIDDEN;

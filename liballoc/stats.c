@@ -203,7 +203,6 @@ int la_malloc_trim(size_t pad)
     la_ensure_init();
     int r = 0;
     la_bc_flush(la_tc_get());          /* this thread's cached big chunks first */
-    la_tcache_flush_parked();          /* and the chunks of exited threads' parked tcaches */
     for (struct la_arena *av = &la_main_arena; av; av = __atomic_load_n(&av->next, __ATOMIC_ACQUIRE)) {
         la_lock(&av->lock);
         la_remote_drain(av);

@@ -5,25 +5,10 @@
  * A thread's tcache is made on its first allocation that reaches the slow path,
  * linked into liballoc_debug.tcaches with its tid, and remembered in the
  * initial-exec TLS variable la_tc that the inline fast paths read.  At thread
- * exit the pthread key destructor empties the thread's big-chunk cache, then
- * parks the tcache, chunks and all (see below), or else flushes every cached
- * chunk back to its own arena and unregisters and recycles the struct; then it
- * detaches the thread from its arena.  Anything that thread allocates
- * afterwards (other libraries' destructors) goes to its old arena under the
- * lock, without a tcache.
- *
- * Parked tcaches.  A server that serves each request on a short-lived thread
- * (bench larson) used to pay twice per thread: the exiting thread freed its
- * hundreds of cached chunks one by one into the arenas under their locks, and
- * its successor, starting empty, fetched as many back through the slow path.
- * Instead, up to la_park_max() exiting threads' tcaches wait, still in the
- * registry with tid 0 (heapview shows them as parked), and the next thread
- * that makes a tcache adopts the most recently parked one: its chunks (of any
- * arena, as a tcache may hold) serve the new thread's first mallocs at once.
- * A parked tcache's chunks stay "in use" to their arenas, as any cached chunk
- * is; at most la_park_max() tcaches are parked, each holding what its bins'
- * limits allow, and malloc_trim flushes them (la_tcache_flush_parked).  The
- * parked list is guarded by the registry lock.
+ * exit the pthread key destructor flushes every cached chunk back to its own
+ * arena, unregisters and recycles the struct, and detaches the thread from its
+ * arena; anything that thread allocates afterwards (other libraries' destructors)
+ * goes to its old arena under the lock, without a tcache.
  */
 #include <sys/mman.h>
 
@@ -36,17 +21,6 @@ const struct la_tcache_x la_tc_none = { .pub = { .counts = { [0 ... LA_TCACHE_BI
 LA_TLS struct la_tcache *la_tc = LA_TC_NONE;
 
 LA_TLS int la_t_state;
-
-#define LA_PARK_MAX 8u
-static struct la_tcache *la_parked[LA_PARK_MAX];
-static unsigned la_nparked;
-/* as many parked tcaches as cores (threads that exit at about the same
- * time), at most LA_PARK_MAX */
-static unsigned la_park_max(void)
-{
-    unsigned n = la_g.ncores > 0 ? (unsigned)la_g.ncores : 1u;
-    return n < LA_PARK_MAX ? n : LA_PARK_MAX;
-}
 
 /* ---- metadata pages ------------------------------------------------------------ */
 
@@ -197,14 +171,6 @@ struct la_tcache *la_tcache_create(void)
         if (t->tid == tid) { tc = t; break; }
     if (tc) {
         if (!la_t_arena) la_t_arena = tc->arena;
-    } else if (la_nparked) {
-        /* adopt the most recently parked tcache, with its chunks and grown limits */
-        tc = la_parked[--la_nparked];
-        la_gen_begin();
-        tc->tid = tid;
-        tc->arena = la_t_arena;
-        tc->missed = 0;
-        la_gen_end();
     } else {
         tc = la_meta_alloc(sizeof(struct la_tcache_x));
         if (tc) {
@@ -272,14 +238,6 @@ static void flush(struct la_tcache *tc)
     }
 }
 
-/* 1 when tc holds no chunk */
-static int tc_empty(const struct la_tcache *tc)
-{
-    for (size_t i = 0; i < LA_TCACHE_BINS; i++)
-        if (tc->entries[i]) return 0;
-    return 1;
-}
-
 void la_tcache_thread_exit(void *arg)
 {
     (void)arg;
@@ -287,39 +245,11 @@ void la_tcache_thread_exit(void *arg)
     la_t_state = LA_T_DEAD;
     if (tc) {
         la_tc = LA_TC_NONE;    /* from now on frees go to the arena */
+        flush(tc);
         la_bc_flush(tc);
-        if (!tc_empty(tc)) {
-            la_registry_lock();
-            if (la_nparked < la_park_max()) {
-                la_gen_begin();
-                tc->tid = 0;            /* parked: see the header */
-                la_gen_end();
-                la_parked[la_nparked++] = tc;
-                tc = NULL;
-            }
-            la_registry_unlock();
-        }
-        if (tc) {
-            flush(tc);
-            unregister(tc);
-        }
+        unregister(tc);
     }
     la_arena_detach_thread();
-}
-
-/* malloc_trim: the parked tcaches' chunks go back to their arenas. */
-void la_tcache_flush_parked(void)
-{
-    struct la_tcache *take[LA_PARK_MAX];
-    la_registry_lock();
-    unsigned n = la_nparked;
-    for (unsigned i = 0; i < n; i++) take[i] = la_parked[i];
-    la_nparked = 0;
-    la_registry_unlock();
-    for (unsigned i = 0; i < n; i++) {
-        flush(take[i]);
-        unregister(take[i]);
-    }
 }
 
 /* ---- double free detection -------------------------------------------------------------- */

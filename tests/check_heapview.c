@@ -485,29 +485,6 @@ static struct run live_text_dump(const struct target *t)
     return r;
 }
 
-/* A thread that exited with chunks in its tcache leaves the tcache parked
- * (tid 0, liballoc/tcache.c): the dump names it and its chunks as parked, and
- * the walk finds no problem. */
-START_TEST(text_dump_parked_tcache)
-{
-    make_tmpdir();
-    setenv("HV_PARKED", "1", 1);                        /* inherited by the target */
-    struct target t;
-    start(&t, target_prog(0), 1, NULL, 0);
-    unsetenv("HV_PARKED");
-    struct run r = live_text_dump(&t);
-    ck_assert_msg(strstr(r.out, "problems: 0"), "problems found: %s", r.out);
-    ck_assert_msg(strstr(r.out, "tcachebins (parked: its thread exited, arena "), "no parked tcache in the dump: %s", r.out);
-    int n = 0;
-    for (const char *q = r.out; (q = strstr(q, "] parked")) != NULL; q++) n++;
-    ck_assert_msg(n == 3, "%d chunk lines in a parked tcache, want 3: %s", n, r.out);
-    hv_run_free(&r);
-    assert_running(&t, 0);
-    hv_stop_target(&t);
-    rm_tmpdir();
-}
-END_TEST
-
 /* With the big-chunk cache on (the test target's large-bin chunks then wait
  * in it), the dump shows the cache's classes and its chunks' lines name it,
  * and the walk finds no problem. */
@@ -1188,7 +1165,6 @@ static Suite *suite_heapview(void)
     tcase_add_test(tc, live_static);
     tcase_add_test(tc, text_dump);
     tcase_add_test(tc, text_dump_bigcache);
-    tcase_add_test(tc, text_dump_parked_tcache);
     tcase_add_test(tc, group_stop_kept);
     suite_add_tcase(s, tc);
 

@@ -21,10 +21,6 @@
  * Output goes through write(2) from stack buffers so that printing never
  * allocates and the heap stays exactly as scripted.
  *
- * With HV_PARKED=1 in the environment, a third thread then frees 3 blocks of
- * 0x70 into its tcache and exits: liballoc parks that tcache (tid 0) for the
- * next new thread.  Its blocks get no P line.
- *
  * While waiting it increments a heartbeat counter written (as text) to the file
  * named by argv[1], if given, every 10 ms.  On SIGUSR1 it prints "USR1 <n>" with
  * the number of SIGUSR1 received, and "INTACT" or "DAMAGED" after checking the
@@ -113,20 +109,6 @@ static void *t2_main(void *arg)
     for (;;)
         pause();
     return NULL;
-}
-
-static void *t3_blocks[3];              /* global: gcc may drop an unused malloc/free pair */
-
-static void *t3_main(void *arg)
-{
-    (void)arg;
-    void **c = t3_blocks;
-    for (int i = 0; i < 3; i++)
-        if (!(c[i] = malloc(100)))      /* 0x70 */
-            _exit(4);
-    for (int i = 0; i < 3; i++)
-        free(c[i]);
-    return NULL;                        /* its tcache is parked */
 }
 
 static volatile sig_atomic_t usr1;
@@ -221,11 +203,6 @@ int main(int argc, char **argv)
     for (int i = 0; i < 8; i++)
         P(remote[i], "free", "remote", "-", "other");
 
-    if (getenv("HV_PARKED")) {
-        pthread_t t3;
-        if (pthread_create(&t3, NULL, t3_main, NULL) != 0 || pthread_join(t3, NULL) != 0)
-            return 5;
-    }
     say("READY\n");
 
     int hb = argc > 1 ? open(argv[1], O_WRONLY | O_CREAT | O_TRUNC, 0644) : -1;
