@@ -42,6 +42,13 @@ BIN=$B/tests/bench/bin
 for f in "$B/liballoc/liballoc.so" "$B/liballoc/liballoc-noextra.so" "$BIN/benchexec"; do
     [ -e "$f" ] || { echo "bench_harden.sh: $f missing (make all liballoc-noextra)" >&2; exit 2; }
 done
+# Both libraries must be built from the sources as they are: a noextra build
+# older than a source compared the current code with an old one (seen: +2.8%
+# reported for larson, +8.7% with both libraries fresh).
+for f in "$B/liballoc/liballoc.so" "$B/liballoc/liballoc-noextra.so"; do
+    newer=$(find "$ROOT/liballoc" "$ROOT/shared" -name '*.[ch]' -newer "$f" -print -quit)
+    [ -z "$newer" ] || { echo "bench_harden.sh: $f is older than $newer (make all liballoc-noextra)" >&2; exit 2; }
+done
 TMP=$(mktemp -d /tmp/la-harden.XXXXXX) || exit 2
 trap 'rm -rf "$TMP"' EXIT
 cp "$B/liballoc/liballoc.so" "$TMP/hardened.so"
