@@ -187,10 +187,10 @@ LA_INLINE void unlink_links_ok(struct la_arena *av, la_chunk *p, size_t size, in
 LA_INLINE void unlink_body(struct la_arena *av, la_chunk *p, size_t size)
 {
     la_chunk *fd = p->fd, *bk = p->bk;
-    /* with the extra checks, also fd != p: a self-linked chunk passes glibc's
-     * test (and once that holds, bk == p implies fd == p, so one compare
-     * covers both) */
-    if (la_unlikely(fd->bk != p || bk->fd != p || (LA_HARDEN_EXTRA && fd == p)))
+    /* with the extra checks, fd != p too (a self-linked chunk passes glibc's
+     * test): unlink_links_ok tests it on the slow path, unlink_chunk where
+     * fd == bk; where fd != bk, fd == p fails fd->bk == p (p->bk = bk != p) */
+    if (la_unlikely(fd->bk != p || bk->fd != p))
         la_fatal_arena(av, "corrupted double-linked list", ck2mem(p), p->size);
     fd->bk = bk;
     bk->fd = fd;
@@ -250,15 +250,31 @@ LA_INLINE void unlink_chunk(struct la_arena *av, la_chunk *p)
     if (la_unlikely(size != ck_at(p, size)->prev_size))
         la_fatal_arena(av, "corrupted size vs. prev_size", ck2mem(p), p->size);
 #if LA_HARDEN_EXTRA
+    /* The links are tested once each, and not at all where p's own address
+     * answers (p lies in the arena: every caller checked it).  A chunk alone
+     * in its bin (fd == bk; most of them in bench large) can only link to its
+     * bin's header: fd is tested against the bin headers alone, once.  A
+     * large chunk alone of its size links to itself on the size list
+     * (fd_nextsize == bk_nextsize == p): nothing to test.  Anything else
+     * takes the tests as before; whatever fails here gets the full test in
+     * unlink_slow, which decides (same messages).  A self-linked chunk (fd ==
+     * bk == p) is sent there too: unlink_body no longer tests fd == p. */
     la_chunk *fd = p->fd, *bk = p->bk;
-    if (la_unlikely(!((la_link_fast(av, (uintptr_t)fd) || in_any_heap(av, (uintptr_t)fd)) &&
-                      (la_link_fast(av, (uintptr_t)bk) || in_any_heap(av, (uintptr_t)bk)) &&
-                      (la_in_smallbin_range(size) || p->fd_nextsize == NULL ||
-                       (la_seg_ok(av, (uintptr_t)p->fd_nextsize) && la_seg_ok(av, (uintptr_t)p->bk_nextsize)))))) {
+    int links_ok = fd == bk ? fd != p && la_bin_hdr_ok(av, (uintptr_t)fd)
+                            : (la_link_fast(av, (uintptr_t)fd) || in_any_heap(av, (uintptr_t)fd)) &&
+                              (la_link_fast(av, (uintptr_t)bk) || in_any_heap(av, (uintptr_t)bk));
+    if (la_unlikely(!links_ok)) {
         unlink_slow(av, p, size);       /* tail call */
         return;
     }
-    /* fd/bk == p: tested in unlink_body */
+    if (!la_in_smallbin_range(size)) {
+        la_chunk *fn = p->fd_nextsize, *bn = p->bk_nextsize;
+        if (la_unlikely(fn != NULL && !(fn == p && bn == p) &&
+                        !(la_seg_ok(av, (uintptr_t)fn) && la_seg_ok(av, (uintptr_t)bn)))) {
+            unlink_slow(av, p, size);
+            return;
+        }
+    }
 #endif
     unlink_body(av, p, size);
 }
