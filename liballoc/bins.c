@@ -184,13 +184,69 @@ LA_INLINE void unlink_links_ok(struct la_arena *av, la_chunk *p, size_t size, in
 #endif
 }
 
-LA_INLINE void unlink_body(struct la_arena *av, la_chunk *p, size_t size)
+#if LA_HARDEN_EXTRA
+static LA_NOINLINE void unlink_slow(struct la_arena *av, la_chunk *p, size_t size);
+/* x is a chunk of one of a non-main arena av's heaps: la_chunk_in_arena_slow's
+ * test (heap map bit, the heap's arena, its chunk bounds) inline.  An arena of
+ * more than one heap (bench frag's second thread: 2) has about half its links
+ * outside the newest heap, and each took unlink_slow and a call per link. */
+LA_INLINE int in_any_heap(const struct la_arena *av, uintptr_t x)
+{
+    if (av == &la_main_arena || !la_aligned(x)) return 0;
+    const struct la_segment *h = la_heap_at(x);
+    if (!h || h->arena != av) return 0;
+    uintptr_t end = (uintptr_t)h + h->size;
+    return x >= h->chunks && x < end && end - x >= LA_MINSIZE;
+}
+/* la_chunk_in_arena with the older heaps of a non-main arena inline too */
+LA_INLINE int chunk_in_av(struct la_arena *av, uintptr_t x)
+{
+    return la_seg_ok(av, x) || in_any_heap(av, x) || la_chunk_in_arena(av, x);
+}
+#endif
+
+/* Unlink free chunk p (size) from its bin.  fast (the inline callers): the
+ * extra link tests are made here, inline, before glibc's; a link they reject
+ * sends p to unlink_slow, which makes the full tests (unlink_links_ok: older
+ * segments, out of line) and then this with fast = 0.  hdr: p's bin header
+ * when the caller knows it (a link equal to it needs no test), else NULL.
+ * p_ok: the caller knows p lies in the arena (a neighbour of a checked chunk,
+ * or a bin header's bk), which a size-list link equal to p then answers.
+ *
+ * The fast tests look at each link once, and not at all where hdr or p's
+ * own (known) address answers.  A chunk alone in its bin (fd == bk; most
+ * unlinks of bench large) can only link to its bin's header: fd is tested
+ * against the bin headers alone (glibc's test then reads that header, whose
+ * fd and bk liballoc alone writes, and finds p there).  A large chunk alone
+ * of its size links to itself on the size list (fd_nextsize == bk_nextsize
+ * == p): nothing to test when p_ok.  A self-linked chunk (fd == bk == p)
+ * fails them.  fd == p where fd != bk fails glibc's fd->bk == p (p->bk = bk
+ * != p), so the extra build needs no other test of it. */
+LA_INLINE void unlink_body(struct la_arena *av, la_chunk *p, size_t size, int fast, const la_chunk *hdr, int p_ok)
 {
     la_chunk *fd = p->fd, *bk = p->bk;
-    /* with the extra checks, also fd != p: a self-linked chunk passes glibc's
-     * test (and once that holds, bk == p implies fd == p, so one compare
-     * covers both) */
-    if (la_unlikely(fd->bk != p || bk->fd != p || (LA_HARDEN_EXTRA && fd == p)))
+#if LA_HARDEN_EXTRA
+    if (fast) {
+        int ok;
+        if (fd == bk)
+            ok = (hdr != NULL && fd == hdr) || (fd != p && la_bin_hdr_ok(av, (uintptr_t)fd));
+        else
+            ok = ((hdr != NULL && fd == hdr) || la_link_fast(av, (uintptr_t)fd) || in_any_heap(av, (uintptr_t)fd)) &&
+                 ((hdr != NULL && bk == hdr) || la_link_fast(av, (uintptr_t)bk) || in_any_heap(av, (uintptr_t)bk));
+        if (ok && !la_in_smallbin_range(size)) {
+            la_chunk *fn = p->fd_nextsize, *bn = p->bk_nextsize;
+            ok = fn == NULL || (p_ok && fn == p && bn == p) ||
+                 (la_seg_ok(av, (uintptr_t)fn) && la_seg_ok(av, (uintptr_t)bn));
+        }
+        if (la_unlikely(!ok)) {
+            unlink_slow(av, p, size);       /* tail call */
+            return;
+        }
+    }
+#else
+    (void)fast; (void)hdr; (void)p_ok;
+#endif
+    if (la_unlikely(fd->bk != p || bk->fd != p))
         la_fatal_arena(av, "corrupted double-linked list", ck2mem(p), p->size);
     fd->bk = bk;
     bk->fd = fd;
@@ -219,51 +275,23 @@ LA_INLINE void unlink_body(struct la_arena *av, la_chunk *p, size_t size)
 static LA_NOINLINE void unlink_slow(struct la_arena *av, la_chunk *p, size_t size)
 {
     unlink_links_ok(av, p, size, 1);
-    unlink_body(av, p, size);
+    unlink_body(av, p, size, 0, NULL, 0);
 }
 #endif
 
-#if LA_HARDEN_EXTRA
-/* x is a chunk of one of a non-main arena av's heaps: la_chunk_in_arena_slow's
- * test (heap map bit, the heap's arena, its chunk bounds) inline.  An arena of
- * more than one heap (bench frag's second thread: 2) has about half its links
- * outside the newest heap, and each took unlink_slow and a call per link. */
-LA_INLINE int in_any_heap(const struct la_arena *av, uintptr_t x)
-{
-    if (av == &la_main_arena || !la_aligned(x)) return 0;
-    const struct la_segment *h = la_heap_at(x);
-    if (!h || h->arena != av) return 0;
-    uintptr_t end = (uintptr_t)h + h->size;
-    return x >= h->chunks && x < end && end - x >= LA_MINSIZE;
-}
-/* la_chunk_in_arena with the older heaps of a non-main arena inline too */
-LA_INLINE int chunk_in_av(struct la_arena *av, uintptr_t x)
-{
-    return la_seg_ok(av, x) || in_any_heap(av, x) || la_chunk_in_arena(av, x);
-}
-#endif
-
-/* la_unlink inline, for the hot callers (best fit, binmap, coalescing) */
-LA_INLINE void unlink_chunk(struct la_arena *av, la_chunk *p)
+/* la_unlink inline, for the hot callers (best fit, binmap, coalescing);
+ * hdr, p_ok: see unlink_body */
+LA_INLINE void unlink_chunk(struct la_arena *av, la_chunk *p, const la_chunk *hdr, int p_ok)
 {
     size_t size = ck_size(p);
     if (la_unlikely(size != ck_at(p, size)->prev_size))
         la_fatal_arena(av, "corrupted size vs. prev_size", ck2mem(p), p->size);
-#if LA_HARDEN_EXTRA
-    la_chunk *fd = p->fd, *bk = p->bk;
-    if (la_unlikely(!((la_link_fast(av, (uintptr_t)fd) || in_any_heap(av, (uintptr_t)fd)) &&
-                      (la_link_fast(av, (uintptr_t)bk) || in_any_heap(av, (uintptr_t)bk)) &&
-                      (la_in_smallbin_range(size) || p->fd_nextsize == NULL ||
-                       (la_seg_ok(av, (uintptr_t)p->fd_nextsize) && la_seg_ok(av, (uintptr_t)p->bk_nextsize)))))) {
-        unlink_slow(av, p, size);       /* tail call */
-        return;
-    }
-    /* fd/bk == p: tested in unlink_body */
-#endif
-    unlink_body(av, p, size);
+    unlink_body(av, p, size, 1, hdr, p_ok);
 }
 
-void la_unlink(struct la_arena *av, la_chunk *p) { unlink_chunk(av, p); }
+/* (its callers' p: a neighbour found through a size field not checked
+ * against the arena, in heap trimming; p_ok 0) */
+void la_unlink(struct la_arena *av, la_chunk *p) { unlink_chunk(av, p, NULL, 0); }
 
 /* The nextsize walk of a large bin's sorted insertion (step 3) follows one
  * link per distinct size, and every chunk it reaches must lie in the arena
@@ -555,7 +583,7 @@ void *la_int_malloc(struct la_arena *av, size_t nb)
                 }
                 /* the head of its size run is the least recently freed chunk of
                  * that size; la_unlink hands the size list on to the next one */
-                unlink_chunk(av, victim);
+                unlink_chunk(av, victim, bin, 0);     /* (the walk's first step is not checked) */
                 return split_victim(av, victim, size, nb, 0);
             }
         }
@@ -592,7 +620,7 @@ void *la_int_malloc(struct la_arena *av, size_t nb)
                 continue;
             }
             size_t size = ck_size(victim);
-            unlink_chunk(av, victim);
+            unlink_chunk(av, victim, bin, 1);
             return split_victim(av, victim, size, nb, la_in_smallbin_range(nb));
         }
 
@@ -722,11 +750,11 @@ LA_INLINE void free_merge(struct la_arena *av, la_chunk *p, size_t size, int may
         p = ck_at(p, -prevsize);
         if (la_unlikely(ck_size(p) != prevsize))
             la_fatal_arena(av, "corrupted size vs. prev_size while consolidating", ck2mem(p), p->size);
-        unlink_chunk(av, p);
+        unlink_chunk(av, p, NULL, 1);
     }
     if (next != av->top) {
         if (!ck_inuse_at(next, nextsize)) {
-            unlink_chunk(av, next);
+            unlink_chunk(av, next, NULL, 1);
             size += nextsize;
         } else {
             ck_clear_inuse_at(next, 0);

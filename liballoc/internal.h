@@ -645,11 +645,16 @@ LA_INLINE int la_chunk_in_arena(struct la_arena *av, uintptr_t x)
     return la_seg_ok(av, x) || (av == &la_main_arena && la_wt_ok(&la_main_oldwin, x + LA_CHUNK_HDR)) ||
            la_chunk_in_arena_slow(av, x);
 }
+/* bin i's header is la_bin_at(av, i) = la_bin_at(av, 1) + 16 (i - 1), i = 1..127:
+ * x is one of av's bin headers (bins 1..127; no call, no load) */
+LA_INLINE int la_bin_hdr_ok(struct la_arena *av, uintptr_t x)
+{
+    return la_ror4(x - la_bin_at((uintptr_t)av, 1)) < LA_NBINS - 1;
+}
 /* x is a chunk in av's newest segment or one of av's bin headers (no call) */
 LA_INLINE int la_link_fast(struct la_arena *av, uintptr_t x)
 {
-    /* bin i's header is la_bin_at(av, i) = la_bin_at(av, 1) + 16 (i - 1), i = 1..127 */
-    return la_seg_ok(av, x) || la_ror4(x - la_bin_at((uintptr_t)av, 1)) < LA_NBINS - 1;
+    return la_seg_ok(av, x) || la_bin_hdr_ok(av, x);
 }
 LA_INLINE int la_seg_ok_fn(struct la_arena *av, uintptr_t x) { return la_seg_ok(av, x); }
 /* x is a chunk of av or one of av's bin headers: a valid fd/bk target */
