@@ -312,6 +312,16 @@ fi
             else printf "%" W "s", "-"
         }
         printf "\n"
+        # the same to 4 places (from the unrounded medians): runs that differ
+        # in the second decimal can be compared without redoing the sums
+        printf "%-16s", "  to 4 places"
+        for (ai = 1; ai <= na; ai++) {
+            a = A[ai]
+            if (a == "glibc") printf "%" W "s", "1.0000"
+            else if (N[a] > 0) printf "%" W "s", sprintf("%.4f", exp(L[a] / N[a]))
+            else printf "%" W "s", "-"
+        }
+        printf "\n"
     }
     function median(list,   n, v, i, j, t) {
         n = split(list, v, " ")
