@@ -599,9 +599,7 @@ void la_heap_trim(struct la_arena *av, size_t keep) LA_HIDDEN;
 void la_auto_trim(struct la_arena *av) LA_HIDDEN;   /* after a large free: trim with hysteresis */
 struct la_segment *la_new_heap(size_t size, size_t top_pad) LA_HIDDEN;
 void la_mreg_insert(uintptr_t chunk, size_t size) LA_HIDDEN;     /* takes the registry lock */
-void la_mreg_remove(uintptr_t chunk, size_t size) LA_HIDDEN;     /* takes the registry lock */
 void la_mreg_move(uintptr_t from, uintptr_t to, size_t oldsize, size_t newsize) LA_HIDDEN;
-int la_mreg_contains(uintptr_t chunk) LA_HIDDEN;                 /* caller holds registry lock */
 int la_mreg_lookup(uintptr_t chunk) LA_HIDDEN;                   /* lock-free unless a writer is active */
 int la_mreg_lookup_locked(uintptr_t chunk) LA_HIDDEN;            /* takes the registry lock */
 /* the registry's hash (heapview/walk.c computes the same) */
@@ -632,7 +630,6 @@ LA_INLINE int la_mreg_lookup_inline(uintptr_t chunk)
     if (la_likely(!(g & 1) && __atomic_load_n(&la_dbg.generation, __ATOMIC_RELAXED) == g)) return 0;
     return la_mreg_lookup_locked(chunk);
 }
-struct la_segment *la_segment_of(struct la_arena *av, const la_chunk *p) LA_HIDDEN;
 void la_win_update(struct la_arena *av) LA_HIDDEN;               /* arena lock held; takes the registry lock */
 int la_win_init(struct la_arena *av) LA_HIDDEN;      /* the same for an arena no thread is attached to yet */
 /* The arena whose heap holds the chunk of user pointer mem (and its segment),
@@ -668,7 +665,6 @@ void la_heapmap_set(uintptr_t heap, int on) LA_HIDDEN;
 /* ---- options.c ------------------------------------------------------------------- */
 void la_options_init(void) LA_HIDDEN;
 int la_mallopt(int param, int value) LA_HIDDEN;
-void la_set_tcache_max(size_t bytes) LA_HIDDEN;
 
 /* ---- stats.c ---------------------------------------------------------------------- */
 struct mallinfo2 la_mallinfo2(void) LA_HIDDEN;

@@ -108,8 +108,6 @@ static long reg_find(uintptr_t c)
     return -1;
 }
 
-int la_mreg_contains(uintptr_t chunk) { return reg_find(chunk) >= 0; }
-
 int la_mreg_lookup_locked(uintptr_t chunk)
 {
     la_registry_lock();
@@ -156,15 +154,6 @@ void la_mreg_insert(uintptr_t chunk, size_t size)
     la_registry_lock();
     la_gen_begin();
     reg_add(chunk, size);
-    la_gen_end();
-    la_registry_unlock();
-}
-
-void la_mreg_remove(uintptr_t chunk, size_t size)
-{
-    la_registry_lock();
-    la_gen_begin();
-    reg_del(chunk, size);
     la_gen_end();
     la_registry_unlock();
 }
@@ -231,15 +220,6 @@ la_chunk *la_mremap_chunk(la_chunk *p, size_t nb)
     np->size = (newtotal - off) | LA_IS_MMAPPED;
     la_mreg_move((uintptr_t)p, (uintptr_t)np, size, newtotal - off);
     return np;
-}
-
-/* ---- segments ---------------------------------------------------------------------------- */
-
-struct la_segment *la_segment_of(struct la_arena *av, const la_chunk *p)
-{
-    for (struct la_segment *s = av->segments; s; s = s->prev)
-        if ((uintptr_t)p >= s->chunks && (uintptr_t)p < (uintptr_t)s + s->size) return s;
-    return NULL;
 }
 
 /* ---- ownership (see "hardening" in internal.h) ----------------------------------------- */
