@@ -444,19 +444,29 @@ int la_os_madvise(void *p, size_t len, int advice) LA_HIDDEN;
 #define LA_FA_SMALL 4096u
 #define LA_FA_RUN ((size_t)1 << 20)
 #define LA_FA_BYTES_DEFAULT (256u << 10)
-struct la_faultahead { uintptr_t hi; size_t run; uint64_t ops; };
-extern struct la_faultahead la_fa[64] LA_HIDDEN;
-void la_fault_ahead_slow(struct la_faultahead *f, uintptr_t top, uintptr_t end) LA_HIDDEN;
+/* liballoc's private per-arena state (not in the published struct la_arena),
+ * one slot per arena index (sysmem.c): the trim hysteresis and fault-ahead */
+struct la_arena_priv {
+    size_t trim_keep;     /* bytes of top the automatic trim leaves beyond top_pad */
+    size_t trim_trimmed;  /* bytes released by automatic trims since the last growth */
+    uint64_t trim_mark;   /* av->ops at the last growth or decay */
+    uintptr_t fa_hi;      /* end of what fault-ahead populated */
+    size_t fa_run;        /* bytes of the current run of small top splits */
+    uint64_t fa_ops;      /* av->ops at the last top split */
+};
+extern struct la_arena_priv la_arena_priv[64] LA_HIDDEN;
+LA_INLINE struct la_arena_priv *la_priv(const struct la_arena *av) { return &la_arena_priv[av->index & 63]; }
+void la_fault_ahead_slow(struct la_arena_priv *f, uintptr_t top, uintptr_t end) LA_HIDDEN;
 LA_INLINE void la_fault_ahead(const struct la_arena *av, size_t one, size_t nb, const la_chunk *rem, size_t rsize)
 {
-    struct la_faultahead *f = &la_fa[av->index & 63];
+    struct la_arena_priv *f = la_priv(av);
     /* the run: small top splits in consecutive arena operations */
-    if (one > LA_FA_SMALL || av->ops != f->ops + 1) f->run = 0;
-    f->ops = av->ops;
+    if (one > LA_FA_SMALL || av->ops != f->fa_ops + 1) f->fa_run = 0;
+    f->fa_ops = av->ops;
     if (one > LA_FA_SMALL) return;
-    f->run += nb;
+    f->fa_run += nb;
     uintptr_t r = (uintptr_t)rem, end = r + rsize;
-    if (f->run >= LA_FA_RUN && (r + LA_FA_SMALL > f->hi || f->hi > end) && la_dbg.tunables.fault_ahead)
+    if (f->fa_run >= LA_FA_RUN && (r + LA_FA_SMALL > f->fa_hi || f->fa_hi > end) && la_dbg.tunables.fault_ahead)
         la_fault_ahead_slow(f, r, end);
 }
 int la_os_mremap(void *old, size_t oldlen, size_t newlen, int flags, void **out) LA_HIDDEN;

@@ -480,8 +480,9 @@ static void main_new_segment(struct la_arena *av, uintptr_t base, size_t len, ui
  * warming up, bench frag's first phase) takes one page fault per 4 KiB page as
  * the top chunk moves up: splitting top writes the new top's header, so every
  * page top passes is touched by liballoc itself, in address order.  Once an
- * arena has carved LA_FA_RUN bytes from top in a row with chunks of at most
- * LA_FA_SMALL bytes (no larger request in between), each time top's header
+ * arena has carved LA_FA_RUN bytes from top with chunks of at most
+ * LA_FA_SMALL bytes in consecutive arena operations (no larger request and no
+ * other operation in between), each time top's header
  * reaches the end of what was populated, the next tunables.fault_ahead bytes
  * of top (LIBALLOC_OPTIONS fault_ahead=BYTES, default 256 KiB, 0 = off) are
  * populated with one madvise(MADV_POPULATE_WRITE): one system call instead of
@@ -491,19 +492,19 @@ static void main_new_segment(struct la_arena *av, uintptr_t base, size_t len, ui
  * big blocks a program may touch sparsely (bench randmix, large) is never
  * populated ahead; a trim below the populated mark resets the mark (the pages
  * went back).  Kernels without MADV_POPULATE_WRITE (before 5.14) answer
- * EINVAL once and the feature turns itself off.  State per arena index, as
- * for trimming. */
-struct la_faultahead la_fa[64];
+ * EINVAL once and the feature turns itself off.  State in la_arena_priv
+ * (fa_*), as for trimming. */
+struct la_arena_priv la_arena_priv[64];
 static int fa_broken;
 
-void la_fault_ahead_slow(struct la_faultahead *f, uintptr_t top, uintptr_t end)
+void la_fault_ahead_slow(struct la_arena_priv *f, uintptr_t top, uintptr_t end)
 {
     uintptr_t ps = la_g.pagesize;
     uintptr_t lo = la_align_up(top + sizeof(la_chunk), ps);
-    if (lo < f->hi && f->hi <= end) lo = f->hi;         /* continue where the last batch ended */
+    if (lo < f->fa_hi && f->fa_hi <= end) lo = f->fa_hi;   /* continue where the last batch ended */
     uintptr_t hi = lo + la_dbg.tunables.fault_ahead;
     if (hi > (end & ~(ps - 1)) || hi < lo) hi = end & ~(ps - 1);
-    f->hi = hi > lo ? hi : lo;
+    f->fa_hi = hi > lo ? hi : lo;
     if (hi <= lo || fa_broken) return;
     if (la_os_madvise((void *)lo, hi - lo, LA_MADV_POPULATE_WRITE) == EINVAL) fa_broken = 1;
 }
@@ -518,47 +519,39 @@ void la_fault_ahead_slow(struct la_faultahead *f, uintptr_t top, uintptr_t end)
  * bytes and at least twice its old value, capped at LA_TRIM_KEEP_MAX.  keep
  * halves each time trims go on for LA_TRIM_DECAY_OPS arena operations without
  * a regrowth, so an arena that stopped cycling returns its memory over its
- * later large frees; malloc_trim ignores keep.  The state is private (not in
- * the published arena struct), one slot per arena index. */
+ * later large frees; malloc_trim ignores keep.  The state is private
+ * (la_arena_priv, trim_*), one slot per arena index. */
 #define LA_TRIM_KEEP_MAX ((size_t)32 << 20)
 #define LA_TRIM_DECAY_OPS 65536
-struct la_trimstate {
-    size_t keep;          /* bytes of top the automatic trim leaves beyond top_pad */
-    size_t trimmed;       /* bytes released by automatic trims since the last growth */
-    uint64_t mark;        /* av->ops at the last growth or decay */
-};
-static struct la_trimstate la_ts[64];
-LA_INLINE struct la_trimstate *trimstate(const struct la_arena *av) { return &la_ts[av->index & 63]; }
 
 static void note_grow(struct la_arena *av)
 {
-    struct la_trimstate *ts = trimstate(av);
-    /* nothing trimmed and no reserve: mark is not needed (decay of 0 is 0),
-     * and not writing it leaves the page of la_ts untouched */
-    if (!ts->trimmed && !ts->keep) return;
-    if (ts->trimmed) {
-        size_t k = ts->keep * 2;
-        if (k < ts->trimmed) k = ts->trimmed;
-        ts->keep = k < LA_TRIM_KEEP_MAX ? k : LA_TRIM_KEEP_MAX;
-        ts->trimmed = 0;
+    struct la_arena_priv *ts = la_priv(av);
+    /* nothing trimmed and no reserve: mark is not needed (decay of 0 is 0) */
+    if (!ts->trim_trimmed && !ts->trim_keep) return;
+    if (ts->trim_trimmed) {
+        size_t k = ts->trim_keep * 2;
+        if (k < ts->trim_trimmed) k = ts->trim_trimmed;
+        ts->trim_keep = k < LA_TRIM_KEEP_MAX ? k : LA_TRIM_KEEP_MAX;
+        ts->trim_trimmed = 0;
     }
-    ts->mark = av->ops;
+    ts->trim_mark = av->ops;
 }
 
 static void note_trim(struct la_arena *av, size_t released)
 {
-    struct la_trimstate *ts = trimstate(av);
-    ts->trimmed += released;
-    if (av->ops - ts->mark > LA_TRIM_DECAY_OPS) {
-        ts->keep /= 2;
-        ts->mark = av->ops;
+    struct la_arena_priv *ts = la_priv(av);
+    ts->trim_trimmed += released;
+    if (av->ops - ts->trim_mark > LA_TRIM_DECAY_OPS) {
+        ts->trim_keep /= 2;
+        ts->trim_mark = av->ops;
     }
 }
 
 void la_auto_trim(struct la_arena *av)
 {
     struct la_tunables *t = &la_dbg.tunables;
-    size_t keep = trimstate(av)->keep;
+    size_t keep = la_priv(av)->trim_keep;
     size_t before = av->system_mem;
     if (av == &la_main_arena) {
         if (ck_size(av->top) >= t->trim_threshold + keep) la_systrim(av, t->top_pad + keep);
