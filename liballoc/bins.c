@@ -529,7 +529,7 @@ void *la_int_malloc(struct la_arena *av, size_t nb)
                         uintptr_t slo = av->spare[2], sspan = av->spare[3];   /* la_seg_ok */
                         while (size < ck_size(fwd)) {
                             fwd = fwd->fd_nextsize;
-                            if (la_unlikely(la_ror4((uintptr_t)fwd - slo) >= sspan)) {
+                            if (la_unlikely(!la_win_in((uintptr_t)fwd, slo, sspan))) {
                                 fwd = walk_fd_nextsize_slow(av, fwd, size);
                                 break;
                             }

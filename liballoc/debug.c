@@ -67,6 +67,22 @@ LA_NOINLINE void la_init(void)
 {
     static LA_TLS int in_init;
     if (in_init) return;            /* re-entered from phase 2 on this thread: core is ready */
+#if defined(__BMI2__) && defined(__x86_64__)
+    /* built with -mbmi2 (liballoc/module.mk LA_BMI2): a CPU without it would
+     * die of SIGILL on the next inline malloc or free; say why instead */
+    {
+        unsigned a = 0, b, c = 0, d;
+        __asm__("cpuid" : "+a"(a), "=b"(b), "+c"(c), "=d"(d));     /* highest leaf */
+        unsigned max = a;
+        a = 7, b = 0, c = 0;
+        if (max >= 7) __asm__("cpuid" : "+a"(a), "=b"(b), "+c"(c), "=d"(d));
+        if (!(b & (1u << 8))) {                                     /* leaf 7 EBX bit 8: BMI2 */
+            static const char m[] = "liballoc: built for CPUs with BMI2 and this CPU has none (rebuild with make LA_BMI2=0)\n";
+            la_os_write(2, m, sizeof m - 1);
+            _exit(127);
+        }
+    }
+#endif
     la_lock(&init_lock);
     if (la_g.init_state >= 2) { la_unlock(&init_lock); return; }
     in_init = 1;

@@ -84,7 +84,8 @@ typedef struct la_chunk la_chunk;
  * that frees another arena's blocks in batch after batch while its own arena
  * allocates nothing (a consumer) holds that arena's window in place of its
  * own (la_tc_fw_note, remote_free), until its own arena allocates again.
- * The window is stored in la_arena.spare[0] (lowest user pointer) and spare[1]
+ * The window is stored in la_arena.spare[0] (lowest user pointer / 16, see
+ * la_win_in) and spare[1]
  * (window length / 16); spare[2] and spare[3] hold the same for chunk
  * addresses over the whole newest segment (first chunk; number of 16-byte
  * steps at which a minimal chunk still fits), used by la_chunk_in_arena.  Both
@@ -105,15 +106,39 @@ typedef struct la_chunk la_chunk;
 #endif
 #define LA_WIN_TAIL 1056u
 LA_INLINE uintptr_t la_ror4(uintptr_t x) { return (x >> 4) | (x << 60); }
+/* The window test: x is 16-aligned and lo16 * 16 <= x < (lo16 + span) * 16.
+ * A window's low end is stored divided by 16 (lo16, the 16-aligned address
+ * rotated right by 4), so that the test rotates x and subtracts: for an aligned
+ * x that is (x - lo) / 16, wrapping to a huge value below the window; a
+ * misaligned x carries its low 4 bits into the top 4 (k * 2^60, k >= 1) and no
+ * address difference (below 2^60 in magnitude) brings it under any span.  With
+ * BMI2 the rotation is rorx, which keeps x: 4 instructions (rorx, sub, cmp,
+ * jcc), where rotating x - lo needs a copy of x first (5). */
+LA_INLINE int la_win_in(uintptr_t x, uint64_t lo16, uint64_t span)
+{
+#if defined(__x86_64__)
+    /* volatile: gcc would otherwise keep one rotated x for a second window
+     * test on the miss path, at the cost of a copy on the hit path */
+    uint64_t t;
+#if defined(__BMI2__)
+    __asm__ volatile("rorx $4, %1, %0" : "=r"(t) : "r"(x));
+#else
+    __asm__ volatile("mov %1, %0\n\tror $4, %0" : "=&r"(t) : "r"(x) : "cc");
+#endif
+    return t - lo16 < span;
+#else
+    return la_ror4(x) - lo16 < span;
+#endif
+}
 /* mem is 16-aligned and inside av's fast ownership window */
 LA_INLINE int la_win_ok(const struct la_arena *av, uintptr_t mem)
 {
-    return la_ror4(mem - av->spare[0]) < av->spare[1];
+    return la_win_in(mem, av->spare[0], av->spare[1]);
 }
 /* chunk address x is 16-aligned and a minimal chunk at x fits in av's newest segment */
 LA_INLINE int la_seg_ok(const struct la_arena *av, uintptr_t x)
 {
-    return la_ror4(x - av->spare[2]) < av->spare[3];
+    return la_win_in(x, av->spare[2], av->spare[3]);
 }
 /* an arena with empty windows (la_tc_none's) */
 extern const struct la_arena la_arena_none LA_HIDDEN;
@@ -156,7 +181,7 @@ LA_INLINE int la_heap_win_ok(uintptr_t mem)
 {
     const struct la_wintab *w = la_wintab_at(mem);
     uint64_t lo = __atomic_load_n(&w->lo, __ATOMIC_ACQUIRE);
-    return la_ror4(mem - lo) < __atomic_load_n(&w->span, __ATOMIC_RELAXED);
+    return la_win_in(mem, lo, __atomic_load_n(&w->span, __ATOMIC_RELAXED));
 }
 LA_INLINE struct la_segment *la_heap_win(uintptr_t mem)
 {
@@ -297,7 +322,7 @@ LA_INLINE int la_tc_dm_ok(const struct la_tcache *tc, uintptr_t x)
     /* plain loads, as la_tc_win_ok's: gcc folds them into the sub and cmp */
     const struct la_tcache_x *t = (const struct la_tcache_x *)tc;
     size_t j = la_tc_dm_slot(x);
-    return la_ror4(x - t->dm_lo[j]) < t->dm_span[j];
+    return la_win_in(x, t->dm_lo[j], t->dm_span[j]);
 }
 extern const struct la_tcache_x la_tc_none LA_HIDDEN;
 #define LA_TC_NONE ((struct la_tcache *)&la_tc_none.pub)
@@ -334,7 +359,7 @@ extern LA_TLS struct la_arena *la_t_arena LA_HIDDEN;/* arena this thread is atta
  * window there instead (struct la_tcache_x fw_arena, la_tc_fw_note). */
 LA_INLINE int la_tc_win_ok(const struct la_tcache *tc, uintptr_t mem)
 {
-    return la_ror4(mem - tc->spare[0]) < tc->spare[1];
+    return la_win_in(mem, tc->spare[0], tc->spare[1]);
 }
 void la_tc_win_set(struct la_tcache *tc, const struct la_arena *av) LA_HIDDEN;
 /* registry lock held: av's window changed; refresh tc's copies of it */
@@ -345,7 +370,7 @@ void la_tc_fw_note(struct la_tcache *tc, const struct la_arena *av) LA_HIDDEN;
 LA_INLINE int la_wt_ok(const struct la_wintab *w, uintptr_t mem)
 {
     uint64_t lo = __atomic_load_n(&w->lo, __ATOMIC_ACQUIRE);
-    return la_ror4(mem - lo) < __atomic_load_n(&w->span, __ATOMIC_RELAXED);
+    return la_win_in(mem, lo, __atomic_load_n(&w->span, __ATOMIC_RELAXED));
 }
 /* the window of the main arena's last closed segment (sysmem.c) */
 extern struct la_wintab la_main_oldwin LA_HIDDEN;

@@ -4,7 +4,15 @@
 #   $(B)/liballoc/liballoc_core.a  only the liballoc_* entry points (no malloc/free names):
 #                                  what the unit tests link, so Check keeps the system malloc
 MOD_CFLAGS_liballoc = -fPIC -fvisibility=hidden -ftls-model=initial-exec -fno-plt -D_GNU_SOURCE \
-	-fno-reorder-functions -fno-reorder-blocks-and-partition -fno-stack-protector
+	-fno-reorder-functions -fno-reorder-blocks-and-partition -fno-stack-protector \
+	$(if $(filter 1,$(LA_BMI2)),-mbmi2)
+
+# BMI2 (rorx): the ownership-window tests on malloc's and free's inline paths
+# are one instruction shorter with it (internal.h, la_win_in).  On by default
+# when the build machine has it (x86-64 CPUs since 2013-2015); then la_init
+# refuses, with a message, a CPU without it.  LA_BMI2=0 builds for any
+# x86-64.  Both builds of bench_harden (hardened and noextra) get the same flags.
+LA_BMI2 ?= $(shell grep -qw bmi2 /proc/cpuinfo 2>/dev/null && echo 1 || echo 0)
 
 # All of liballoc's code goes into one section, liballoc_text, so the linker's
 # __start_liballoc_text/__stop_liballoc_text bound it (liballoc_debug.text_start

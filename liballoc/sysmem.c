@@ -351,9 +351,9 @@ int la_chunk_in_arena_slow(struct la_arena *av, uintptr_t x)
 /* the user-pointer window of segment s (la_win_ok's lo and span) */
 static void seg_window(const struct la_segment *s, uint64_t *lo, uint64_t *span)
 {
-    uintptr_t end = (uintptr_t)s + s->size;
-    *lo = s->chunks + LA_CHUNK_HDR;
-    *span = end > *lo + LA_WIN_TAIL ? (end - LA_WIN_TAIL - *lo) >> 4 : 0;
+    uintptr_t end = (uintptr_t)s + s->size, first = s->chunks + LA_CHUNK_HDR;
+    *lo = first >> 4;                                  /* la_win_in */
+    *span = end > first + LA_WIN_TAIL ? (end - LA_WIN_TAIL - first) >> 4 : 0;
 }
 
 struct la_wintab la_main_oldwin;
@@ -368,8 +368,8 @@ int la_win_init(struct la_arena *av)
     if (s) {
         uintptr_t end = (uintptr_t)s + s->size;
         seg_window(s, &lo, &span);
-        clo = s->chunks;
-        if (end >= clo + LA_MINSIZE) cspan = ((end - LA_MINSIZE - clo) >> 4) + 1;
+        clo = s->chunks >> 4;                          /* la_win_in */
+        if (end >= s->chunks + LA_MINSIZE) cspan = ((end - LA_MINSIZE - s->chunks) >> 4) + 1;
     }
     /* a racing reader sees an empty window, never a wrong one */
     __atomic_store_n(&av->spare[1], 0, __ATOMIC_RELEASE);

@@ -128,7 +128,7 @@ int la_tc_dm_fill(struct la_tcache *tc, const struct la_wintab *w, uintptr_t x)
     size_t j = la_tc_dm_slot(x);
     uint64_t lo = __atomic_load_n(&w->lo, __ATOMIC_ACQUIRE);
     uint64_t span = __atomic_load_n(&w->span, __ATOMIC_ACQUIRE);
-    if (la_ror4(x - lo) >= span) return 0;
+    if (!la_win_in(x, lo, span)) return 0;
     __atomic_store_n(&t->dm_span[j], 0, __ATOMIC_RELAXED);
     __atomic_store_n(&t->dm_lo[j], lo, __ATOMIC_RELAXED);
     __atomic_store_n(&t->dm_span[j], span, __ATOMIC_RELAXED);
