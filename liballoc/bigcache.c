@@ -114,7 +114,7 @@ int la_bc_put(struct la_tcache *tc, struct la_arena *owner, la_chunk *p, size_t 
     uint64_t cap = la_g.bc_cap;
     if (!tc || !cap || owner != tc->arena || !la_bc_range(size)) return 0;
     void *mem = ck2mem(p);
-    if (!la_tc_win_ok(tc, (uintptr_t)mem)) return 0;
+    if (!la_win_ok(owner, (uintptr_t)mem)) return 0;
     la_chunk *next = ck_at(p, size);
     /* next == top: the chunk merges into top (trimmable); beyond top: a bad
      * size, left to the arena's checks */
@@ -172,7 +172,7 @@ void *la_bc_take(struct la_tcache *tc, size_t nb)
     la_chunk *p = (la_chunk *)(uintptr_t)tc->bc_chunk[c][best];
     bc_remove(tc, c, best);
     void *mem = ck2mem(p);
-    if (la_unlikely(!la_tc_win_ok(tc, (uintptr_t)mem))) {
+    if (la_unlikely(!tc->arena || !la_win_ok(tc->arena, (uintptr_t)mem))) {
         bc_release(p, bs);             /* not (or no longer) in this thread's arena window */
         return NULL;
     }
@@ -208,7 +208,7 @@ void la_bc_flush_top(struct la_arena *av)
         for (unsigned c = 0; c < LA_BC_CLASSES && !found; c++)
             for (unsigned i = 0; i < tc->bc_count[c]; i++) {
                 uintptr_t p = tc->bc_chunk[c][i], end = p + tc->bc_size[c][i];
-                if (end == top && la_tc_win_ok(tc, p + LA_CHUNK_HDR)) {
+                if (end == top && la_win_ok(av, p + LA_CHUNK_HDR)) {
                     la_chunk *ck = (la_chunk *)p;
                     if (ck_size(ck) != tc->bc_size[c][i])
                         la_fatal_arena(av, "free(): corrupted big-chunk cache entry", ck2mem(ck), ck->size);

@@ -106,6 +106,12 @@ LA_NOINLINE void la_init(void)
     t->mmap_max = LA_MMAP_MAX_DEFAULT;
     t->arena_max = 0;
     t->arena_test = 8;
+    /* the heap zone (sysmem.c): four heaps for each arena of the default
+     * arena_max (8 per core), at least 64 (4 GiB of address space) */
+    {
+        uint64_t z = 32 * (uint64_t)(la_g.ncores > 0 ? la_g.ncores : 1);
+        t->heap_zone = (uint32_t)(z < 64 ? 64 : z > LA_ZONE_MAX_SLOTS ? LA_ZONE_MAX_SLOTS : z);
+    }
     la_options_init();                  /* LIBALLOC_OPTIONS (getenv + write only) */
     la_trace_init();                    /* trace options: history ring, site table (mmap only) */
 

@@ -140,6 +140,25 @@ LA_INLINE int la_seg_ok(const struct la_arena *av, uintptr_t x)
 {
     return la_win_in(x, av->spare[2], av->spare[3]);
 }
+/* The heap zone (sysmem.c): one LA_HEAP_MAX-aligned mapping, read/write and
+ * MAP_NORESERVE, in which every heap (non-main heaps, and the main arena's
+ * when it has no brk) is carved while it has free slots.  Its window
+ * (la_zone.lo16/span, la_win_in's form) covers every chunk of every arena
+ * whose newest heap lies in it: a thread of such an arena holds the zone's
+ * window as its own (tc->spare, tcache.c win_copy), so that the inline paths
+ * test a chunk of any such arena, its own or another thread's, with one range
+ * test.  Nothing in the zone is ever unmapped: a dropped heap's pages are
+ * given back (MADV_DONTNEED) and read as zeros, which no chunk check accepts;
+ * so a pointer the window accepts can always be read.  Slots nobody uses are
+ * MADV_DONTDUMP (no core-dump bytes); a heap marks what it uses MADV_DODUMP. */
+#define LA_ZONE_MAX_SLOTS 8192u           /* 512 GiB of address space */
+struct la_zone_win { uint64_t lo16, span; uintptr_t lo, hi; };
+extern struct la_zone_win la_zone LA_HIDDEN;
+/* heap h (its LA_HEAP_MAX slot) lies in the zone */
+LA_INLINE int la_in_zone(uintptr_t h)
+{
+    return h - __atomic_load_n(&la_zone.lo, __ATOMIC_RELAXED) < la_zone.hi - la_zone.lo;
+}
 /* an arena with empty windows (la_tc_none's) */
 extern const struct la_arena la_arena_none LA_HIDDEN;
 #define LA_ARENA_NONE ((struct la_arena *)&la_arena_none)
@@ -462,6 +481,7 @@ int la_os_mmap(size_t len, int prot, int extra_flags, void **out) LA_HIDDEN;
 int la_os_munmap(void *p, size_t len) LA_HIDDEN;
 int la_os_mprotect(void *p, size_t len, int prot) LA_HIDDEN;
 int la_os_madvise(void *p, size_t len, int advice) LA_HIDDEN;
+int la_os_overcommit(void) LA_HIDDEN;
 
 /* Fault-ahead (sysmem.c): called after top was split for `one`-byte chunks
  * (nb bytes in all, the rest of top at rem, rsize bytes), arena lock held. */

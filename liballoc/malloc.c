@@ -393,7 +393,11 @@ static LA_NOINLINE int remote_free(struct la_arena *av, la_chunk *p, size_t idx)
     if (la_likely(__atomic_load_n(&av->nthreads, __ATOMIC_RELAXED) != 0)) {
         la_remote_push(av, first, p, n);
 #if LA_HARDEN_EXTRA
-        la_tc_fw_note(tc, av);          /* a thread that only frees av's blocks */
+        /* a thread that only frees av's blocks; not when the thread's window
+         * is the heap zone's and av's heap lies in it: that window covers
+         * av's chunks already */
+        if (tc->spare[0] != la_zone.lo16 || !la_in_zone((uintptr_t)__atomic_load_n(&av->segments, __ATOMIC_RELAXED)))
+            la_tc_fw_note(tc, av);
 #endif
         return 1;
     }
@@ -539,8 +543,12 @@ LA_NOINLINE void la_free_slow_inheap(void *mem)
     la_chunk *p = mem2ck(mem);
     struct la_arena *av = &la_main_arena;
     if (p->size & LA_NON_MAIN_ARENA) {
+        /* (the inline filter's zone window covers whole heap slots: the chunk
+         * must also lie in its heap's used part, below the end the inline
+         * path's next-chunk read showed readable) */
         struct la_segment *h = la_heap_at((uintptr_t)p);
-        av = h ? __atomic_load_n(&h->arena, __ATOMIC_ACQUIRE) : NULL;
+        av = h && (uintptr_t)p >= h->chunks && (uintptr_t)mem + ck_size(p) <= (uintptr_t)h + __atomic_load_n(&h->size, __ATOMIC_RELAXED)
+             ? __atomic_load_n(&h->arena, __ATOMIC_ACQUIRE) : NULL;
     } else if (!la_win_ok(av, (uintptr_t)mem)) {
         av = NULL;
     }

@@ -131,7 +131,13 @@ void la_options_init(void)
                 if ((size_t)(eq - p) == nl && memcmp(p, opts[i].name, nl) == 0) { o = &opts[i]; break; }
             }
             uint64_t v;
-            if (!o && trace_option(p, eq, end)) {}
+            if (!o && (size_t)(eq - p) == 9 && memcmp(p, "heap_zone", 9) == 0) {
+                /* a 32-bit field (the published struct's former pad) */
+                if (eq == end || parse_num(eq + 1, (size_t)(end - eq - 1), &v) != 0) warn_item("malformed value in", p, len);
+                else if (v > LA_ZONE_MAX_SLOTS) warn_item("value out of range in", p, len);
+                else la_dbg.tunables.heap_zone = (uint32_t)v;
+            }
+            else if (!o && trace_option(p, eq, end)) {}
             else if (!o) warn_item("unknown option", p, len);
             else if (eq == end || parse_num(eq + 1, (size_t)(end - eq - 1), &v) != 0) warn_item("malformed value in", p, len);
             else if (v > o->max) warn_item("value out of range in", p, len);

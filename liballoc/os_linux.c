@@ -6,6 +6,7 @@
  * The one exception is sbrk: liballoc goes through libc's sbrk so that libc's
  * idea of the break stays right for foreign sbrk callers; errno is restored.
  */
+#include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
@@ -49,6 +50,17 @@ int la_os_mremap(void *old, size_t oldlen, size_t newlen, int flags, void **out)
     int e = err_of(r);
     if (!e) *out = (void *)r;
     return e;
+}
+
+/* /proc/sys/vm/overcommit_memory as a digit (0, 1, 2), or -1 if unreadable */
+int la_os_overcommit(void)
+{
+    long fd = sys3(SYS_open, (long)"/proc/sys/vm/overcommit_memory", O_RDONLY | O_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    char c = 0;
+    long n = sys3(SYS_read, fd, (long)&c, 1);
+    sys3(SYS_close, fd, 0, 0);
+    return n == 1 && c >= '0' && c <= '9' ? c - '0' : -1;
 }
 
 void la_os_write(int fd, const char *buf, size_t len)

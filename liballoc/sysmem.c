@@ -657,6 +657,82 @@ static int grow_main(struct la_arena *av, size_t nb)
     return 1;
 }
 
+/* ---- the heap zone (internal.h la_zone) ---------------------------------------------------- */
+
+/* Reserved on the first heap: heap_zone slots of LA_HEAP_MAX bytes (4 GiB for
+ * 64), read/write with MAP_NORESERVE (untouched pages cost neither memory nor
+ * commit charge), LA_HEAP_MAX-aligned, MADV_DONTDUMP.  A heap takes a free
+ * slot (zone_used, one bit per slot, claimed with a compare-and-swap: heaps
+ * are made under different arenas' locks) and marks the part it uses
+ * MADV_DODUMP as it grows (where a heap outside the zone calls mprotect); a
+ * dropped heap's slot is emptied with MADV_DONTNEED, marked MADV_DONTDUMP
+ * again, and freed.  No zone when the kernel charges MAP_NORESERVE mappings
+ * (overcommit_memory 2: the whole zone would count against the commit limit,
+ * where PROT_NONE reservations do not), when heap_zone is 0 or when the
+ * mapping fails (RLIMIT_AS); heaps are then reserved one by one, as before,
+ * and a full zone sends further heaps there too. */
+struct la_zone_win la_zone;
+static uint64_t zone_used[LA_ZONE_MAX_SLOTS / 64];
+static uint32_t zone_slots;
+static int32_t zone_lock;
+static int zone_tried;
+
+static void zone_init(void)
+{
+    la_lock(&zone_lock);
+    if (!zone_tried) {
+        zone_tried = 1;
+        uint32_t n = la_dbg.tunables.heap_zone;
+        void *m;
+        if (n > LA_ZONE_MAX_SLOTS) n = LA_ZONE_MAX_SLOTS;
+        if (n && la_os_overcommit() != 2 &&
+            !la_os_mmap(((size_t)n + 1) * LA_HEAP_MAX, PROT_READ | PROT_WRITE, MAP_NORESERVE, &m)) {
+            uintptr_t a = la_align_up((uintptr_t)m, LA_HEAP_MAX), end = (uintptr_t)m + ((size_t)n + 1) * LA_HEAP_MAX;
+            if (a > (uintptr_t)m) la_os_munmap(m, a - (uintptr_t)m);
+            uintptr_t hi = a + (size_t)n * LA_HEAP_MAX;
+            if (end > hi) la_os_munmap((void *)hi, end - hi);
+            la_os_madvise((void *)a, hi - a, MADV_DONTDUMP);
+            zone_slots = n;
+            /* the window: the first aligned user pointer of the zone up to
+             * LA_WIN_TAIL before its end (la_win_in's form) */
+            la_zone.lo16 = (a + LA_ALIGNMENT) >> 4;
+            la_zone.span = (hi - LA_WIN_TAIL - (a + LA_ALIGNMENT)) >> 4;
+            la_zone.hi = hi;
+            __atomic_store_n(&la_zone.lo, a, __ATOMIC_RELEASE);
+        }
+    }
+    la_unlock(&zone_lock);
+}
+
+/* a free slot of the zone, claimed; 0 when there is no zone or it is full */
+static uintptr_t zone_claim(void)
+{
+    if (!__atomic_load_n(&zone_tried, __ATOMIC_ACQUIRE)) zone_init();
+    uintptr_t base = __atomic_load_n(&la_zone.lo, __ATOMIC_ACQUIRE);
+    if (!base) return 0;
+    for (uint32_t w = 0; w * 64 < zone_slots; w++) {
+        uint64_t cur = __atomic_load_n(&zone_used[w], __ATOMIC_RELAXED);
+        uint64_t valid = zone_slots - w * 64 >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << (zone_slots - w * 64)) - 1;
+        while ((cur & valid) != valid) {
+            unsigned b = (unsigned)__builtin_ctzll(~cur & valid);
+            if (__atomic_compare_exchange_n(&zone_used[w], &cur, cur | ((uint64_t)1 << b), 0,
+                                            __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+                return base + ((size_t)w * 64 + b) * LA_HEAP_MAX;
+        }
+    }
+    return 0;
+}
+
+/* heap h, in the zone, is dropped: its pages go back and its slot is free */
+static void zone_release(struct la_segment *h)
+{
+    size_t used = h->mprotect_size;
+    la_os_madvise(h, used, MADV_DONTNEED);
+    la_os_madvise(h, used, MADV_DONTDUMP);
+    size_t slot = ((uintptr_t)h - la_zone.lo) / LA_HEAP_MAX;
+    __atomic_fetch_and(&zone_used[slot / 64], ~((uint64_t)1 << (slot % 64)), __ATOMIC_RELEASE);
+}
+
 /* ---- non-main heaps ------------------------------------------------------------------------- */
 
 struct la_segment *la_new_heap(size_t size, size_t top_pad)
@@ -667,15 +743,20 @@ struct la_segment *la_new_heap(size_t size, size_t top_pad)
     else if (size > LA_HEAP_MAX) return NULL;
     else size = LA_HEAP_MAX;            /* as much of the pad as the heap holds */
     size = la_align_up(size, ps);
-    void *m;
-    if (la_os_mmap(2 * LA_HEAP_MAX, PROT_NONE, MAP_NORESERVE, &m)) return NULL;
-    uintptr_t a = la_align_up((uintptr_t)m, LA_HEAP_MAX);
-    if (a > (uintptr_t)m) la_os_munmap(m, a - (uintptr_t)m);
-    uintptr_t tail = a + LA_HEAP_MAX, mend = (uintptr_t)m + 2 * LA_HEAP_MAX;
-    if (mend > tail) la_os_munmap((void *)tail, mend - tail);
-    if (la_os_mprotect((void *)a, size, PROT_READ | PROT_WRITE)) {
-        la_os_munmap((void *)a, LA_HEAP_MAX);
-        return NULL;
+    uintptr_t a = zone_claim();
+    if (a) {
+        la_os_madvise((void *)a, size, MADV_DODUMP);    /* (read/write already) */
+    } else {
+        void *m;
+        if (la_os_mmap(2 * LA_HEAP_MAX, PROT_NONE, MAP_NORESERVE, &m)) return NULL;
+        a = la_align_up((uintptr_t)m, LA_HEAP_MAX);
+        if (a > (uintptr_t)m) la_os_munmap(m, a - (uintptr_t)m);
+        uintptr_t tail = a + LA_HEAP_MAX, mend = (uintptr_t)m + 2 * LA_HEAP_MAX;
+        if (mend > tail) la_os_munmap((void *)tail, mend - tail);
+        if (la_os_mprotect((void *)a, size, PROT_READ | PROT_WRITE)) {
+            la_os_munmap((void *)a, LA_HEAP_MAX);
+            return NULL;
+        }
     }
     struct la_segment *h = (struct la_segment *)a;
     h->arena = NULL;
@@ -699,7 +780,11 @@ static size_t grow_heap_by(struct la_segment *h, size_t diff)
     size_t ns = la_align_up(h->size + diff, ps);
     if (ns > LA_HEAP_MAX) return 0;
     if (ns > h->mprotect_size) {
-        if (la_os_mprotect((char *)h + h->mprotect_size, ns - h->mprotect_size, PROT_READ | PROT_WRITE))
+        /* in the zone the pages are read/write already: they only join the
+         * core dump (a failure there costs nothing but that) */
+        if (la_in_zone((uintptr_t)h))
+            la_os_madvise((char *)h + h->mprotect_size, ns - h->mprotect_size, MADV_DODUMP);
+        else if (la_os_mprotect((char *)h + h->mprotect_size, ns - h->mprotect_size, PROT_READ | PROT_WRITE))
             return 0;
         h->mprotect_size = ns;
     }
@@ -800,7 +885,8 @@ void la_unmap_pending(void)
         la_tc_dm_clear_all();          /* no copy of its window survives the munmap */
         la_registry_unlock();
         la_heapmap_set((uintptr_t)h, 0);
-        la_os_munmap(h, LA_HEAP_MAX);
+        if (la_in_zone((uintptr_t)h)) zone_release(h);
+        else la_os_munmap(h, LA_HEAP_MAX);
     }
 }
 

@@ -59,9 +59,18 @@ void la_meta_free(void *p)
  * one (and takes the slow path) or the new one. */
 static void win_copy(uint64_t *lo, uint64_t *span, const struct la_arena *av)
 {
+    uint64_t l = __atomic_load_n(&av->spare[0], __ATOMIC_ACQUIRE), n = __atomic_load_n(&av->spare[1], __ATOMIC_ACQUIRE);
+    /* an arena whose newest heap lies in the heap zone: the zone's window,
+     * which covers that heap and every other arena's heap in the zone
+     * (internal.h la_zone; it never changes once made) */
+    const struct la_segment *s = __atomic_load_n(&av->segments, __ATOMIC_ACQUIRE);
+    if (n && s && la_in_zone((uintptr_t)s)) {
+        l = la_zone.lo16;
+        n = la_zone.span;
+    }
     __atomic_store_n(span, 0, __ATOMIC_RELEASE);
-    __atomic_store_n(lo, __atomic_load_n(&av->spare[0], __ATOMIC_ACQUIRE), __ATOMIC_RELEASE);
-    __atomic_store_n(span, __atomic_load_n(&av->spare[1], __ATOMIC_ACQUIRE), __ATOMIC_RELEASE);
+    __atomic_store_n(lo, l, __ATOMIC_RELEASE);
+    __atomic_store_n(span, n, __ATOMIC_RELEASE);
 }
 
 /* av is tc's new arena: its window goes to tc->spare */

@@ -229,7 +229,8 @@ struct la_tunables {
     uint64_t perturb;
     uint64_t check;             /* run the heap checker every N calls (0 = never) */
     uint32_t no_dyn_threshold;  /* dynamic mmap threshold disabled */
-    uint32_t pad;
+    uint32_t heap_zone;         /* 64 MiB slots of the heap zone (LIBALLOC_OPTIONS heap_zone=N; 0 = none);
+                                 * was a pad (0 in older targets) */
     uint64_t tcache_bytes;      /* per-bin byte budget: bin i holds la_tcache_bin_limit(tcache_count,
                                  * tcache_bytes, i) entries (layout.h); 0 = tcache_count in every bin.
                                  * Written by liballoc since this field was a spare (0) */

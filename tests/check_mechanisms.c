@@ -1249,9 +1249,16 @@ struct heap_out {
 /* liballoc keeps a copy of the thread's arena ownership window in its tcache
  * (spare[0..1], the inline paths' first test): it must follow the arena's
  * window (spare[0..1]) as heaps are added and removed. */
+/* (liballoc's heap zone, internal.h struct la_zone_win: hidden, but linked
+ * into this program from liballoc_core.a) */
+extern struct { uint64_t lo16, span; uintptr_t lo, hi; } la_zone;
 static int win_copy_ok(const struct la_tcache *tc, const struct la_arena *a)
 {
-    return tc->spare[0] == a->spare[0] && tc->spare[1] == a->spare[1] && a->spare[1] != 0;
+    /* an arena whose newest heap is in the heap zone: the copy is the zone's
+     * window, which covers that heap */
+    int zone = la_zone.lo && (uintptr_t)a->segments - la_zone.lo < la_zone.hi - la_zone.lo;
+    uint64_t lo = zone ? la_zone.lo16 : a->spare[0], span = zone ? la_zone.span : a->spare[1];
+    return tc->spare[0] == lo && tc->spare[1] == span && a->spare[1] != 0;
 }
 
 static unsigned seg_count(struct la_arena *a)
