@@ -157,7 +157,8 @@ extern struct la_zone_win la_zone LA_HIDDEN;
 /* heap h (its LA_HEAP_MAX slot) lies in the zone */
 LA_INLINE int la_in_zone(uintptr_t h)
 {
-    return h - __atomic_load_n(&la_zone.lo, __ATOMIC_RELAXED) < la_zone.hi - la_zone.lo;
+    uintptr_t lo = __atomic_load_n(&la_zone.lo, __ATOMIC_ACQUIRE);   /* hi is written before it */
+    return h - lo < la_zone.hi - lo;
 }
 /* an arena with empty windows (la_tc_none's) */
 extern const struct la_arena la_arena_none LA_HIDDEN;

@@ -681,7 +681,9 @@ static void zone_init(void)
 {
     la_lock(&zone_lock);
     if (!zone_tried) {
-        zone_tried = 1;
+        /* (a thread that sees this before the zone is made takes no slot
+         * this once: its heap is reserved on its own) */
+        __atomic_store_n(&zone_tried, 1, __ATOMIC_RELEASE);
         uint32_t n = la_dbg.tunables.heap_zone;
         void *m;
         if (n > LA_ZONE_MAX_SLOTS) n = LA_ZONE_MAX_SLOTS;
