@@ -206,22 +206,59 @@ LA_INLINE int chunk_in_av(struct la_arena *av, uintptr_t x)
 #endif
 
 /* Unlink free chunk p (size) from its bin.  fast (the inline callers): the
- * extra link tests are made here, inline, before glibc's; a link they reject
- * sends p to unlink_slow, which makes the full tests (unlink_links_ok: older
- * segments, out of line) and then this with fast = 0.  hdr: p's bin header
- * when the caller knows it (a link equal to it needs no test), else NULL.
- * p_ok: the caller knows p lies in the arena (a neighbour of a checked chunk,
- * or a bin header's bk), which a size-list link equal to p then answers.
+ * extra link tests are made here, inline; a link they reject sends p to
+ * unlink_slow, which makes the full tests (unlink_links_ok: older segments,
+ * out of line) and then this with fast = 0.  hdr: p's bin header when the
+ * caller knows it (a link equal to it needs no test), else NULL.  p_ok: the
+ * caller knows p lies in one of the arena's segments (a neighbour of a
+ * checked chunk, or a bin header's link), which a size-list link equal to p
+ * then answers.
  *
  * The fast tests look at each link once, and not at all where hdr or p's
  * own (known) address answers.  A chunk alone in its bin (fd == bk; most
  * unlinks of bench large) can only link to its bin's header: fd is tested
  * against the bin headers alone (glibc's test then reads that header, whose
- * fd and bk liballoc alone writes, and finds p there).  A large chunk alone
- * of its size links to itself on the size list (fd_nextsize == bk_nextsize
- * == p): nothing to test when p_ok.  A self-linked chunk (fd == bk == p)
- * fails them.  fd == p where fd != bk fails glibc's fd->bk == p (p->bk = bk
- * != p), so the extra build needs no other test of it. */
+ * fd and bk liballoc alone writes, and finds p there).  The bin headers lie
+ * in struct la_arena, never in a segment's chunks, so with p_ok a header
+ * test that accepts fd also says fd != p.  A self-linked chunk (fd == bk ==
+ * p) fails them.  fd == p where fd != bk fails glibc's fd->bk == p (p->bk =
+ * bk != p), so the extra build needs no other test of it.
+ *
+ * The size-list links (fn, bn) of a large chunk are tested in the branch
+ * glibc's own size-list test needs anyway (large chunk, fn not NULL), after
+ * fd/bk are unlinked (those writes were tested above), so the branch and the
+ * loads are not paid twice; a link the fast test rejects goes to
+ * unlink_nextsize_slow, which makes the full test and aborts (the same
+ * message as before, only with fd/bk already unlinked) or finishes.  A chunk
+ * alone of its size links to itself (fn == bn == p): with p_ok, fn == p
+ * alone is tested, since glibc's fn->bk_nextsize == p then reads
+ * p->bk_nextsize, bn, and makes bn == p before bn is read through.  The
+ * writes use the links as they were read and tested. */
+#if LA_HARDEN_EXTRA
+static LA_NOINLINE void unlink_nextsize_slow(struct la_arena *av, la_chunk *p, la_chunk *fd, la_chunk *fn, la_chunk *bn);
+#endif
+/* glibc's size-list test and the size-list writes of an unlink whose fd/bk
+ * are done (fd: p's old fd; fn, bn: p's size-list links, fn not NULL) */
+LA_INLINE void unlink_nextsize(struct la_arena *av, la_chunk *p, la_chunk *fd, la_chunk *fn, la_chunk *bn)
+{
+    if (la_unlikely(fn->bk_nextsize != p || bn->fd_nextsize != p))
+        la_fatal_arena(av, "corrupted double-linked list (not small)", ck2mem(p), p->size);
+    if (fd->fd_nextsize == NULL) {
+        /* fd has the same size: it takes p's place in the size list */
+        if (fn == p) {
+            fd->fd_nextsize = fd->bk_nextsize = fd;
+        } else {
+            fd->fd_nextsize = fn;
+            fd->bk_nextsize = bn;
+            fn->bk_nextsize = fd;
+            bn->fd_nextsize = fd;
+        }
+    } else {
+        fn->bk_nextsize = bn;
+        bn->fd_nextsize = fn;
+    }
+}
+
 LA_INLINE void unlink_body(struct la_arena *av, la_chunk *p, size_t size, int fast, const la_chunk *hdr, int p_ok)
 {
     la_chunk *fd = p->fd, *bk = p->bk;
@@ -229,15 +266,10 @@ LA_INLINE void unlink_body(struct la_arena *av, la_chunk *p, size_t size, int fa
     if (fast) {
         int ok;
         if (fd == bk)
-            ok = (hdr != NULL && fd == hdr) || (fd != p && la_bin_hdr_ok(av, (uintptr_t)fd));
+            ok = (hdr != NULL && fd == hdr) || ((p_ok || fd != p) && la_bin_hdr_ok(av, (uintptr_t)fd));
         else
             ok = ((hdr != NULL && fd == hdr) || la_link_fast(av, (uintptr_t)fd) || in_any_heap(av, (uintptr_t)fd)) &&
                  ((hdr != NULL && bk == hdr) || la_link_fast(av, (uintptr_t)bk) || in_any_heap(av, (uintptr_t)bk));
-        if (ok && !la_in_smallbin_range(size)) {
-            la_chunk *fn = p->fd_nextsize, *bn = p->bk_nextsize;
-            ok = fn == NULL || (p_ok && fn == p && bn == p) ||
-                 (la_seg_ok(av, (uintptr_t)fn) && la_seg_ok(av, (uintptr_t)bn));
-        }
         if (la_unlikely(!ok)) {
             unlink_slow(av, p, size);       /* tail call */
             return;
@@ -250,23 +282,16 @@ LA_INLINE void unlink_body(struct la_arena *av, la_chunk *p, size_t size, int fa
         la_fatal_arena(av, "corrupted double-linked list", ck2mem(p), p->size);
     fd->bk = bk;
     bk->fd = fd;
-    if (!la_in_smallbin_range(size) && p->fd_nextsize != NULL) {
-        if (la_unlikely(p->fd_nextsize->bk_nextsize != p || p->bk_nextsize->fd_nextsize != p))
-            la_fatal_arena(av, "corrupted double-linked list (not small)", ck2mem(p), p->size);
-        if (fd->fd_nextsize == NULL) {
-            /* fd has the same size: it takes p's place in the size list */
-            if (p->fd_nextsize == p) {
-                fd->fd_nextsize = fd->bk_nextsize = fd;
-            } else {
-                fd->fd_nextsize = p->fd_nextsize;
-                fd->bk_nextsize = p->bk_nextsize;
-                p->fd_nextsize->bk_nextsize = fd;
-                p->bk_nextsize->fd_nextsize = fd;
-            }
-        } else {
-            p->fd_nextsize->bk_nextsize = p->bk_nextsize;
-            p->bk_nextsize->fd_nextsize = p->fd_nextsize;
+    la_chunk *fn;
+    if (!la_in_smallbin_range(size) && (fn = p->fd_nextsize) != NULL) {
+        la_chunk *bn = p->bk_nextsize;
+#if LA_HARDEN_EXTRA
+        if (fast && la_unlikely(!((p_ok && fn == p) || (la_seg_ok(av, (uintptr_t)fn) && la_seg_ok(av, (uintptr_t)bn))))) {
+            unlink_nextsize_slow(av, p, fd, fn, bn);        /* tail call */
+            return;
         }
+#endif
+        unlink_nextsize(av, p, fd, fn, bn);
     }
 }
 
@@ -276,6 +301,14 @@ static LA_NOINLINE void unlink_slow(struct la_arena *av, la_chunk *p, size_t siz
 {
     unlink_links_ok(av, p, size, 1);
     unlink_body(av, p, size, 0, NULL, 0);
+}
+/* size-list links outside the newest segment (p's fd/bk are unlinked): the
+ * full test, out of line */
+static LA_NOINLINE void unlink_nextsize_slow(struct la_arena *av, la_chunk *p, la_chunk *fd, la_chunk *fn, la_chunk *bn)
+{
+    if (la_unlikely(!(la_chunk_in_arena(av, (uintptr_t)fn) && la_chunk_in_arena(av, (uintptr_t)bn))))
+        la_fatal_arena(av, "corrupted double-linked list (not small)", ck2mem(p), p->size);
+    unlink_nextsize(av, p, fd, fn, bn);
 }
 #endif
 
