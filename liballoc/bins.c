@@ -545,12 +545,17 @@ void *la_int_malloc(struct la_arena *av, size_t nb)
                     if (size < ck_size(bck->bk)) {
                         /* smaller than everything: goes last, new size-list entry.
                          * glibc checks nothing here (the large-bin attack writes
-                         * through fwd->fd->bk_nextsize): check both links. */
-                        EXTRA_CHECK(chunk_in_av(av, (uintptr_t)fwd->bk_nextsize) &&
+                         * through fwd->fd->bk_nextsize): check both links.  fwd
+                         * and bck->bk are the bin header's links, which only
+                         * liballoc writes, and only with a tested chunk: they
+                         * lie in the arena.  So bck->bk needs no range test, nor
+                         * does fwd->bk_nextsize when it is bck->bk (the smallest
+                         * size has one chunk), which is in a register already. */
+                        EXTRA_CHECK((fwd->bk_nextsize == bck->bk || chunk_in_av(av, (uintptr_t)fwd->bk_nextsize)) &&
                                     fwd->bk_nextsize->fd_nextsize == fwd,
                                     "malloc(): largebin double linked list corrupted (nextsize)", ck2mem(fwd), fwd->size);
-                        EXTRA_CHECK(chunk_in_av(av, (uintptr_t)bck->bk) && bck->bk->fd == bck,
-                                    "malloc(): largebin double linked list corrupted (bk)", ck2mem(fwd), fwd->size);
+                        EXTRA_CHECK(bck->bk->fd == bck, "malloc(): largebin double linked list corrupted (bk)", ck2mem(fwd),
+                                    fwd->size);
                         fwd = bck;
                         bck = bck->bk;
                         victim->fd_nextsize = fwd->fd;
@@ -607,7 +612,17 @@ void *la_int_malloc(struct la_arena *av, size_t nb)
         if (!la_in_smallbin_range(nb)) {
             bin = bin_at(av, idx);
             if ((victim = bin->fd) != bin && ck_size(victim) >= nb) {
+                /* Every step of the walk is tested before the chunk it
+                 * reaches is read, the first one too (bin->fd, the header's
+                 * link, lies in the arena; its bk_nextsize is the smallest
+                 * size's head, itself when the bin holds one size): victim
+                 * then lies in the arena (p_ok), which spares the unlink its
+                 * size-list link tests when victim is alone of its size. */
+                la_chunk *first = victim;
                 victim = victim->bk_nextsize;           /* smallest size */
+                EXTRA_CHECK_NS(victim == first || la_chunk_in_arena(av, (uintptr_t)victim),
+                               "corrupted double-linked list (not small)", victim);
+                (void)first;
                 size_t size;
                 while ((size = ck_size(victim)) < nb) {
                     victim = victim->bk_nextsize;
@@ -616,7 +631,7 @@ void *la_int_malloc(struct la_arena *av, size_t nb)
                 }
                 /* the head of its size run is the least recently freed chunk of
                  * that size; la_unlink hands the size list on to the next one */
-                unlink_chunk(av, victim, bin, 0);     /* (the walk's first step is not checked) */
+                unlink_chunk(av, victim, bin, 1);
                 return split_victim(av, victim, size, nb, 0);
             }
         }
