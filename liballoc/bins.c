@@ -376,7 +376,10 @@ LA_INLINE void *split_victim(struct la_arena *av, la_chunk *victim, size_t size,
  * its size is nb, and then (only then is the next chunk read) the next
  * chunk's prev_size is nb and its PREV_INUSE is clear, these two in one
  * branch.  Checked on every chunk taken from a small bin, the ones stashed
- * into the tcache included. */
+ * into the tcache included.  (Two branches, each comparing memory with a
+ * register or a constant, measured 2 instructions fewer per chunk here but
+ * changed gcc's register allocation of all of la_int_malloc: bench large
+ * +28K Ir.) */
 LA_INLINE int smallbin_tags_ok(const la_chunk *p, size_t nb)
 {
     if (ck_size(p) != nb) return 0;
@@ -912,9 +915,11 @@ static void int_free_general(struct la_arena *av, la_chunk *p, size_t size, int 
 #if LA_HARDEN_EXTRA
         /* a fastbin chunk carries the tcache key in bk (as a tcache entry
          * would): a free that finds it looks deeper than the head */
-        if (la_unlikely((uint64_t)(uintptr_t)p->bk == la_g.tc_key) && fastbin_contains(av, idx, p))
-            la_fatal_arena(av, "free(): double free detected in fastbin", ck2mem(p), p->size);
-        if (la_unlikely((uint64_t)(uintptr_t)p->bk == la_g.tc_key)) la_remote_check_double_free(av, p, 1);
+        if (la_unlikely((uint64_t)(uintptr_t)p->bk == la_g.tc_key)) {
+            if (fastbin_contains(av, idx, p))
+                la_fatal_arena(av, "free(): double free detected in fastbin", ck2mem(p), p->size);
+            la_remote_check_double_free(av, p, 1);
+        }
         p->bk = (la_chunk *)(uintptr_t)la_g.tc_key;
 #endif
         p->fd = (la_chunk *)la_protect_ptr((uintptr_t)&p->fd, (uintptr_t)old);

@@ -678,10 +678,14 @@ LA_INLINE int la_chunk_in_arena(struct la_arena *av, uintptr_t x)
            la_chunk_in_arena_slow(av, x);
 }
 /* bin i's header is la_bin_at(av, i) = la_bin_at(av, 1) + 16 (i - 1), i = 1..127:
- * x is one of av's bin headers (bins 1..127; no call, no load) */
+ * x is one of av's bin headers (bins 1..127; no call).  The headers are
+ * 16-aligned (every arena is), so this is a window test (la_win_in) whose
+ * low end / 16, la_ror4(la_bin_at(av, 1)), la_arena_init keeps in
+ * av->remote_spare[0]: rotate, subtract it from memory, compare (4
+ * instructions; computing the base from av took 6) */
 LA_INLINE int la_bin_hdr_ok(struct la_arena *av, uintptr_t x)
 {
-    return la_ror4(x - la_bin_at((uintptr_t)av, 1)) < LA_NBINS - 1;
+    return la_win_in(x, av->remote_spare[0], LA_NBINS - 1);
 }
 /* x is a chunk in av's newest segment or one of av's bin headers (no call) */
 LA_INLINE int la_link_fast(struct la_arena *av, uintptr_t x)
