@@ -201,7 +201,7 @@ LA_INLINE int in_any_heap(const struct la_arena *av, uintptr_t x)
 /* la_chunk_in_arena with the older heaps of a non-main arena inline too */
 LA_INLINE int chunk_in_av(struct la_arena *av, uintptr_t x)
 {
-    return la_seg_ok(av, x) || in_any_heap(av, x) || la_chunk_in_arena(av, x);
+    return la_seg_in(av, x) || in_any_heap(av, x) || la_chunk_in_arena(av, x);
 }
 #endif
 
@@ -289,7 +289,7 @@ LA_INLINE void unlink_body(struct la_arena *av, la_chunk *p, size_t size, int fa
     if (!la_in_smallbin_range(size) && (fn = p->fd_nextsize) != NULL) {
         la_chunk *bn = p->bk_nextsize;
 #if LA_HARDEN_EXTRA
-        if (fast && la_unlikely(!((p_ok && fn == p) || (la_seg_ok(av, (uintptr_t)fn) && la_seg_ok(av, (uintptr_t)bn))))) {
+        if (fast && la_unlikely(!((p_ok && fn == p) || (la_seg_in(av, (uintptr_t)fn) && la_seg_in(av, (uintptr_t)bn))))) {
             unlink_nextsize_slow(av, p, fd, fn, bn);        /* tail call */
             return;
         }
@@ -332,7 +332,7 @@ void la_unlink(struct la_arena *av, la_chunk *p) { unlink_chunk(av, p, NULL, 0);
 /* The nextsize walk of a large bin's sorted insertion (step 3) follows one
  * link per distinct size, and every chunk it reaches must lie in the arena
  * before its size is read.  Inline, each step only tests the newest segment
- * (la_seg_ok, its two bounds as memory operands: a walk that takes no step,
+ * (la_seg_in, its two bounds as memory operands: a walk that takes no step,
  * the most common one, loads nothing for them; and no call in the loop,
  * which would make gcc spill a dozen registers around every walk); the first
  * chunk outside it hands the rest of the walk to this out-of-line loop, which
@@ -577,7 +577,7 @@ void *la_int_malloc(struct la_arena *av, size_t nb)
 #if LA_HARDEN_EXTRA
                         while (size < ck_size(fwd)) {
                             fwd = fwd->fd_nextsize;
-                            if (la_unlikely(!la_seg_ok(av, (uintptr_t)fwd))) {
+                            if (la_unlikely(!la_seg_in(av, (uintptr_t)fwd))) {
                                 fwd = walk_fd_nextsize_slow(av, fwd, size);
                                 break;
                             }
