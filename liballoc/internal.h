@@ -689,8 +689,9 @@ LA_INLINE int la_seg_in(const struct la_arena *av, uintptr_t x)
     return la_seg_ok(av, x);
 #endif
 }
-/* x is a chunk inside one of av's segments (no chunk memory read) */
-int la_chunk_in_arena_slow(struct la_arena *av, uintptr_t x) LA_HIDDEN;
+/* x is a chunk inside one of av's segments (no chunk memory read; pure: it
+ * writes nothing, so a caller need not read memory again after calling it) */
+int la_chunk_in_arena_slow(struct la_arena *av, uintptr_t x) LA_HIDDEN __attribute__((pure));
 LA_INLINE int la_chunk_in_arena(struct la_arena *av, uintptr_t x)
 {
     return la_seg_in(av, x) || (av == &la_main_arena && la_wt_ok(&la_main_oldwin, x + LA_CHUNK_HDR)) ||
