@@ -556,17 +556,15 @@ void *la_int_malloc(struct la_arena *av, size_t nb)
                     if (size < ck_size(bck->bk)) {
                         /* smaller than everything: goes last, new size-list entry.
                          * glibc checks nothing here (the large-bin attack writes
-                         * through fwd->fd->bk_nextsize): check both links.  fwd
-                         * and bck->bk are the bin header's links, which only
-                         * liballoc writes, and only with a tested chunk: they
-                         * lie in the arena.  So bck->bk needs no range test, nor
-                         * does fwd->bk_nextsize when it is bck->bk (the smallest
-                         * size has one chunk), which is in a register already. */
-                        EXTRA_CHECK((fwd->bk_nextsize == bck->bk || chunk_in_av(av, (uintptr_t)fwd->bk_nextsize)) &&
-                                    fwd->bk_nextsize->fd_nextsize == fwd,
+                         * through fwd->fd->bk_nextsize): check both links.  The
+                         * last chunk, bck->bk, is most often the smallest size's
+                         * head, fwd->bk_nextsize (that size has one chunk): then
+                         * the first test has shown it to be a chunk of the arena
+                         * and the second needs no range test of its own. */
+                        EXTRA_CHECK(chunk_in_av(av, (uintptr_t)fwd->bk_nextsize) && fwd->bk_nextsize->fd_nextsize == fwd,
                                     "malloc(): largebin double linked list corrupted (nextsize)", ck2mem(fwd), fwd->size);
-                        EXTRA_CHECK(bck->bk->fd == bck, "malloc(): largebin double linked list corrupted (bk)", ck2mem(fwd),
-                                    fwd->size);
+                        EXTRA_CHECK((bck->bk == fwd->bk_nextsize || chunk_in_av(av, (uintptr_t)bck->bk)) && bck->bk->fd == bck,
+                                    "malloc(): largebin double linked list corrupted (bk)", ck2mem(fwd), fwd->size);
                         fwd = bck;
                         bck = bck->bk;
                         victim->fd_nextsize = fwd->fd;
