@@ -209,20 +209,27 @@ LA_INLINE int chunk_in_av(struct la_arena *av, uintptr_t x)
  * extra link tests are made here, inline; a link they reject sends p to
  * unlink_slow, which makes the full tests (unlink_links_ok: older segments,
  * out of line) and then this with fast = 0.  hdr: p's bin header when the
- * caller knows it (a link equal to it needs no test), else NULL.  p_ok: the
- * caller knows p lies in one of the arena's segments (a neighbour of a
- * checked chunk, or a bin header's link), which a size-list link equal to p
- * then answers.
+ * caller knows it (a link equal to it needs no test), else NULL.  p_ok
+ * (a constant at each call): 1, the caller knows p lies in the arena (a
+ * bin header's link, which liballoc writes only with a tested address),
+ * which a size-list link equal to p then answers; 2, p is moreover a chunk
+ * of a segment, never a bin header (free_merge's neighbours, below).
  *
  * The fast tests look at each link once, and not at all where hdr or p's
  * own (known) address answers.  A chunk alone in its bin (fd == bk; most
  * unlinks of bench large) can only link to its bin's header: fd is tested
  * against the bin headers alone (glibc's test then reads that header, whose
- * fd and bk liballoc alone writes, and finds p there).  The bin headers lie
- * in struct la_arena, never in a segment's chunks, so with p_ok a header
- * test that accepts fd also says fd != p.  A self-linked chunk (fd == bk ==
- * p) fails them.  fd == p where fd != bk fails glibc's fd->bk == p (p->bk =
- * bk != p), so the extra build needs no other test of it.
+ * fd and bk liballoc alone writes, and finds p there).  A self-linked chunk
+ * (fd == bk == p) fails them: a header test that accepts fd says fd != p
+ * when p is known to be no bin header (p_ok 2), which holds for
+ * free_merge's neighbours: the previous chunk passed chunk_in_av (a
+ * segment's chunks, which never hold a header: those lie in struct
+ * la_arena), and the next one, were it a header, would have failed free's
+ * PREV_INUSE test (a header's size word is the previous header's bk or
+ * last_remainder, a 16-aligned address).  A bin header's link may itself
+ * be a header after earlier corruption, so the other callers test fd != p.
+ * fd == p where fd != bk fails glibc's fd->bk == p (p->bk = bk != p), so
+ * the extra build needs no other test of it.
  *
  * The size-list links (fn, bn) of a large chunk are tested in the branch
  * glibc's own size-list test needs anyway (large chunk, fn not NULL), after
@@ -269,7 +276,7 @@ LA_INLINE void unlink_body(struct la_arena *av, la_chunk *p, size_t size, int fa
     if (fast) {
         int ok;
         if (fd == bk)
-            ok = (hdr != NULL && fd == hdr) || ((p_ok || fd != p) && la_bin_hdr_ok(av, (uintptr_t)fd));
+            ok = (hdr != NULL && fd == hdr) || ((p_ok == 2 || fd != p) && la_bin_hdr_ok(av, (uintptr_t)fd));
         else
             ok = ((hdr != NULL && fd == hdr) || la_link_fast(av, (uintptr_t)fd) || in_any_heap(av, (uintptr_t)fd)) &&
                  ((hdr != NULL && bk == hdr) || la_link_fast(av, (uintptr_t)bk) || in_any_heap(av, (uintptr_t)bk));
@@ -810,11 +817,11 @@ LA_INLINE void free_merge(struct la_arena *av, la_chunk *p, size_t size, int may
         p = ck_at(p, -prevsize);
         if (la_unlikely(ck_size(p) != prevsize))
             la_fatal_arena(av, "corrupted size vs. prev_size while consolidating", ck2mem(p), p->size);
-        unlink_chunk(av, p, NULL, 1);
+        unlink_chunk(av, p, NULL, 2);
     }
     if (next != av->top) {
         if (!ck_inuse_at(next, nextsize)) {
-            unlink_chunk(av, next, NULL, 1);
+            unlink_chunk(av, next, NULL, 2);
             size += nextsize;
         } else {
             ck_clear_inuse_at(next, 0);
