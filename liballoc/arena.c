@@ -23,7 +23,10 @@
  */
 #include "internal.h"
 
-struct la_arena la_main_arena;
+/* 64-aligned (not only 8), like every other arena's 16-aligned place in its
+ * heap: the bin headers are then 16-aligned and la_bin_hdr_ok tests them as
+ * a window (internal.h) */
+struct la_arena la_main_arena __attribute__((aligned(64)));
 LA_TLS struct la_arena *la_t_arena;
 
 void la_registry_lock(void) { la_lock(&la_dbg.registry_lock); }
@@ -39,6 +42,7 @@ void la_arena_init(struct la_arena *av, uint32_t index)
         b->fd = b->bk = b;
     }
     for (unsigned i = 0; i < LA_NFASTBINS; i++) av->fastbins[i] = NULL;
+    av->remote_spare[0] = la_ror4(la_bin_at((uintptr_t)av, 1));     /* la_bin_hdr_ok */
     av->top = NULL;
     av->last_remainder = NULL;
     av->have_fastchunks = 0;

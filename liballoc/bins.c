@@ -201,43 +201,85 @@ LA_INLINE int in_any_heap(const struct la_arena *av, uintptr_t x)
 /* la_chunk_in_arena with the older heaps of a non-main arena inline too */
 LA_INLINE int chunk_in_av(struct la_arena *av, uintptr_t x)
 {
-    return la_seg_ok(av, x) || in_any_heap(av, x) || la_chunk_in_arena(av, x);
+    return la_seg_in(av, x) || in_any_heap(av, x) || la_chunk_in_arena(av, x);
 }
 #endif
 
 /* Unlink free chunk p (size) from its bin.  fast (the inline callers): the
- * extra link tests are made here, inline, before glibc's; a link they reject
- * sends p to unlink_slow, which makes the full tests (unlink_links_ok: older
- * segments, out of line) and then this with fast = 0.  hdr: p's bin header
- * when the caller knows it (a link equal to it needs no test), else NULL.
- * p_ok: the caller knows p lies in the arena (a neighbour of a checked chunk,
- * or a bin header's bk), which a size-list link equal to p then answers.
+ * extra link tests are made here, inline; a link they reject sends p to
+ * unlink_slow, which makes the full tests (unlink_links_ok: older segments,
+ * out of line) and then this with fast = 0.  hdr: p's bin header when the
+ * caller knows it (a link equal to it needs no test), else NULL.  p_ok
+ * (a constant at each call): 1, the caller knows p lies in the arena (a
+ * bin header's link, which liballoc writes only with a tested address),
+ * which a size-list link equal to p then answers; 2, p is moreover a chunk
+ * of a segment, never a bin header (free_merge's neighbours, below).
  *
  * The fast tests look at each link once, and not at all where hdr or p's
  * own (known) address answers.  A chunk alone in its bin (fd == bk; most
  * unlinks of bench large) can only link to its bin's header: fd is tested
  * against the bin headers alone (glibc's test then reads that header, whose
- * fd and bk liballoc alone writes, and finds p there).  A large chunk alone
- * of its size links to itself on the size list (fd_nextsize == bk_nextsize
- * == p): nothing to test when p_ok.  A self-linked chunk (fd == bk == p)
- * fails them.  fd == p where fd != bk fails glibc's fd->bk == p (p->bk = bk
- * != p), so the extra build needs no other test of it. */
+ * fd and bk liballoc alone writes, and finds p there).  A self-linked chunk
+ * (fd == bk == p) fails them: a header test that accepts fd says fd != p
+ * when p is known to be no bin header (p_ok 2), which holds for
+ * free_merge's neighbours: the previous chunk passed chunk_in_av (a
+ * segment's chunks, which never hold a header: those lie in struct
+ * la_arena), and the next one, were it a header, would have failed free's
+ * PREV_INUSE test (a header's size word is the previous header's bk or
+ * last_remainder, a 16-aligned address).  A bin header's link may itself
+ * be a header after earlier corruption, so the other callers test fd != p.
+ * fd == p where fd != bk fails glibc's fd->bk == p (p->bk = bk != p), so
+ * the extra build needs no other test of it.
+ *
+ * The size-list links (fn, bn) of a large chunk are tested in the branch
+ * glibc's own size-list test needs anyway (large chunk, fn not NULL), after
+ * fd/bk are unlinked (those writes were tested above), so the branch and the
+ * loads are not paid twice; a link the fast test rejects goes to
+ * unlink_nextsize_slow, which makes the full test and aborts (the same
+ * message as before, only with fd/bk already unlinked) or finishes.  A chunk
+ * alone of its size links to itself (fn == bn == p): with p_ok, fn == p
+ * alone is tested, since glibc's fn->bk_nextsize == p then reads
+ * p->bk_nextsize, bn, and makes bn == p before bn is read through.  The
+ * writes use the links as they were read and tested. */
+#if LA_HARDEN_EXTRA
+static LA_NOINLINE void unlink_nextsize_slow(struct la_arena *av, la_chunk *p, la_chunk *fd, la_chunk *fn, la_chunk *bn);
+#endif
+/* glibc's size-list test and the size-list writes of an unlink whose fd/bk
+ * are done (fd: p's old fd; fn, bn: p's size-list links, fn not NULL) */
+LA_INLINE void unlink_nextsize(struct la_arena *av, la_chunk *p, la_chunk *fd, la_chunk *fn, la_chunk *bn)
+{
+    if (la_unlikely(fn->bk_nextsize != p || bn->fd_nextsize != p))
+        la_fatal_arena(av, "corrupted double-linked list (not small)", ck2mem(p), p->size);
+    if (fd->fd_nextsize == NULL) {
+        /* fd has the same size: it takes p's place in the size list */
+        if (fn == p) {
+            fd->fd_nextsize = fd->bk_nextsize = fd;
+        } else {
+            fd->fd_nextsize = fn;
+            fd->bk_nextsize = bn;
+            fn->bk_nextsize = fd;
+            bn->fd_nextsize = fd;
+        }
+    } else {
+        fn->bk_nextsize = bn;
+        bn->fd_nextsize = fn;
+    }
+}
+
 LA_INLINE void unlink_body(struct la_arena *av, la_chunk *p, size_t size, int fast, const la_chunk *hdr, int p_ok)
 {
-    la_chunk *fd = p->fd, *bk = p->bk;
+    /* (relaxed atomic loads: plain ones, which gcc also loaded as one
+     * 16-byte vector and then moved fd out of it again, 2 instructions more
+     * per unlink) */
+    la_chunk *fd = __atomic_load_n(&p->fd, __ATOMIC_RELAXED), *bk = __atomic_load_n(&p->bk, __ATOMIC_RELAXED);
 #if LA_HARDEN_EXTRA
     if (fast) {
         int ok;
         if (fd == bk)
-            ok = (hdr != NULL && fd == hdr) || (fd != p && la_bin_hdr_ok(av, (uintptr_t)fd));
+            ok = (hdr != NULL && fd == hdr) || ((p_ok == 2 || fd != p) && la_bin_hdr_ok(av, (uintptr_t)fd));
         else
             ok = ((hdr != NULL && fd == hdr) || la_link_fast(av, (uintptr_t)fd) || in_any_heap(av, (uintptr_t)fd)) &&
                  ((hdr != NULL && bk == hdr) || la_link_fast(av, (uintptr_t)bk) || in_any_heap(av, (uintptr_t)bk));
-        if (ok && !la_in_smallbin_range(size)) {
-            la_chunk *fn = p->fd_nextsize, *bn = p->bk_nextsize;
-            ok = fn == NULL || (p_ok && fn == p && bn == p) ||
-                 (la_seg_ok(av, (uintptr_t)fn) && la_seg_ok(av, (uintptr_t)bn));
-        }
         if (la_unlikely(!ok)) {
             unlink_slow(av, p, size);       /* tail call */
             return;
@@ -250,23 +292,16 @@ LA_INLINE void unlink_body(struct la_arena *av, la_chunk *p, size_t size, int fa
         la_fatal_arena(av, "corrupted double-linked list", ck2mem(p), p->size);
     fd->bk = bk;
     bk->fd = fd;
-    if (!la_in_smallbin_range(size) && p->fd_nextsize != NULL) {
-        if (la_unlikely(p->fd_nextsize->bk_nextsize != p || p->bk_nextsize->fd_nextsize != p))
-            la_fatal_arena(av, "corrupted double-linked list (not small)", ck2mem(p), p->size);
-        if (fd->fd_nextsize == NULL) {
-            /* fd has the same size: it takes p's place in the size list */
-            if (p->fd_nextsize == p) {
-                fd->fd_nextsize = fd->bk_nextsize = fd;
-            } else {
-                fd->fd_nextsize = p->fd_nextsize;
-                fd->bk_nextsize = p->bk_nextsize;
-                p->fd_nextsize->bk_nextsize = fd;
-                p->bk_nextsize->fd_nextsize = fd;
-            }
-        } else {
-            p->fd_nextsize->bk_nextsize = p->bk_nextsize;
-            p->bk_nextsize->fd_nextsize = p->fd_nextsize;
+    la_chunk *fn;
+    if (!la_in_smallbin_range(size) && (fn = p->fd_nextsize) != NULL) {
+        la_chunk *bn = p->bk_nextsize;
+#if LA_HARDEN_EXTRA
+        if (fast && la_unlikely(!((p_ok && fn == p) || (la_seg_in(av, (uintptr_t)fn) && la_seg_in(av, (uintptr_t)bn))))) {
+            unlink_nextsize_slow(av, p, fd, fn, bn);        /* tail call */
+            return;
         }
+#endif
+        unlink_nextsize(av, p, fd, fn, bn);
     }
 }
 
@@ -276,6 +311,14 @@ static LA_NOINLINE void unlink_slow(struct la_arena *av, la_chunk *p, size_t siz
 {
     unlink_links_ok(av, p, size, 1);
     unlink_body(av, p, size, 0, NULL, 0);
+}
+/* size-list links outside the newest segment (p's fd/bk are unlinked): the
+ * full test, out of line */
+static LA_NOINLINE void unlink_nextsize_slow(struct la_arena *av, la_chunk *p, la_chunk *fd, la_chunk *fn, la_chunk *bn)
+{
+    if (la_unlikely(!(la_chunk_in_arena(av, (uintptr_t)fn) && la_chunk_in_arena(av, (uintptr_t)bn))))
+        la_fatal_arena(av, "corrupted double-linked list (not small)", ck2mem(p), p->size);
+    unlink_nextsize(av, p, fd, fn, bn);
 }
 #endif
 
@@ -296,7 +339,8 @@ void la_unlink(struct la_arena *av, la_chunk *p) { unlink_chunk(av, p, NULL, 0);
 /* The nextsize walk of a large bin's sorted insertion (step 3) follows one
  * link per distinct size, and every chunk it reaches must lie in the arena
  * before its size is read.  Inline, each step only tests the newest segment
- * (la_seg_ok, its two bounds loaded once per walk, and no call in the loop,
+ * (la_seg_in, its two bounds as memory operands: a walk that takes no step,
+ * the most common one, loads nothing for them; and no call in the loop,
  * which would make gcc spill a dozen registers around every walk); the first
  * chunk outside it hands the rest of the walk to this out-of-line loop, which
  * makes the full test (older segments: la_chunk_in_arena) at every step.
@@ -342,7 +386,10 @@ LA_INLINE void *split_victim(struct la_arena *av, la_chunk *victim, size_t size,
  * its size is nb, and then (only then is the next chunk read) the next
  * chunk's prev_size is nb and its PREV_INUSE is clear, these two in one
  * branch.  Checked on every chunk taken from a small bin, the ones stashed
- * into the tcache included. */
+ * into the tcache included.  (Two branches, each comparing memory with a
+ * register or a constant, measured 2 instructions fewer per chunk here but
+ * changed gcc's register allocation of all of la_int_malloc: bench large
+ * +28K Ir.) */
 LA_INLINE int smallbin_tags_ok(const la_chunk *p, size_t nb)
 {
     if (ck_size(p) != nb) return 0;
@@ -448,9 +495,13 @@ void *la_int_malloc(struct la_arena *av, size_t nb)
             la_chunk *bck = victim->bk;
             size_t size = ck_size(victim);
             la_chunk *next = ck_at(victim, size);
+            /* next's size field, read once: the extra link test below may
+             * call out of line, after which it was read again (larson: one
+             * instruction per chunk sorted) */
+            size_t next_sf = next->size;
             if (la_unlikely(victim->size <= LA_CHUNK_HDR || size > av->system_mem))
                 la_fatal_arena(av, "malloc(): invalid size (unsorted)", ck2mem(victim), victim->size);
-            if (la_unlikely(next->size < LA_CHUNK_HDR || ck_size(next) > av->system_mem))
+            if (la_unlikely(next_sf < LA_CHUNK_HDR || la_chunksize(next_sf) > av->system_mem))
                 la_fatal_arena(av, "malloc(): invalid next size (unsorted)", ck2mem(victim), victim->size);
             if (la_unlikely(next->prev_size != size))
                 la_fatal_arena(av, "malloc(): mismatching next->prev_size (unsorted)", ck2mem(victim), victim->size);
@@ -463,7 +514,7 @@ void *la_int_malloc(struct la_arena *av, size_t nb)
              * a prefetch cannot fault) */
             __builtin_prefetch((char *)bck + ck_size(bck) + LA_SIZE_SZ);
             __builtin_prefetch((char *)bck->bk + LA_SIZE_SZ);
-            if (la_unlikely(next->size & LA_PREV_INUSE))
+            if (la_unlikely(next_sf & LA_PREV_INUSE))
                 la_fatal_arena(av, "malloc(): invalid next->prev_inuse (unsorted)", ck2mem(victim), victim->size);
 
             /* a small request takes a piece of the last remainder when it is
@@ -512,11 +563,14 @@ void *la_int_malloc(struct la_arena *av, size_t nb)
                     if (size < ck_size(bck->bk)) {
                         /* smaller than everything: goes last, new size-list entry.
                          * glibc checks nothing here (the large-bin attack writes
-                         * through fwd->fd->bk_nextsize): check both links. */
-                        EXTRA_CHECK(chunk_in_av(av, (uintptr_t)fwd->bk_nextsize) &&
-                                    fwd->bk_nextsize->fd_nextsize == fwd,
+                         * through fwd->fd->bk_nextsize): check both links.  The
+                         * last chunk, bck->bk, is most often the smallest size's
+                         * head, fwd->bk_nextsize (that size has one chunk): then
+                         * the first test has shown it to be a chunk of the arena
+                         * and the second needs no range test of its own. */
+                        EXTRA_CHECK(chunk_in_av(av, (uintptr_t)fwd->bk_nextsize) && fwd->bk_nextsize->fd_nextsize == fwd,
                                     "malloc(): largebin double linked list corrupted (nextsize)", ck2mem(fwd), fwd->size);
-                        EXTRA_CHECK(chunk_in_av(av, (uintptr_t)bck->bk) && bck->bk->fd == bck,
+                        EXTRA_CHECK((bck->bk == fwd->bk_nextsize || chunk_in_av(av, (uintptr_t)bck->bk)) && bck->bk->fd == bck,
                                     "malloc(): largebin double linked list corrupted (bk)", ck2mem(fwd), fwd->size);
                         fwd = bck;
                         bck = bck->bk;
@@ -526,10 +580,9 @@ void *la_int_malloc(struct la_arena *av, size_t nb)
                         victim->bk_nextsize->fd_nextsize = victim;
                     } else {
 #if LA_HARDEN_EXTRA
-                        uintptr_t slo = av->spare[2], sspan = av->spare[3];   /* la_seg_ok */
                         while (size < ck_size(fwd)) {
                             fwd = fwd->fd_nextsize;
-                            if (la_unlikely(!la_win_in((uintptr_t)fwd, slo, sspan))) {
+                            if (la_unlikely(!la_seg_in(av, (uintptr_t)fwd))) {
                                 fwd = walk_fd_nextsize_slow(av, fwd, size);
                                 break;
                             }
@@ -574,7 +627,17 @@ void *la_int_malloc(struct la_arena *av, size_t nb)
         if (!la_in_smallbin_range(nb)) {
             bin = bin_at(av, idx);
             if ((victim = bin->fd) != bin && ck_size(victim) >= nb) {
+                /* Every step of the walk is tested before the chunk it
+                 * reaches is read, the first one too (bin->fd, the header's
+                 * link, lies in the arena; its bk_nextsize is the smallest
+                 * size's head, itself when the bin holds one size): victim
+                 * then lies in the arena (p_ok), which spares the unlink its
+                 * size-list link tests when victim is alone of its size. */
+                la_chunk *first = victim;
                 victim = victim->bk_nextsize;           /* smallest size */
+                EXTRA_CHECK_NS(victim == first || la_chunk_in_arena(av, (uintptr_t)victim),
+                               "corrupted double-linked list (not small)", victim);
+                (void)first;
                 size_t size;
                 while ((size = ck_size(victim)) < nb) {
                     victim = victim->bk_nextsize;
@@ -583,7 +646,7 @@ void *la_int_malloc(struct la_arena *av, size_t nb)
                 }
                 /* the head of its size run is the least recently freed chunk of
                  * that size; la_unlink hands the size list on to the next one */
-                unlink_chunk(av, victim, bin, 0);     /* (the walk's first step is not checked) */
+                unlink_chunk(av, victim, bin, 1);
                 return split_victim(av, victim, size, nb, 0);
             }
         }
@@ -718,8 +781,12 @@ static LA_NOINLINE void drain_tcache(struct la_arena *av)
     la_t_draining = 0;
 }
 
-/* Free a non-fast chunk into the unsorted bin or top, coalescing; lock held. */
-LA_INLINE void free_merge(struct la_arena *av, la_chunk *p, size_t size, int may_trim)
+/* Free a non-fast chunk into the unsorted bin or top, coalescing; lock held.
+ * traced: note the path for tracing, the caller's value of la_t_tracing.
+ * Tested here, la_t_tracing (TLS) was read again in every merge, since the
+ * register that held it from the caller's own test was taken by the link
+ * tests (larson: 2 instructions per merge, 0.2M Ir at scale 0.05). */
+LA_INLINE void free_merge(struct la_arena *av, la_chunk *p, size_t size, int may_trim, int traced)
 {
     la_chunk *next = ck_at(p, size);
     if (la_unlikely(p == av->top)) la_fatal_arena(av, "double free or corruption (top)", ck2mem(p), p->size);
@@ -750,11 +817,11 @@ LA_INLINE void free_merge(struct la_arena *av, la_chunk *p, size_t size, int may
         p = ck_at(p, -prevsize);
         if (la_unlikely(ck_size(p) != prevsize))
             la_fatal_arena(av, "corrupted size vs. prev_size while consolidating", ck2mem(p), p->size);
-        unlink_chunk(av, p, NULL, 1);
+        unlink_chunk(av, p, NULL, 2);
     }
     if (next != av->top) {
         if (!ck_inuse_at(next, nextsize)) {
-            unlink_chunk(av, next, NULL, 1);
+            unlink_chunk(av, next, NULL, 2);
             size += nextsize;
         } else {
             ck_clear_inuse_at(next, 0);
@@ -762,12 +829,12 @@ LA_INLINE void free_merge(struct la_arena *av, la_chunk *p, size_t size, int may
         unsorted_push(av, p, size, "free(): corrupted unsorted chunks");
         p->size = size | LA_PREV_INUSE;
         ck_set_foot(p, size);
-        LA_NOTE_PATH(LA_PATH_FREE_UNSORTED, 1, size);
+        if (traced) LA_NOTE_PATH(LA_PATH_FREE_UNSORTED, 1, size);
     } else {
         size += nextsize;
         p->size = size | LA_PREV_INUSE;
         av->top = p;
-        LA_NOTE_PATH(LA_PATH_FREE_TOP, 0, size);
+        if (traced) LA_NOTE_PATH(LA_PATH_FREE_TOP, 0, size);
     }
 
     if (may_trim && size >= LA_CONSOLIDATE_THRESHOLD) {
@@ -856,20 +923,23 @@ static void int_free_general(struct la_arena *av, la_chunk *p, size_t size, int 
 #if LA_HARDEN_EXTRA
         /* a fastbin chunk carries the tcache key in bk (as a tcache entry
          * would): a free that finds it looks deeper than the head */
-        if (la_unlikely((uint64_t)(uintptr_t)p->bk == la_g.tc_key) && fastbin_contains(av, idx, p))
-            la_fatal_arena(av, "free(): double free detected in fastbin", ck2mem(p), p->size);
-        if (la_unlikely((uint64_t)(uintptr_t)p->bk == la_g.tc_key)) la_remote_check_double_free(av, p, 1);
+        if (la_unlikely((uint64_t)(uintptr_t)p->bk == la_g.tc_key)) {
+            if (fastbin_contains(av, idx, p))
+                la_fatal_arena(av, "free(): double free detected in fastbin", ck2mem(p), p->size);
+            la_remote_check_double_free(av, p, 1);
+        }
         p->bk = (la_chunk *)(uintptr_t)la_g.tc_key;
 #endif
         p->fd = (la_chunk *)la_protect_ptr((uintptr_t)&p->fd, (uintptr_t)old);
         av->fastbins[idx] = p;
         LA_NOTE(LA_PATH_FAST_PUT, idx, 0, p, size, 0);
     } else {
-        if (la_unlikely(la_t_tracing)) {
+        int traced = la_t_tracing;
+        if (la_unlikely(traced)) {
             la_t_note.chunk = (uint64_t)(uintptr_t)p;
             la_t_note.csize = size;
         }
-        free_merge(av, p, size, have_lock != 2);
+        free_merge(av, p, size, have_lock != 2, traced);
     }
     if (!have_lock) la_arena_unlock(av);
 }
@@ -972,7 +1042,7 @@ void la_tcache_flush(struct la_tcache *tc, struct la_arena *av, la_chunk *p, siz
             av->ops--;
             int_free_general(av, c, sz, 1);
         } else {
-            free_merge(av, c, sz, 1);
+            free_merge(av, c, sz, 1, 0);     /* (never traced: see la_free_slow_inheap) */
         }
     }
     la_arena_unlock(av);

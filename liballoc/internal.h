@@ -691,25 +691,49 @@ int la_win_init(struct la_arena *av) LA_HIDDEN;      /* the same for an arena no
 /* The arena whose heap holds the chunk of user pointer mem (and its segment),
  * or NULL; reads no chunk memory. */
 struct la_arena *la_heap_owner(uintptr_t mem, struct la_segment **seg) LA_HIDDEN;
-/* x is a chunk inside one of av's segments (no chunk memory read) */
-int la_chunk_in_arena_slow(struct la_arena *av, uintptr_t x) LA_HIDDEN;
+/* la_seg_ok for the link tests (the arena lock held): the same test with
+ * both of the window's words read by the subtraction and the compare
+ * themselves, the result in the carry flag.  gcc loaded them into registers
+ * wherever a function tests more than one link (both links of an unlink,
+ * each chunk of a consolidation), 2 instructions more per test or pair than
+ * rotate, subtract, compare, branch. */
+LA_INLINE int la_seg_in(const struct la_arena *av, uintptr_t x)
+{
+#if defined(__x86_64__) && defined(__BMI2__) && defined(__GCC_ASM_FLAG_OUTPUTS__)
+    uint64_t t;
+    int below;
+    __asm__("rorx $4, %2, %0\n\tsub %3, %0\n\tcmp %4, %0"
+            : "=&r"(t), "=@ccb"(below)
+            : "r"(x), "m"(av->spare[2]), "m"(av->spare[3]));
+    return below;
+#else
+    return la_seg_ok(av, x);
+#endif
+}
+/* x is a chunk inside one of av's segments (no chunk memory read; pure: it
+ * writes nothing, so a caller need not read memory again after calling it) */
+int la_chunk_in_arena_slow(struct la_arena *av, uintptr_t x) LA_HIDDEN __attribute__((pure));
 LA_INLINE int la_chunk_in_arena(struct la_arena *av, uintptr_t x)
 {
-    return la_seg_ok(av, x) || (av == &la_main_arena && la_wt_ok(&la_main_oldwin, x + LA_CHUNK_HDR)) ||
+    return la_seg_in(av, x) || (av == &la_main_arena && la_wt_ok(&la_main_oldwin, x + LA_CHUNK_HDR)) ||
            la_chunk_in_arena_slow(av, x);
 }
 /* bin i's header is la_bin_at(av, i) = la_bin_at(av, 1) + 16 (i - 1), i = 1..127:
- * x is one of av's bin headers (bins 1..127; no call, no load) */
+ * x is one of av's bin headers (bins 1..127; no call).  The headers are
+ * 16-aligned (every arena is), so this is a window test (la_win_in) whose
+ * low end / 16, la_ror4(la_bin_at(av, 1)), la_arena_init keeps in
+ * av->remote_spare[0]: rotate, subtract it from memory, compare (4
+ * instructions; computing the base from av took 6) */
 LA_INLINE int la_bin_hdr_ok(struct la_arena *av, uintptr_t x)
 {
-    return la_ror4(x - la_bin_at((uintptr_t)av, 1)) < LA_NBINS - 1;
+    return la_win_in(x, av->remote_spare[0], LA_NBINS - 1);
 }
 /* x is a chunk in av's newest segment or one of av's bin headers (no call) */
 LA_INLINE int la_link_fast(struct la_arena *av, uintptr_t x)
 {
-    return la_seg_ok(av, x) || la_bin_hdr_ok(av, x);
+    return la_seg_in(av, x) || la_bin_hdr_ok(av, x);
 }
-LA_INLINE int la_seg_ok_fn(struct la_arena *av, uintptr_t x) { return la_seg_ok(av, x); }
+LA_INLINE int la_seg_ok_fn(struct la_arena *av, uintptr_t x) { return la_seg_in(av, x); }
 /* x is a chunk of av or one of av's bin headers: a valid fd/bk target */
 LA_INLINE int la_link_in_arena(struct la_arena *av, uintptr_t x)
 {

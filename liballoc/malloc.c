@@ -365,13 +365,26 @@ static LA_NOINLINE int remote_free(struct la_arena *av, la_chunk *p, size_t idx)
          * checked pop's ownership filter and the arena lookup through the
          * chunk's size field and the heap map.  Its NON_MAIN_ARENA bit is
          * checked by the drain, before anything else is done with it. */
-        if (la_likely(la_seg_ok(av, (uintptr_t)c))) {
+        int mine = la_likely(la_seg_ok(av, (uintptr_t)c));
+        /* The same test for the thread's own arena (remote_free's caller
+         * saw av != la_t_arena; a chunk of av's newest segment matched
+         * above): such a chunk is the thread's own, not av's, and may be
+         * read.  It stays cached, like the other arena's entries the checked
+         * pop finds below, whose ownership filter and arena lookup this
+         * spares (larson: most entries that are not av's). */
+        const struct la_arena *own = tc->arena;
+        if (mine || (own != NULL && la_seg_ok(own, (uintptr_t)c))) {
             uintptr_t next = la_reveal_ptr((uintptr_t)&e->next, e->next);
             if (la_unlikely(!la_aligned(next)))
                 la_fatal_ns("malloc(): unaligned tcache chunk detected", (void *)next);
             tc->entries[idx] = (struct la_tcache_entry *)next;
             tc->counts[idx]--;
             e->key = 0;
+            if (!mine) {
+                c->fd = others;
+                others = c;
+                continue;
+            }
         } else {
             c = mem2ck(la_tcache_pop_checked(tc, idx));
             if (la_arena_of_mapped(c) != av) {

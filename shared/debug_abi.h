@@ -125,7 +125,8 @@ struct la_arena {
     uint64_t remote_chunks;     /* chunks ever pushed (atomic add by the pushers) */
     uint64_t remote_batches;    /* pushes (compare-and-swap successes) */
     uint64_t remote_drained;    /* chunks ever taken back by the owner (under the lock) */
-    uint64_t remote_spare[4];
+    uint64_t remote_spare[4];   /* [0]: liballoc's bin-header base for its link tests
+                                 * (internal.h la_bin_hdr_ok); readers ignore */
 };
 
 static inline uintptr_t la_bin_at(uintptr_t arena_addr, unsigned i)

@@ -546,6 +546,22 @@ static void a_largebin_attack(void)         /* extra */
     M(0x438);
 }
 
+/* the best-fit walk of a large request starts at the bin's first chunk's
+ * bk_nextsize: redirected to a fake chunk on the stack, it must be refused
+ * before the fake chunk is read (liballoc tested only the later steps) */
+static void a_largebin_bestfit_stack(void)  /* extra */
+{
+    struct fake f;
+    char *p1 = M(0x428);
+    M(0x18);
+    F(p1);
+    M(0x438);                           /* p1 into its large bin, alone */
+    struct la_chunk *fc = (struct la_chunk *)((char *)fake_mem(&f, 0x430) - 16);
+    W(p1)[3] = (uint64_t)(uintptr_t)fc;  /* bk_nextsize */
+    expect("malloc", "corrupted double-linked list (not small)", fc, NOSIZE);
+    M(0x418);                           /* best fit in p1's bin */
+}
+
 /* house of force: top's size set to -1 */
 static void a_house_of_force(void)          /* glibc */
 {
@@ -1135,6 +1151,7 @@ static const struct row rows[] = {
     { "house of lore", NO_TCACHE, a_house_of_lore, 0 },
     { "tcache stashing unlink", NULL, a_tcache_stashing_unlink, 0 },
     { "large-bin attack", NO_TCACHE, a_largebin_attack, 0 },
+    { "large-bin best fit led into the stack", NO_TCACHE, a_largebin_bestfit_stack, 0 },
     { "house of force", NULL, a_house_of_force, 0 },
     { "top size lie", NULL, a_top_size_lie, 0 },
     { "free of top", NULL, a_free_top, 0 },
