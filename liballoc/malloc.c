@@ -407,10 +407,11 @@ static LA_NOINLINE int remote_free(struct la_arena *av, la_chunk *p, size_t idx)
         la_remote_push(av, first, p, n);
 #if LA_HARDEN_EXTRA
         /* a thread that only frees av's blocks; not when the thread's window
-         * is the heap zone's and av's heap lies in it: that window covers
-         * av's chunks already */
-        if (tc->spare[0] != la_zone.lo16 || !la_in_zone((uintptr_t)__atomic_load_n(&av->segments, __ATOMIC_RELAXED)))
-            la_tc_fw_note(tc, av);
+         * is the heap zone's: that window covers av's chunks already, or av
+         * is one of the few arenas made after the zone filled up, whose
+         * chunks the copied windows then serve (no zone: lo16 is 0, which no
+         * thread's window has) */
+        if (tc->spare[0] != la_zone.lo16) la_tc_fw_note(tc, av);
 #endif
         return 1;
     }
@@ -557,11 +558,19 @@ LA_NOINLINE void la_free_slow_inheap(void *mem)
     struct la_arena *av = &la_main_arena;
     if (p->size & LA_NON_MAIN_ARENA) {
         /* (the inline filter's zone window covers whole heap slots: the chunk
-         * must also lie in its heap's used part, below the end the inline
-         * path's next-chunk read showed readable) */
-        struct la_segment *h = la_heap_at((uintptr_t)p);
-        av = h && (uintptr_t)p >= h->chunks && (uintptr_t)mem + ck_size(p) <= (uintptr_t)h + __atomic_load_n(&h->size, __ATOMIC_RELAXED)
-             ? __atomic_load_n(&h->arena, __ATOMIC_ACQUIRE) : NULL;
+         * must also lie in its heap's used part.)  The heap's own window
+         * (la_wintab: one table entry, no read of the heap) settles it for a
+         * tcache-sized chunk (the window ends LA_WIN_TAIL before the heap's
+         * end); else the heap map and the heap's bounds */
+        struct la_segment *h = la_heap_win((uintptr_t)mem);
+        if (la_likely(h != NULL)) {
+            av = __atomic_load_n(&h->arena, __ATOMIC_ACQUIRE);
+        } else {
+            h = la_heap_at((uintptr_t)p);
+            av = h && (uintptr_t)p >= h->chunks &&
+                 (uintptr_t)mem + ck_size(p) <= (uintptr_t)h + __atomic_load_n(&h->size, __ATOMIC_RELAXED)
+                 ? __atomic_load_n(&h->arena, __ATOMIC_ACQUIRE) : NULL;
+        }
     } else if (!la_win_ok(av, (uintptr_t)mem)) {
         av = NULL;
     }
