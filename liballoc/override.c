@@ -8,8 +8,13 @@
 
 #define LA_PUBLIC __attribute__((visibility("default")))
 
-LA_PUBLIC void *malloc(size_t n) { return la_malloc_inline(n); }
-LA_PUBLIC void free(void *p) { la_free_inline(p); }
+/* malloc and free start a cache line: their hit paths (about 90 bytes each)
+ * then span two lines at most, at fixed offsets whatever the code around
+ * them.  churn -t 1, 15 interleaved runs: 0.126 -> 0.121 s (the noextra
+ * build), 0.131 -> 0.126 s (hardened); without it a change anywhere in
+ * liballoc could move them and change the figures by as much. */
+__attribute__((aligned(64))) LA_PUBLIC void *malloc(size_t n) { return la_malloc_inline(n); }
+__attribute__((aligned(64))) LA_PUBLIC void free(void *p) { la_free_inline(p); }
 LA_PUBLIC void *calloc(size_t nmemb, size_t size) { return la_calloc(nmemb, size); }
 LA_PUBLIC void *realloc(void *p, size_t n) { return la_realloc(p, n); }
 LA_PUBLIC void *reallocarray(void *p, size_t nmemb, size_t size) { return la_reallocarray(p, nmemb, size); }
