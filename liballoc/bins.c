@@ -168,24 +168,30 @@ LA_INLINE void unsorted_push(struct la_arena *av, la_chunk *p, size_t size, cons
  * back at p itself (unsafe unlink, house of einherjar with a self-linked fake
  * chunk).  `full` also walks older segments (out of line); the inline test
  * only knows the newest segment and the bin headers. */
-LA_INLINE void unlink_links_ok(struct la_arena *av, la_chunk *p, size_t size, int full)
+LA_INLINE void unlink_links_ok(struct la_arena *av, la_chunk *p, size_t size, int full, const la_chunk *hdr)
 {
 #if LA_HARDEN_EXTRA
     la_chunk *fd = p->fd, *bk = p->bk;
-    int (*in)(struct la_arena *, uintptr_t) = full ? la_link_in_arena : la_link_fast;
     int (*cin)(struct la_arena *, uintptr_t) = full ? la_chunk_in_arena : la_seg_ok_fn;
-    if (la_unlikely(!(fd != p && bk != p && in(av, (uintptr_t)fd) && in(av, (uintptr_t)bk))))
+    int fh = la_bin_hdr_ok(av, (uintptr_t)fd), bh = la_bin_hdr_ok(av, (uintptr_t)bk);
+    /* A link is a chunk of av or a bin header, and the only header in p's
+     * list is its own bin's: the caller's hdr when it knows the bin, else
+     * one header for both links at most (fd and bk on two different bins'
+     * headers would make the unlink join two bins: a bin's bk could then be
+     * another bin's header, whose "size" leads out of the heap) */
+    if (la_unlikely(fd == p || bk == p || !(fh || cin(av, (uintptr_t)fd)) || !(bh || cin(av, (uintptr_t)bk)) ||
+                    (hdr != NULL ? (fh && fd != hdr) || (bh && bk != hdr) : fh && bh && fd != bk)))
         la_fatal_arena(av, "corrupted double-linked list", ck2mem(p), p->size);
     if (!la_in_smallbin_range(size) && p->fd_nextsize != NULL &&
         la_unlikely(!(cin(av, (uintptr_t)p->fd_nextsize) && cin(av, (uintptr_t)p->bk_nextsize))))
         la_fatal_arena(av, "corrupted double-linked list (not small)", ck2mem(p), p->size);
 #else
-    (void)av; (void)p; (void)size; (void)full;
+    (void)av; (void)p; (void)size; (void)full; (void)hdr;
 #endif
 }
 
 #if LA_HARDEN_EXTRA
-static LA_NOINLINE void unlink_slow(struct la_arena *av, la_chunk *p, size_t size);
+static LA_NOINLINE void unlink_slow(struct la_arena *av, la_chunk *p, size_t size, const la_chunk *hdr);
 /* x is a chunk of one of a non-main arena av's heaps: la_chunk_in_arena_slow's
  * test (heap map bit, the heap's arena, its chunk bounds) inline.  An arena of
  * more than one heap (bench frag's second thread: 2) has about half its links
@@ -275,13 +281,22 @@ LA_INLINE void unlink_body(struct la_arena *av, la_chunk *p, size_t size, int fa
 #if LA_HARDEN_EXTRA
     if (fast) {
         int ok;
-        if (fd == bk)
-            ok = (hdr != NULL && fd == hdr) || ((p_ok == 2 || fd != p) && la_bin_hdr_ok(av, (uintptr_t)fd));
-        else
-            ok = ((hdr != NULL && fd == hdr) || la_link_fast(av, (uintptr_t)fd) || in_any_heap(av, (uintptr_t)fd)) &&
-                 ((hdr != NULL && bk == hdr) || la_link_fast(av, (uintptr_t)bk) || in_any_heap(av, (uintptr_t)bk));
+        /* (the only bin header in p's list is its own bin's: the caller's
+         * hdr when it knows the bin; see unlink_links_ok) */
+        if (fd == bk) {
+            ok = hdr != NULL ? fd == hdr : ((p_ok == 2 || fd != p) && la_bin_hdr_ok(av, (uintptr_t)fd));
+        } else if (hdr != NULL) {
+            ok = (fd == hdr || la_seg_in(av, (uintptr_t)fd) || in_any_heap(av, (uintptr_t)fd)) &&
+                 (bk == hdr || la_seg_in(av, (uintptr_t)bk) || in_any_heap(av, (uintptr_t)bk));
+        } else if (la_likely(la_seg_in(av, (uintptr_t)fd))) {
+            ok = la_link_fast(av, (uintptr_t)bk) || in_any_heap(av, (uintptr_t)bk);
+        } else if (la_bin_hdr_ok(av, (uintptr_t)fd)) {
+            ok = la_seg_in(av, (uintptr_t)bk) || in_any_heap(av, (uintptr_t)bk);   /* not a second header */
+        } else {
+            ok = in_any_heap(av, (uintptr_t)fd) && (la_link_fast(av, (uintptr_t)bk) || in_any_heap(av, (uintptr_t)bk));
+        }
         if (la_unlikely(!ok)) {
-            unlink_slow(av, p, size);       /* tail call */
+            unlink_slow(av, p, size, hdr);  /* tail call */
             return;
         }
     }
@@ -307,9 +322,9 @@ LA_INLINE void unlink_body(struct la_arena *av, la_chunk *p, size_t size, int fa
 
 #if LA_HARDEN_EXTRA
 /* links outside the newest segment: the full check, out of line */
-static LA_NOINLINE void unlink_slow(struct la_arena *av, la_chunk *p, size_t size)
+static LA_NOINLINE void unlink_slow(struct la_arena *av, la_chunk *p, size_t size, const la_chunk *hdr)
 {
-    unlink_links_ok(av, p, size, 1);
+    unlink_links_ok(av, p, size, 1, hdr);
     unlink_body(av, p, size, 0, NULL, 0);
 }
 /* size-list links outside the newest segment (p's fd/bk are unlinked): the

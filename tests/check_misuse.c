@@ -488,6 +488,29 @@ static void a_unsafe_unlink(void)           /* extra */
     F(c1);
 }
 
+/* a free chunk whose fd and bk are the headers of two different bins, each
+ * pointing back at it (so glibc's fd->bk == p && bk->fd == p holds): the
+ * unlink would join the two bins and leave one bin's last link on the other
+ * bin's header, whose "size" leads out of the heap at the next malloc from
+ * that bin.  The only header in a chunk's list is its own bin's. */
+static void a_unlink_two_bins(void)         /* extra */
+{
+    char *v = M(0x100), *n = M(0x100);
+    M(0x18);
+    F(v);
+    M(0x1000);                          /* v into its small bin, alone */
+    struct la_arena *a = t_main_arena();
+    struct la_chunk *vc = t_chunk(v);
+    int i = t_bin_find(a, vc);
+    ck_assert_int_gt(i, 0);
+    struct la_chunk *other = t_bin(a, (unsigned)i + 1);
+    ck_assert_ptr_eq(other->fd, other);  /* an empty bin */
+    vc->bk = other;
+    other->fd = vc;
+    expect("free", "corrupted double-linked list", v, t_csize(v));
+    F(n);                               /* merges backward with v: unlink(v) */
+}
+
 /* house of lore: a small-bin chunk's bk redirected to fake chunks on the stack */
 static void a_house_of_lore(void)           /* extra */
 {
@@ -1148,6 +1171,7 @@ static const struct row rows[] = {
     { "house of einherjar into the stack", NO_TCACHE, a_einherjar_stack, 0 },
     { "house of einherjar in the heap", NO_TCACHE, a_einherjar_heap, 0 },
     { "unsafe unlink", NO_TCACHE, a_unsafe_unlink, 0 },
+    { "unlink joining two bins (fd and bk on two bin headers)", NO_TCACHE, a_unlink_two_bins, 0 },
     { "house of lore", NO_TCACHE, a_house_of_lore, 0 },
     { "tcache stashing unlink", NULL, a_tcache_stashing_unlink, 0 },
     { "large-bin attack", NO_TCACHE, a_largebin_attack, 0 },
