@@ -1011,15 +1011,13 @@ void la_tcache_flush(struct la_tcache *tc, struct la_arena *av, la_chunk *p, siz
         size_t abit = la_arena_bit(av);
         /* the common entry, popped with the checks of la_tcache_pop_checked
          * made the cheap way: in av's own window (aligned, in av; not the
-         * tcache's copy, which holds another arena's window while the thread
-         * only frees that arena's blocks, la_tc_fw_note), av's arena bit, the
+         * tcache's copy, which may be the heap zone's, covering every arena,
+         * or another arena's window, la_tc_fw_note), av's arena bit, the
          * bin's size; anything else the general way */
-        if (la_likely(la_wt_ok((const struct la_wintab *)&av->spare[0], (uintptr_t)e) &&
+        if (la_likely(la_win_ok(av, (uintptr_t)e) &&
                       tc->counts[idx] <= la_g.tc_cap[idx] &&
                       (c->size & ~(size_t)LA_PREV_INUSE) == (tcsize | abit))) {
-            tc->entries[idx] = (struct la_tcache_entry *)la_reveal_ptr((uintptr_t)&e->next, e->next);
-            tc->counts[idx]--;
-            e->key = 0;
+            la_tc_take_head(tc, idx, e, la_reveal_ptr((uintptr_t)&e->next, e->next));
             readable |= (uint32_t)1 << n;   /* in the own window */
             batch[n++] = c;
             __builtin_prefetch((char *)c + tcsize + LA_SIZE_SZ);           /* its next chunk's header */

@@ -74,6 +74,7 @@ LA_INLINE size_t la_req_tcache_idx(size_t n)
 /* Pop entry e (known to lie in a heap) from bin idx. */
 LA_INLINE void *la_tc_pop_owned(struct la_tcache *tc, size_t idx, struct la_tcache_entry *e)
 {
+    /* la_tc_take_head, with the decrement as one instruction */
     tc->entries[idx] = (struct la_tcache_entry *)la_reveal_ptr((uintptr_t)&e->next, e->next);
     la_count_dec(&tc->counts[idx]);
     e->key = 0;
@@ -119,12 +120,7 @@ LA_INLINE void *la_malloc_inline(size_t n)
 #else
         if (la_likely(e != NULL)) {
             uintptr_t next = la_reveal_ptr((uintptr_t)&e->next, e->next);
-            if (la_likely(la_aligned(next))) {
-                tc->entries[idx] = (struct la_tcache_entry *)next;
-                tc->counts[idx]--;
-                e->key = 0;
-                return e;
-            }
+            if (la_likely(la_aligned(next))) return la_tc_take_head(tc, idx, e, next);
         }
 #endif
     }

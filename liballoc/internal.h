@@ -77,10 +77,12 @@ typedef struct la_chunk la_chunk;
  * LA_TC_DM); then, out of line, the window table la_wintab's entry for the
  * address (any non-main heap), the main arena's window and its last closed
  * segment's (la_win_find), whose match is copied into the table.  Anything
- * outside goes to the slow path's full check.  A thread of a program whose
- * threads hand blocks to each other (larson's successors, a consumer) thus
- * tests another arena's chunk with the same five instructions plus three for
- * the slot, not with a lookup in the global table on every call.  A thread
+ * outside goes to the slow path's full check.  With the heap zone (below,
+ * la_zone) the thread's own window is the zone's, which covers every arena's
+ * heaps in it: a thread of a program whose threads hand blocks to each other
+ * (larson's successors, a consumer) tests another arena's chunk with the one
+ * range test; without it, with the copied window's test (the same, plus three
+ * instructions for the slot), not with a lookup in the global table.  A thread
  * that frees another arena's blocks in batch after batch while its own arena
  * allocates nothing (a consumer) holds that arena's window in place of its
  * own (la_tc_fw_note, remote_free), until its own arena allocates again.
@@ -385,8 +387,16 @@ void la_tc_win_set(struct la_tcache *tc, const struct la_arena *av) LA_HIDDEN;
 /* registry lock held: av's window changed; refresh tc's copies of it */
 void la_tc_win_refresh(struct la_tcache *tc, const struct la_arena *av) LA_HIDDEN;
 /* the calling thread (tc, not LA_TC_NONE) pushed a batch to av's remote
- * list: maybe make av its free window (tcache.c) */
-void la_tc_fw_note(struct la_tcache *tc, const struct la_arena *av) LA_HIDDEN;
+ * list: maybe make av its free window (tcache.c).  Not when the thread holds
+ * the heap zone's window: that covers av's chunks already, or av is one of
+ * the few arenas made after the zone filled up, whose chunks the copied
+ * windows then serve (no zone: lo16 is 0, which no thread's window has).
+ * Inline, so that a zone thread's remote frees pay one compare, no call. */
+void la_tc_fw_note_slow(struct la_tcache *tc, const struct la_arena *av) LA_HIDDEN;
+LA_INLINE void la_tc_fw_note(struct la_tcache *tc, const struct la_arena *av)
+{
+    if (tc->spare[0] != la_zone.lo16) la_tc_fw_note_slow(tc, av);
+}
 LA_INLINE int la_wt_ok(const struct la_wintab *w, uintptr_t mem)
 {
     uint64_t lo = __atomic_load_n(&w->lo, __ATOMIC_ACQUIRE);
@@ -462,6 +472,22 @@ LA_INLINE size_t la_arena_bit(const struct la_arena *av)
 }
 
 /* ---- tcache inline operations (used by malloc.c, tcache.c, bins.c) ----------- */
+
+/* Take e, the head of tcache bin idx, off the bin: next (e's successor,
+ * decoded and checked by the caller as it sees fit) becomes the head, the
+ * count drops and e's key goes (e no longer looks cached).  The checked pop,
+ * the batch pops of remote_free and la_tcache_flush, and the inline malloc
+ * without the extra checks; with them the inline malloc writes the same with
+ * la_count_dec (fastpath.h la_tc_pop_owned: a plain decrement there became
+ * load, decrement, store; in the loops, the asm kept gcc from holding the
+ * count in a register: remote_free +0.3M Ir in bench prodcons). */
+LA_INLINE void *la_tc_take_head(struct la_tcache *tc, size_t idx, struct la_tcache_entry *e, uintptr_t next)
+{
+    tc->entries[idx] = (struct la_tcache_entry *)next;
+    tc->counts[idx]--;
+    e->key = 0;
+    return e;
+}
 
 LA_INLINE void tc_put(struct la_tcache *tc, la_chunk *p, size_t idx)
 {
@@ -841,10 +867,7 @@ LA_INLINE void *la_tcache_pop_checked(struct la_tcache *tc, size_t idx)
     if (la_unlikely(!la_aligned(next)))
         la_fatal_ns("malloc(): unaligned tcache chunk detected", (void *)next);
 #endif
-    tc->entries[idx] = (struct la_tcache_entry *)next;
-    tc->counts[idx]--;
-    e->key = 0;
-    return e;
+    return la_tc_take_head(tc, idx, e, next);
 }
 
 #endif /* LIBALLOC_INTERNAL_H */

@@ -377,9 +377,7 @@ static LA_NOINLINE int remote_free(struct la_arena *av, la_chunk *p, size_t idx)
             uintptr_t next = la_reveal_ptr((uintptr_t)&e->next, e->next);
             if (la_unlikely(!la_aligned(next)))
                 la_fatal_ns("malloc(): unaligned tcache chunk detected", (void *)next);
-            tc->entries[idx] = (struct la_tcache_entry *)next;
-            tc->counts[idx]--;
-            e->key = 0;
+            la_tc_take_head(tc, idx, e, next);
             if (!mine) {
                 c->fd = others;
                 others = c;
@@ -406,12 +404,7 @@ static LA_NOINLINE int remote_free(struct la_arena *av, la_chunk *p, size_t idx)
     if (la_likely(__atomic_load_n(&av->nthreads, __ATOMIC_RELAXED) != 0)) {
         la_remote_push(av, first, p, n);
 #if LA_HARDEN_EXTRA
-        /* a thread that only frees av's blocks; not when the thread's window
-         * is the heap zone's: that window covers av's chunks already, or av
-         * is one of the few arenas made after the zone filled up, whose
-         * chunks the copied windows then serve (no zone: lo16 is 0, which no
-         * thread's window has) */
-        if (tc->spare[0] != la_zone.lo16) la_tc_fw_note(tc, av);
+        la_tc_fw_note(tc, av);          /* a thread that only frees av's blocks */
 #endif
         return 1;
     }

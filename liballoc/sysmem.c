@@ -671,6 +671,19 @@ static int grow_main(struct la_arena *av, size_t nb)
  * where PROT_NONE reservations do not), when heap_zone is 0 or when the
  * mapping fails (RLIMIT_AS); heaps are then reserved one by one, as before,
  * and a full zone sends further heaps there too. */
+/* len bytes (a multiple of LA_HEAP_MAX) mapped with prot at an LA_HEAP_MAX
+ * alignment, MAP_NORESERVE: len + LA_HEAP_MAX mapped, the ends cut off; 0
+ * when the mapping fails.  The zone and each heap outside it. */
+static uintptr_t map_heap_aligned(size_t len, int prot)
+{
+    void *m;
+    if (la_os_mmap(len + LA_HEAP_MAX, prot, MAP_NORESERVE, &m)) return 0;
+    uintptr_t a = la_align_up((uintptr_t)m, LA_HEAP_MAX), end = (uintptr_t)m + len + LA_HEAP_MAX;
+    if (a > (uintptr_t)m) la_os_munmap(m, a - (uintptr_t)m);
+    if (end > a + len) la_os_munmap((void *)(a + len), end - (a + len));
+    return a;
+}
+
 struct la_zone_win la_zone;
 static uint64_t zone_used[LA_ZONE_MAX_SLOTS / 64];
 static uint32_t zone_slots;
@@ -685,14 +698,10 @@ static void zone_init(void)
          * this once: its heap is reserved on its own) */
         __atomic_store_n(&zone_tried, 1, __ATOMIC_RELEASE);
         uint32_t n = la_dbg.tunables.heap_zone;
-        void *m;
+        uintptr_t a;
         if (n > LA_ZONE_MAX_SLOTS) n = LA_ZONE_MAX_SLOTS;
-        if (n && la_os_overcommit() != 2 &&
-            !la_os_mmap(((size_t)n + 1) * LA_HEAP_MAX, PROT_READ | PROT_WRITE, MAP_NORESERVE, &m)) {
-            uintptr_t a = la_align_up((uintptr_t)m, LA_HEAP_MAX), end = (uintptr_t)m + ((size_t)n + 1) * LA_HEAP_MAX;
-            if (a > (uintptr_t)m) la_os_munmap(m, a - (uintptr_t)m);
+        if (n && la_os_overcommit() != 2 && (a = map_heap_aligned((size_t)n * LA_HEAP_MAX, PROT_READ | PROT_WRITE))) {
             uintptr_t hi = a + (size_t)n * LA_HEAP_MAX;
-            if (end > hi) la_os_munmap((void *)hi, end - hi);
             la_os_madvise((void *)a, hi - a, MADV_DONTDUMP);
             zone_slots = n;
             /* the window: the first aligned user pointer of the zone up to
@@ -749,12 +758,7 @@ struct la_segment *la_new_heap(size_t size, size_t top_pad)
     if (a) {
         la_os_madvise((void *)a, size, MADV_DODUMP);    /* (read/write already) */
     } else {
-        void *m;
-        if (la_os_mmap(2 * LA_HEAP_MAX, PROT_NONE, MAP_NORESERVE, &m)) return NULL;
-        a = la_align_up((uintptr_t)m, LA_HEAP_MAX);
-        if (a > (uintptr_t)m) la_os_munmap(m, a - (uintptr_t)m);
-        uintptr_t tail = a + LA_HEAP_MAX, mend = (uintptr_t)m + 2 * LA_HEAP_MAX;
-        if (mend > tail) la_os_munmap((void *)tail, mend - tail);
+        if (!(a = map_heap_aligned(LA_HEAP_MAX, PROT_NONE))) return NULL;
         if (la_os_mprotect((void *)a, size, PROT_READ | PROT_WRITE)) {
             la_os_munmap((void *)a, LA_HEAP_MAX);
             return NULL;

@@ -94,11 +94,10 @@ void la_tc_win_refresh(struct la_tcache *tc, const struct la_arena *av)
  * what a free into its own arena costs (its own arena's chunks, rare, go
  * through the copied-window table).  As soon as its own arena allocates
  * again, the copy goes back to it.  Either switch takes the registry lock (as
- * la_win_update, which refreshes the copy).  The big-chunk cache, which
- * tests its chunks against tc->spare, then caches nothing: such a thread has
- * none of its own arena's chunks to cache. */
+ * la_win_update, which refreshes the copy).  (The big-chunk cache tests its
+ * chunks against the arena's own window, not this copy.) */
 #define LA_FW_STREAK 4
-void la_tc_fw_note(struct la_tcache *tc, const struct la_arena *av)
+void la_tc_fw_note_slow(struct la_tcache *tc, const struct la_arena *av)
 {
     struct la_tcache_x *t = la_tcx(tc);
     const struct la_arena *own = tc->arena;
@@ -225,8 +224,6 @@ static void unregister(struct la_tcache *tc)
     la_meta_free(tc);
     la_registry_unlock();
 }
-
-
 
 /* Return every cached chunk to its arena. */
 static void flush(struct la_tcache *tc)
