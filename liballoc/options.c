@@ -3,8 +3,10 @@
  *
  * LIBALLOC_OPTIONS is a list of name=value items separated by ':' or ','
  * (either works, and they may be mixed), read once at start-up:
- *   tcache_count tcache_max mxfast mmap_threshold trim_threshold top_pad
- *   mmap_max arena_max arena_test perturb check
+ *   tcache_count tcache_bytes tcache_max mxfast mmap_threshold
+ *   trim_threshold top_pad mmap_max arena_max arena_test perturb check
+ *   no_brk bigcache fault_ahead heap_zone (the table opts, below), and the
+ *   tracing ones: trace history sites step
  * Values are decimal or 0x-hex, optionally followed by k, m or g (x1024^n).
  * An unknown name or a malformed/out-of-range value gets a one-line warning on
  * stderr (written with write(2); this runs before stdio may be used) and is
@@ -53,25 +55,28 @@ struct opt {
     const char *name;
     uint64_t max;
     size_t off;
+    size_t size;                /* of the field: 8, or 4 (a former 32-bit pad) */
 };
 
 #define T(f) offsetof(struct la_tunables, f)
+#define F(f) T(f), sizeof(((struct la_tunables *)0)->f)
 static const struct opt opts[] = {
-    { "tcache_count", LA_TCACHE_FILL_MAX, T(tcache_count) },
-    { "tcache_bytes", 1u << 30, T(tcache_bytes) },
-    { "tcache_max", LA_TCACHE_MAX_BYTES, T(tcache_max) },
-    { "mxfast", LA_MAX_MXFAST, T(mxfast) },
-    { "mmap_threshold", LA_MMAP_THRESHOLD_MAX, T(mmap_threshold) },
-    { "trim_threshold", PTRDIFF_MAX, T(trim_threshold) },
-    { "top_pad", 1ull << 40, T(top_pad) },
-    { "mmap_max", INT32_MAX, T(mmap_max) },
-    { "arena_max", 1u << 16, T(arena_max) },
-    { "arena_test", 1u << 16, T(arena_test) },
-    { "perturb", 255, T(perturb) },
-    { "check", UINT32_MAX, T(check) },
-    { "no_brk", 1, T(no_brk) },
-    { "bigcache", 1u << 30, T(bigcache_bytes) },
-    { "fault_ahead", 1u << 30, T(fault_ahead) },
+    { "tcache_count", LA_TCACHE_FILL_MAX, F(tcache_count) },
+    { "tcache_bytes", 1u << 30, F(tcache_bytes) },
+    { "tcache_max", LA_TCACHE_MAX_BYTES, F(tcache_max) },
+    { "mxfast", LA_MAX_MXFAST, F(mxfast) },
+    { "mmap_threshold", LA_MMAP_THRESHOLD_MAX, F(mmap_threshold) },
+    { "trim_threshold", PTRDIFF_MAX, F(trim_threshold) },
+    { "top_pad", 1ull << 40, F(top_pad) },
+    { "mmap_max", INT32_MAX, F(mmap_max) },
+    { "arena_max", 1u << 16, F(arena_max) },
+    { "arena_test", 1u << 16, F(arena_test) },
+    { "perturb", 255, F(perturb) },
+    { "check", UINT32_MAX, F(check) },
+    { "no_brk", 1, F(no_brk) },
+    { "bigcache", 1u << 30, F(bigcache_bytes) },
+    { "fault_ahead", 1u << 30, F(fault_ahead) },
+    { "heap_zone", LA_ZONE_MAX_SLOTS, F(heap_zone) },
 };
 
 static void warn_item(const char *why, const char *item, size_t len)
@@ -131,18 +136,14 @@ void la_options_init(void)
                 if ((size_t)(eq - p) == nl && memcmp(p, opts[i].name, nl) == 0) { o = &opts[i]; break; }
             }
             uint64_t v;
-            if (!o && (size_t)(eq - p) == 9 && memcmp(p, "heap_zone", 9) == 0) {
-                /* a 32-bit field (the published struct's former pad) */
-                if (eq == end || parse_num(eq + 1, (size_t)(end - eq - 1), &v) != 0) warn_item("malformed value in", p, len);
-                else if (v > LA_ZONE_MAX_SLOTS) warn_item("value out of range in", p, len);
-                else la_dbg.tunables.heap_zone = (uint32_t)v;
-            }
-            else if (!o && trace_option(p, eq, end)) {}
+            if (!o && trace_option(p, eq, end)) {}
             else if (!o) warn_item("unknown option", p, len);
             else if (eq == end || parse_num(eq + 1, (size_t)(end - eq - 1), &v) != 0) warn_item("malformed value in", p, len);
             else if (v > o->max) warn_item("value out of range in", p, len);
             else {
-                *(uint64_t *)((char *)&la_dbg.tunables + o->off) = v;
+                char *field = (char *)&la_dbg.tunables + o->off;
+                if (o->size == sizeof(uint32_t)) *(uint32_t *)field = (uint32_t)v;
+                else *(uint64_t *)field = v;
                 if (o->off == T(mmap_threshold) || o->off == T(trim_threshold) ||
                     o->off == T(top_pad) || o->off == T(mmap_max))
                     la_dbg.tunables.no_dyn_threshold = 1;
