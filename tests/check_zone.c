@@ -71,9 +71,13 @@ static void *worker(void *arg)
     return NULL;
 }
 
-/* two threads, each with its own arena; the second frees the first's blocks */
-static void run_pair(struct thr *a, struct thr *b)
+/* under LIBALLOC_OPTIONS options (liballoc starts with them: the main
+ * thread's first malloc), two threads, each with its own arena; the second
+ * frees the first's blocks */
+static void run_pair(const char *options, struct thr *a, struct thr *b)
 {
+    setenv("LIBALLOC_OPTIONS", options, 1);
+    F(M(1));
     static pthread_barrier_t bar;
     pthread_barrier_init(&bar, NULL, 2);
     memset(a, 0, sizeof *a);
@@ -95,10 +99,8 @@ static void run_pair(struct thr *a, struct thr *b)
 
 START_TEST(zone_holds_heaps_and_is_the_window)
 {
-    t_glibc_options();
-    F(M(1));
     static struct thr a, b;
-    run_pair(&a, &b);
+    run_pair(T_GLIBC_OPTIONS, &a, &b);
     ck_assert_msg(la_zone.lo != 0, "no heap zone was made");
     ck_assert(in_zone(a.arena->segments));
     ck_assert(in_zone(b.arena->segments));
@@ -117,10 +119,8 @@ END_TEST
  * which copies a's window into b's table */
 START_TEST(zone_off)
 {
-    setenv("LIBALLOC_OPTIONS", T_GLIBC_OPTIONS ":heap_zone=0", 1);
-    F(M(1));
     static struct thr a, b;
-    run_pair(&a, &b);
+    run_pair(T_GLIBC_OPTIONS ":heap_zone=0", &a, &b);
     ck_assert_uint_eq(la_zone.lo, 0);
     /* b's window is its own arena's, or a's once b's batches of remote frees
      * made it a "free window" (tcache.c la_tc_fw_note); before that switch
@@ -178,10 +178,8 @@ END_TEST
  * blocks there are freed as anywhere else (by another thread too) */
 START_TEST(zone_full_falls_back)
 {
-    setenv("LIBALLOC_OPTIONS", T_GLIBC_OPTIONS ":heap_zone=1", 1);
-    F(M(1));
     static struct thr a, b;
-    run_pair(&a, &b);                   /* a's heap takes the slot; b's is outside */
+    run_pair(T_GLIBC_OPTIONS ":heap_zone=1", &a, &b);   /* a's heap takes the slot; b's is outside */
     ck_assert(la_zone.lo != 0);
     ck_assert_uint_eq(la_zone.hi - la_zone.lo, LA_HEAP_MAX);
     ck_assert(in_zone(a.arena->segments) != in_zone(b.arena->segments));
@@ -219,10 +217,8 @@ static int dontdump_at(uintptr_t x)
 
 START_TEST(zone_core_dump_flags)
 {
-    t_glibc_options();
-    F(M(1));
     static struct thr a, b;
-    run_pair(&a, &b);
+    run_pair(T_GLIBC_OPTIONS, &a, &b);
     uintptr_t h = (uintptr_t)a.arena->segments;
     ck_assert(in_zone((void *)h));
     ck_assert_int_eq(dontdump_at(h), 0);                     /* the heap's used part */
